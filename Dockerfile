@@ -1,0 +1,60 @@
+# The job image: the Django project and its jobs, run as `docker run IMAGE job <name> [args]`.
+#
+# Build:  docker build -t django-jobs .
+# Base:   --build-arg PYTHON_IMAGE=python:3.13-slim-trixie (any Debian-based Python 3.11+)
+
+ARG PYTHON_IMAGE=python:3.13-slim-trixie
+
+# --- build: dependencies from the lock file into a virtualenv, then the project -----------
+FROM ${PYTHON_IMAGE} AS build
+
+ARG UV_VERSION=0.13.9
+ENV UV_PROJECT_ENVIRONMENT=/opt/venv \
+    UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_NO_CACHE=1 \
+    PIP_NO_CACHE_DIR=1
+RUN python -m pip install --quiet "uv==${UV_VERSION}"
+
+WORKDIR /src
+# Dependencies first, so that a code change does not reinstall them.
+COPY pyproject.toml uv.lock ./
+RUN uv sync --locked --no-dev --no-install-project --python "$(command -v python3)"
+COPY README.md manage.py ./
+COPY app ./app
+COPY jobs ./jobs
+RUN uv sync --locked --no-dev --no-editable --python "$(command -v python3)"
+
+# --- runtime: the virtualenv, tini and an unprivileged user ------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
+
+# A fixed numeric user, so that Kubernetes' runAsNonRoot can verify it without a passwd lookup.
+ARG APP_UID=10001
+RUN groupadd --system --gid "${APP_UID}" app \
+ && useradd --system --uid "${APP_UID}" --gid app --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin app
+
+COPY --from=build /opt/venv /opt/venv
+COPY entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    DJANGO_SETTINGS_MODULE=app.settings \
+    DJANGO_REQUIRE_DATABASE_URL=1
+
+# Smoke test: the project loads and its checks pass (no database is needed for `check`).
+RUN DATABASE_URL=postgres://build@localhost/build job check >/dev/null
+
+USER ${APP_UID}:${APP_UID}
+WORKDIR /tmp
+
+# SIGTERM (Docker's and Kubernetes' stop signal) asks a job to stop after the current batch.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/bin/tini", "--", "docker-entrypoint.sh"]
+CMD ["job", "--help"]

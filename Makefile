@@ -1,0 +1,44 @@
+# Everyday commands. `make` alone lists them.
+.DEFAULT_GOAL := help
+
+IMAGE ?= django-jobs:local
+PG_IMAGE ?= postgres:17
+PYTHON ?= python3
+VENV ?= .venv
+NAME ?=
+ARGS ?=
+PYTEST_ARGS ?=
+
+export PG_IMAGE
+
+.PHONY: help build up down test lint job
+
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z_-]*:.*## / {printf "  \033[36m%-8s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(VENV)/.synced: pyproject.toml uv.lock
+	test -x $(VENV)/bin/uv || { $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install --quiet uv; }
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/uv sync --locked --active --quiet
+	touch $@
+
+build: ## Build the job image (IMAGE=django-jobs:local).
+	docker build -t $(IMAGE) .
+
+up: ## Start PostgreSQL and apply migrations (docker compose).
+	docker compose up --build --detach --wait db
+	docker compose run --rm migrate
+
+down: ## Stop the compose stack and delete its database volume.
+	docker compose down --volumes --remove-orphans
+
+test: $(VENV)/.synced ## Run the whole test suite: PostgreSQL and the image through Docker.
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.synced ## Lint Python (ruff) and the entrypoint (shellcheck).
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/shellcheck entrypoint.sh .ci/run
+
+job: ## Run a job in the compose stack: make job NAME=cleanup_tokens ARGS=--dry-run
+	@test -n "$(NAME)" || { echo 'usage: make job NAME=<job> [ARGS="..."]' >&2; exit 64; }
+	docker compose run --rm job $(NAME) $(ARGS)

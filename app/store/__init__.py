@@ -1,0 +1,1 @@
+"""The shop's domain: customers, their auth tokens, orders and daily statistics."""

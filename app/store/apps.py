@@ -1,0 +1,9 @@
+"""App config for the domain models."""
+
+from django.apps import AppConfig
+
+
+class StoreConfig(AppConfig):
+    name = "app.store"
+    label = "store"
+    verbose_name = "Store"

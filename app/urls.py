@@ -1,0 +1,6 @@
+"""URLs: only the admin, where run records can be browsed."""
+
+from django.contrib import admin
+from django.urls import path
+
+urlpatterns = [path("admin/", admin.site.urls)]

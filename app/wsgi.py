@@ -1,0 +1,8 @@
+"""WSGI entry point, for serving the admin (the jobs themselves need no web server)."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "app.settings")
+application = get_wsgi_application()

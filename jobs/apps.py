@@ -1,0 +1,8 @@
+"""App config for the job framework."""
+
+from django.apps import AppConfig
+
+
+class JobsConfig(AppConfig):
+    name = "jobs"
+    verbose_name = "Jobs"

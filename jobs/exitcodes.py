@@ -1,0 +1,62 @@
+"""The exit-code contract: the one table that cron, Kubernetes and CI read a job's outcome from.
+
+=====  ==========  ============================================================================
+code   retry?      meaning
+=====  ==========  ============================================================================
+0      -           success, a dry run, nothing to do, or skipped (``--skip-if-running``)
+1      no          unexpected exception (a bug): traceback on stderr
+2      no          bad arguments to the job (argparse usage on stderr)
+64     no          runner misuse: missing, malformed, refused or unknown job; forbidden option
+65     no          bad input data detected by the job
+69     yes         the database is unreachable after bounded retries
+75     yes         temporary failure: lock held, connection lost, serialization failure,
+                   deadlock, lock or statement timeout, ``--max-runtime`` reached
+78     no          configuration error: ImproperlyConfigured, missing or conflicting secret,
+                   malformed DATABASE_URL
+130    yes         stopped by SIGINT after the current batch was committed or rolled back
+143    yes         stopped by SIGTERM after the current batch was committed or rolled back
+=====  ==========  ============================================================================
+
+The numbers above 2 follow BSD's sysexits.h where one fits, and 128 + signal number for stops,
+as shells report them. README.md mirrors this table; a test keeps the two in step.
+"""
+
+import enum
+import signal
+
+
+class ExitCode(enum.IntEnum):
+    """Every exit status a job run can end with."""
+
+    def __new__(cls, value, retryable, meaning):
+        member = int.__new__(cls, value)
+        member._value_ = value
+        member.retryable = retryable
+        member.meaning = meaning
+        return member
+
+    OK = 0, None, "success, a dry run, nothing to do, or skipped with --skip-if-running"
+    BUG = 1, False, "unexpected exception (a bug): traceback on stderr"
+    USAGE = 2, False, "bad arguments to the job (argparse usage on stderr)"
+    RUNNER_MISUSE = 64, False, "missing, malformed, refused or unknown job name; forbidden option"
+    DATA_ERROR = 65, False, "bad input data detected by the job"
+    DB_UNAVAILABLE = 69, True, "the database is unreachable after bounded retries"
+    TEMPORARY = (
+        75,
+        True,
+        (
+            "temporary failure: another run holds the lock, connection lost, serialization "
+            "failure, deadlock, lock or statement timeout, --max-runtime reached"
+        ),
+    )
+    CONFIG = 78, False, "configuration error: ImproperlyConfigured, missing or conflicting secret"
+    SIGINT = 128 + signal.SIGINT, True, "stopped by SIGINT at a batch boundary"
+    SIGTERM = 128 + signal.SIGTERM, True, "stopped by SIGTERM at a batch boundary"
+
+    @classmethod
+    def for_signal(cls, signum):
+        return cls(128 + signum)
+
+
+#: Codes a scheduler should not retry: the same input gives the same failure.
+PERMANENT = frozenset(code for code in ExitCode if code.retryable is False)

@@ -1,0 +1,54 @@
+"""Progress of long batch work: a live bar on a terminal, a steady log line elsewhere."""
+
+import logging
+import sys
+import time
+
+logger = logging.getLogger("jobs")
+
+
+class Progress:
+    """Counts work done; reports it without flooding the logs.
+
+    On a terminal with a known total it draws a bar with rate and ETA on stderr. Otherwise it
+    logs a ``progress`` event at most every ``interval`` seconds (never one per row).
+    """
+
+    def __init__(self, job, total=None, interval=10.0, unit="rows", stream=None):
+        self.job = job
+        self.total = total
+        self.interval = interval
+        self.unit = unit
+        self.done = 0
+        self.started = self._last = time.monotonic()
+        stream = stream or sys.stderr
+        self._bar = None
+        if total and hasattr(stream, "isatty") and stream.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, unit=unit, file=stream, dynamic_ncols=True)
+
+    def advance(self, n):
+        self.done += n
+        if self._bar is not None:
+            self._bar.update(n)
+            return
+        now = time.monotonic()
+        if now - self._last >= self.interval:
+            self._last = now
+            self.job.log_event("progress", "progress", **self.snapshot())
+
+    def snapshot(self):
+        elapsed = time.monotonic() - self.started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        info = {"done": self.done, "rate": round(rate, 1), "unit": self.unit}
+        if self.total:
+            info["total"] = self.total
+            if rate > 0:
+                info["eta_s"] = round(max(self.total - self.done, 0) / rate, 1)
+        return info
+
+    def close(self):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

@@ -1,0 +1,65 @@
+"""Keeping secrets out of logs and run records."""
+
+import re
+
+from app.env import masked_url
+
+REDACTED = "***"
+
+# Option names that hold secrets: --password, --db-password, --token, --api-key, --secret, ...
+# Whole words only, so that --tokens (a count) or --token-count stay visible.
+SECRET_NAME = re.compile(
+    r"(^|[_-])(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key"
+    r"|credentials?|auth)$",
+    re.IGNORECASE,
+)
+
+# Options every Django command has, which say nothing about the run.
+DJANGO_DEFAULT_OPTIONS = frozenset(
+    {"verbosity", "settings", "pythonpath", "traceback", "no_color", "force_color", "skip_checks"}
+)
+
+
+def redact_value(value):
+    if isinstance(value, str) and "://" in value:
+        return masked_url(value)
+    if isinstance(value, list | tuple):
+        if all(isinstance(v, str) for v in value):
+            return redact_argv(value)  # positional words: "--token abc" may hide among them
+        return [redact_value(v) for v in value]
+    return value
+
+
+def redact_options(options):
+    """The job's own options, JSON-ready, with secret-looking ones replaced by ``***``."""
+    clean = {}
+    for name, value in sorted(options.items()):
+        if name in DJANGO_DEFAULT_OPTIONS:
+            continue
+        if SECRET_NAME.search(name) and value not in (None, False, ""):
+            clean[name] = REDACTED
+        elif isinstance(value, str | int | float | bool | type(None) | list | tuple):
+            clean[name] = redact_value(value)
+        else:
+            clean[name] = str(value)
+    return clean
+
+
+def redact_argv(argv):
+    """Command-line words with the values of secret-looking options replaced by ``***``."""
+    clean, hide_next = [], False
+    for word in argv:
+        if hide_next:
+            clean.append(REDACTED)
+            hide_next = False
+            continue
+        name, eq, _ = word.partition("=")
+        if word.startswith("-") and SECRET_NAME.search(name.lstrip("-")):
+            if eq:
+                clean.append(f"{name}={REDACTED}")
+            else:
+                clean.append(word)
+                hide_next = True
+            continue
+        clean.append(redact_value(word))
+    return clean

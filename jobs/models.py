@@ -1,0 +1,49 @@
+"""Run records: one row per job run, written outside the job's own transactions."""
+
+from django.db import models
+from django.utils import timezone
+
+
+class JobRun(models.Model):
+    """One run of a job: who ran what, how it ended, and what it did.
+
+    Written at start and at finish on the job-control connection in autocommit, so a run whose
+    work was rolled back still leaves its record. A run that died without finishing (SIGKILL,
+    OOM) stays ``running`` until the next run that takes the same lock marks it ``abandoned``.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        INTERRUPTED = "interrupted"
+        SKIPPED = "skipped"
+        ABANDONED = "abandoned"
+
+    job = models.CharField(max_length=64)
+    arguments = models.JSONField(default=dict, blank=True, help_text="Secrets are redacted.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    exit_code = models.SmallIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration = models.DurationField(null=True, blank=True)
+    host = models.CharField(max_length=255, blank=True, help_text="Pod or container name.")
+    pid = models.PositiveIntegerField(null=True, blank=True)
+    dry_run = models.BooleanField(default=False)
+    counters = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, help_text="One line; empty on success.")
+    lock_key = models.CharField(max_length=255, blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["job", "-started_at"]),
+            models.Index(fields=["status"]),
+            models.Index(fields=["lock_key", "status"]),
+        ]
+
+    def __str__(self):
+        return f"{self.job} #{self.pk} ({self.status})"

@@ -1,0 +1,1 @@
+"""The ``job`` runner: maps ``job <name> [args]`` onto the management command ``<name>``."""

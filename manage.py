@@ -1,0 +1,11 @@
+#!/usr/bin/env python
+"""Django's command-line utility, with the job runner's exit codes for configuration errors."""
+
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "app.settings")
+    from jobs.runner.cli import manage
+
+    sys.exit(manage(sys.argv))

@@ -1,0 +1,45 @@
+"""Project-wide checks: lint, and the README kept in step with the code."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jobs.exitcodes import ExitCode
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ruff", "check", "."],
+        ["ruff", "format", "--check", "."],
+        ["shellcheck", "entrypoint.sh", ".ci/run"],
+    ],
+    ids=["ruff-check", "ruff-format", "shellcheck"],
+)
+def test_lint(command):
+    result = subprocess.run(
+        [str(BIN / command[0]), *command[1:]], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_readme_exit_code_table_matches_the_contract():
+    readme = (ROOT / "README.md").read_text()
+    table = dict(re.findall(r"^\| (\d+) \| (.+?) \|", readme, flags=re.MULTILINE))
+    assert {int(code) for code in table} == {int(code) for code in ExitCode}
+
+
+def test_readme_starts_with_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    first_blocks = re.findall(r"```(?:sh|bash|console)?\n(.*?)```", readme, flags=re.DOTALL)[:1]
+    assert first_blocks, "README has no command block"
+    assert first_blocks[0].splitlines()[:2] == [
+        "docker compose run --rm job cleanup_tokens --dry-run",
+        "make test",
+    ]

@@ -1,0 +1,1 @@
+"""Jobs written for the tests: each fails or behaves in one documented way on purpose."""

@@ -1,0 +1,8 @@
+"""App config of the test jobs (mounted into the image with DJANGO_EXTRA_JOB_APPS)."""
+
+from django.apps import AppConfig
+
+
+class TestJobsConfig(AppConfig):
+    name = "tests.testjobs"
+    label = "testjobs"

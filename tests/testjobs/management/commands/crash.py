@@ -1,0 +1,10 @@
+"""Raise an unexpected exception (a bug)."""
+
+from jobs.framework import JobCommand
+
+
+class Command(JobCommand):
+    help = "Raise an unexpected exception."
+
+    def handle(self, *args, **options):
+        raise RuntimeError("boom from the crash job")
