@@ -1,0 +1,155 @@
+"""JobCommand in-process against a real PostgreSQL: lock, run records, stop, pings, logs."""
+
+import http.server
+import threading
+from datetime import timedelta
+from io import StringIO
+
+import psycopg
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.utils import timezone
+
+from app.store.models import Customer
+from jobs.framework.lock import lock_id
+from jobs.models import JobRun
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+LOCK_KEY = "django-jobs:slow_batches"
+
+
+def run(name, *args, **options):
+    out = StringIO()
+    call_command(name, *args, stdout=out, **options)
+    return out.getvalue()
+
+
+@pytest.fixture
+def other_session():
+    """A second connection to the test database, as another process would have."""
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params, autocommit=True) as conn:
+        yield conn
+
+
+def test_a_held_lock_makes_the_run_exit_75_naming_the_holder(other_session):
+    holder = JobRun.objects.create(job="slow_batches", lock_key=LOCK_KEY, host="pod-a", pid=42)
+    other_session.execute("SELECT pg_advisory_lock(%s)", [lock_id(LOCK_KEY)])
+    with pytest.raises(CommandError) as excinfo:
+        run("slow_batches", batches=1, sleep=0)
+    assert excinfo.value.returncode == 75
+    assert f"already running: slow_batches is held by run {holder.pk}" in str(excinfo.value)
+    assert "on pod-a (pid 42)" in str(excinfo.value)
+    assert Customer.objects.count() == 0
+    skipped = JobRun.objects.get(status="skipped")
+    assert skipped.exit_code == 75
+
+
+def test_skip_if_running_exits_0_and_records_a_skip(other_session):
+    other_session.execute("SELECT pg_advisory_lock(%s)", [lock_id(LOCK_KEY)])
+    assert run("slow_batches", batches=1, sleep=0, skip_if_running=True) == ""
+    assert Customer.objects.count() == 0
+    assert JobRun.objects.get().status == "skipped"
+    assert JobRun.objects.get().exit_code == 0
+
+
+def test_no_lock_runs_alongside_a_holder(other_session):
+    other_session.execute("SELECT pg_advisory_lock(%s)", [lock_id(LOCK_KEY)])
+    run("slow_batches", batches=1, size=3, sleep=0, no_lock=True)
+    assert Customer.objects.count() == 3
+
+
+def test_the_lock_is_released_after_the_run(other_session):
+    run("slow_batches", batches=1, sleep=0)
+    acquired = other_session.execute(
+        "SELECT pg_try_advisory_lock(%s)", [lock_id(LOCK_KEY)]
+    ).fetchone()[0]
+    assert acquired is True
+
+
+def test_a_dead_holders_running_record_is_marked_abandoned():
+    dead = JobRun.objects.create(job="slow_batches", lock_key=LOCK_KEY, host="gone", pid=1)
+    run("slow_batches", batches=1, sleep=0)
+    dead.refresh_from_db()
+    assert dead.status == "abandoned"
+    assert dead.finished_at is not None
+    assert "died without finishing" in dead.error
+
+
+def test_a_failed_run_is_recorded_although_its_work_rolled_back():
+    with pytest.raises(CommandError) as excinfo:
+        run("fail_with", 65, message="line 3: bad amount")
+    assert excinfo.value.returncode == 65
+    record = JobRun.objects.get(job="fail_with")
+    assert (record.status, record.exit_code, record.error) == ("failed", 65, "line 3: bad amount")
+
+
+def test_max_runtime_stops_at_a_batch_boundary_with_75():
+    with pytest.raises(CommandError) as excinfo:
+        run("slow_batches", batches=50, size=4, sleep=0.05, max_runtime=0.2)
+    assert excinfo.value.returncode == 75
+    record = JobRun.objects.get(job="slow_batches")
+    assert record.status == "interrupted"
+    assert 0 < record.counters["batches"] < 50
+    assert Customer.objects.count() == record.counters["batches"] * 4
+
+
+def test_arguments_are_recorded_with_secrets_redacted():
+    run("echo_args", "--", "--password=hunter2", "plain")
+    record = JobRun.objects.get(job="echo_args")
+    assert record.arguments["words"] == ["--password=***", "plain"]
+
+
+def test_prune_job_runs_deletes_only_old_finished_records():
+    now = timezone.now()
+    old = JobRun.objects.create(job="x", status="succeeded", finished_at=now - timedelta(days=40))
+    recent = JobRun.objects.create(job="x", status="failed", finished_at=now - timedelta(days=5))
+    stuck = JobRun.objects.create(job="x", status="running", started_at=now - timedelta(days=90))
+    assert run("prune_job_runs", "--older-than", "30", "--dry-run").startswith("[dry-run] 1 ")
+    assert JobRun.objects.filter(pk=old.pk).exists()
+    run("prune_job_runs", "--older-than", "30")
+    assert not JobRun.objects.filter(pk=old.pk).exists()
+    assert JobRun.objects.filter(pk__in=[recent.pk, stuck.pk]).count() == 2
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    paths = []
+
+    def do_GET(self):
+        type(self).paths.append(self.path)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"OK")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def ping_server():
+    _Recorder.paths = []
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/ping/abc", _Recorder.paths
+    server.shutdown()
+    server.server_close()
+
+
+def test_ping_url_receives_start_and_exit_code(settings, ping_server):
+    settings.JOB_PING_URL, paths = ping_server
+    run("cleanup_tokens", dry_run=True)
+    with pytest.raises(CommandError):
+        run("fail_with", 65)
+    assert paths == ["/ping/abc/start", "/ping/abc/0", "/ping/abc/start", "/ping/abc/65"]
+
+
+def test_a_failing_monitor_does_not_change_the_outcome(settings):
+    settings.JOB_PING_URL = "http://127.0.0.1:9/unreachable"
+    assert run("cleanup_tokens", dry_run=True) == "[dry-run] 0 candidates for deletion\n"
+    assert JobRun.objects.get().status == "succeeded"

@@ -1,0 +1,217 @@
+"""Every row of the exit-code contract produced by real behaviour, through the real image."""
+
+import json
+import time
+
+import psycopg
+import pytest
+
+from jobs.framework.lock import lock_id
+from tests.support.docker import finish
+
+pytestmark = pytest.mark.image
+
+SLOW_LOCK = "django-jobs:slow_batches"
+
+
+@pytest.fixture
+def db(image_database):
+    """A connection to the image tests' database, emptied of the tables the tests write."""
+    with psycopg.connect(image_database[1], autocommit=True) as conn:
+        conn.execute("TRUNCATE store_customer, jobs_jobrun RESTART IDENTITY CASCADE")
+        yield conn
+
+
+def wait_for_output(container, text, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in container.logs(stdout=True, stderr=False).decode():
+            return
+        container.reload()
+        if container.status == "exited":
+            break
+        time.sleep(0.05)
+    logs = container.logs().decode()
+    raise AssertionError(f"{text!r} never appeared:\n{logs}")
+
+
+def events(stderr):
+    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+
+
+def rows(db, tag):
+    return db.execute(
+        "SELECT count(*) FROM store_customer WHERE email LIKE %s", [f"{tag}-%"]
+    ).fetchone()[0]
+
+
+def runs(db):
+    return db.execute("SELECT status, exit_code, error FROM jobs_jobrun ORDER BY id").fetchall()
+
+
+# -- 78: configuration errors --------------------------------------------------------------
+
+
+def test_missing_database_url_is_a_configuration_error(job_image):
+    result = job_image.run("job", "cleanup_tokens", env={"DATABASE_URL": None})
+    assert result.exit_code == 78
+    assert result.stderr_lines == [
+        "job: error: configuration error: DATABASE_URL is not set; give it (or "
+        "DATABASE_URL_FILE) as postgres://USER:PASSWORD@HOST:5432/NAME"
+    ]
+
+
+def test_variable_and_file_both_set_names_both(job_image):
+    env = {"DATABASE_URL_FILE": "/opt/testpkgs/tests/testjobs/__init__.py"}
+    result = job_image.run("job", "cleanup_tokens", env=env)
+    assert result.exit_code == 78
+    assert "DATABASE_URL and DATABASE_URL_FILE are both set" in result.stderr
+
+
+def test_unreadable_secret_file_is_a_configuration_error(job_image):
+    env = {"DATABASE_URL": None, "DATABASE_URL_FILE": "/run/secrets/missing"}
+    result = job_image.run("job", "cleanup_tokens", env=env)
+    assert result.exit_code == 78
+    assert "DATABASE_URL_FILE points to '/run/secrets/missing', which cannot be read" in (
+        result.stderr
+    )
+
+
+def test_malformed_database_url_is_78_and_never_shows_the_password(job_image):
+    result = job_image.run("job", "cleanup_tokens", env={"DATABASE_URL": "postgres:/u:S3cr3t@h"})
+    assert result.exit_code == 78
+    assert "DATABASE_URL is malformed" in result.stderr
+    assert "S3cr3t" not in result.stderr + result.stdout
+
+
+def test_wrong_password_is_78_at_once(job_image):
+    url = job_image.database_url.replace("test-password", "wrong-Pa55")
+    result = job_image.run("job", "cleanup_tokens", env={"DATABASE_URL": url})
+    assert result.exit_code == 78
+    assert "password authentication failed" in result.stderr
+    assert "wrong-Pa55" not in result.stderr
+
+
+# -- 69: database unreachable --------------------------------------------------------------
+
+
+def test_unreachable_database_exits_69_within_the_bound(job_image):
+    env = {
+        "DATABASE_URL": "postgres://jobs:pw@nowhere.invalid:5432/jobs",
+        "JOB_DB_WAIT_SECONDS": "2",
+    }
+    result = job_image.run("job", "cleanup_tokens", env=env, timeout=60)
+    assert result.exit_code == 69
+    assert "database unreachable at nowhere.invalid:5432/jobs" in result.stderr
+    waits = [e for e in events(result.stderr) if e.get("event") == "db_wait"]
+    assert len(waits) >= 2  # it retried before giving up
+
+
+# -- 75 and 0: the overlap lock ------------------------------------------------------------
+
+
+def test_second_run_exits_75_while_the_lock_is_held(job_image, db):
+    db.execute("SELECT pg_advisory_lock(%s)", [lock_id(SLOW_LOCK)])
+    try:
+        result = job_image.run("job", "slow_batches", "--sleep", "0")
+        skipped = job_image.run("job", "slow_batches", "--sleep", "0", "--skip-if-running")
+    finally:
+        db.execute("SELECT pg_advisory_unlock(%s)", [lock_id(SLOW_LOCK)])
+    assert result.exit_code == 75
+    assert "already running: slow_batches" in result.stderr
+    assert skipped.exit_code == 0
+    assert rows(db, "slow") == 0
+
+
+def test_two_concurrent_runs_one_works_the_other_exits_75(job_image, db):
+    first = job_image.start("job", "slow_batches", "--batches", "4", "--sleep", "0.5")
+    wait_for_output(first, "batch 0 written")
+    second = finish(job_image.start("job", "slow_batches", "--batches", "4", "--sleep", "0.5"))
+    first = finish(first)
+    assert sorted([first.exit_code, second.exit_code]) == [0, 75]
+    assert "already running" in second.stderr
+    assert rows(db, "slow") == 4 * 5
+    assert sorted(status for status, *_ in runs(db)) == ["skipped", "succeeded"]
+
+
+# -- 143 / 130: graceful stop --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("signal", "code"), [("SIGTERM", 143), ("SIGINT", 130)])
+def test_a_signal_stops_after_the_current_batch(job_image, db, signal, code):
+    container = job_image.start("job", "slow_batches", "--batches", "20", "--sleep", "0.4")
+    wait_for_output(container, "batch 2 written")
+    container.kill(signal=signal)
+    result = finish(container)
+    assert result.exit_code == code, result.stderr
+    written = result.stdout.count(" written")
+    assert rows(db, "slow") == written * 5  # the batch in flight committed whole
+    assert 3 <= written < 20
+    assert runs(db) == [("interrupted", code, f"stopped by {signal}")]
+    finish_event = events(result.stderr)[-1]
+    assert finish_event["event"] == "finish"
+    assert finish_event["exit_code"] == code
+    assert finish_event["counters"]["batches"] == written
+
+
+def test_a_second_signal_stops_at_once_and_rolls_back(job_image, db):
+    container = job_image.start("job", "slow_batches", "--batches", "20", "--sleep", "5")
+    wait_for_output(container, "batch 1 written")
+    container.kill(signal="SIGTERM")
+    time.sleep(0.3)
+    container.kill(signal="SIGTERM")
+    result = finish(container, timeout=4)  # well before the 5 s batch could finish
+    assert result.exit_code == 143
+    written = result.stdout.count(" written")
+    assert rows(db, "slow") == (written - 1) * 5  # the batch in flight was rolled back
+    assert runs(db)[0][:2] == ("interrupted", 143)
+
+
+def test_a_killed_run_is_marked_abandoned_by_the_next(job_image, db):
+    container = job_image.start("job", "slow_batches", "--batches", "20", "--sleep", "0.3")
+    wait_for_output(container, "batch 1 written")
+    container.kill(signal="SIGKILL")
+    assert finish(container).exit_code == 137
+    assert runs(db)[0][0] == "running"
+    result = job_image.run("job", "slow_batches", "--batches", "1", "--sleep", "0")
+    assert result.exit_code == 0, result.stderr
+    first, second = runs(db)
+    assert first[0] == "abandoned"
+    assert second[:2] == ("succeeded", 0)
+
+
+# -- 75: connection lost mid-run -----------------------------------------------------------
+
+
+def test_connection_lost_mid_run_exits_75_with_the_batch_rolled_back(job_image, db):
+    container = job_image.start("job", "slow_batches", "--batches", "20", "--sleep", "1")
+    wait_for_output(container, "batch 1 written")
+    db.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    result = finish(container)
+    assert result.exit_code == 75, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("CommandError:")]
+    assert len(lines) == 1 and "database error, safe to retry" in lines[0]
+    assert "Traceback" not in result.stderr
+    written = result.stdout.count(" written")
+    assert rows(db, "slow") == (written - 1) * 5
+    acquired = db.execute("SELECT pg_try_advisory_lock(%s)", [lock_id(SLOW_LOCK)]).fetchone()[0]
+    assert acquired  # the dead run's lock went with its connection
+    db.execute("SELECT pg_advisory_unlock(%s)", [lock_id(SLOW_LOCK)])
+
+
+# -- logs ----------------------------------------------------------------------------------
+
+
+def test_json_log_events_carry_run_id_and_end_with_a_summary(job_image, db):
+    result = job_image.run("job", "slow_batches", "--batches", "2", "--sleep", "0")
+    assert result.exit_code == 0
+    log = events(result.stderr)
+    assert [e["event"] for e in (log[0], log[-1])] == ["start", "finish"]
+    assert {e["run_id"] for e in log} == {log[0]["run_id"]} and log[0]["run_id"]
+    assert all(e["job"] == "slow_batches" for e in log)
+    assert log[-1]["exit_code"] == 0
+    assert log[-1]["counters"] == {"batches": 2, "rows": 10}
+    assert log[-1]["duration_s"] >= 0
