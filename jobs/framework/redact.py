@@ -14,9 +14,10 @@ SECRET_NAME = re.compile(
     re.IGNORECASE,
 )
 
-# Options every Django command has, which say nothing about the run.
+# Options every Django command has (and call_command's streams), which say nothing about the run.
 DJANGO_DEFAULT_OPTIONS = frozenset(
     {"verbosity", "settings", "pythonpath", "traceback", "no_color", "force_color", "skip_checks"}
+    | {"stdout", "stderr"}
 )
 
 

@@ -153,3 +153,34 @@ def test_a_failing_monitor_does_not_change_the_outcome(settings):
     settings.JOB_PING_URL = "http://127.0.0.1:9/unreachable"
     assert run("cleanup_tokens", dry_run=True) == "[dry-run] 0 candidates for deletion\n"
     assert JobRun.objects.get().status == "succeeded"
+
+
+@pytest.mark.parametrize("kind", ["statement", "lock"])
+def test_statement_and_lock_timeouts_are_temporary_failures(kind, other_session):
+    if kind == "lock":
+        other_session.execute("BEGIN")
+        other_session.execute("LOCK TABLE store_customer IN ACCESS EXCLUSIVE MODE")
+    with pytest.raises(CommandError) as excinfo:
+        run("db_timeout", kind)
+    if kind == "lock":
+        other_session.execute("ROLLBACK")
+    assert excinfo.value.returncode == 75
+    assert str(excinfo.value).startswith("database error, safe to retry: canceling statement")
+    assert JobRun.objects.get(job="db_timeout").status == "failed"
+
+
+def test_progress_events_off_a_terminal(settings, caplog):
+    settings.JOB_PROGRESS_INTERVAL = 0
+    with caplog.at_level("INFO", logger="jobs"):
+        run("slow_batches", batches=3, size=2, sleep=0)
+    progress = [r for r in caplog.records if getattr(r, "event", None) == "progress"]
+    assert [(r.done, r.total) for r in progress] == [(2, 6), (4, 6), (6, 6)]
+    assert progress[-1].counters == {"batches": 3, "rows": 6}
+
+
+def test_the_admin_lists_runs_read_only(admin_client):
+    JobRun.objects.create(job="cleanup_tokens", status="succeeded", exit_code=0)
+    page = admin_client.get("/admin/jobs/jobrun/?status__exact=succeeded")
+    assert page.status_code == 200
+    assert b"cleanup_tokens" in page.content
+    assert admin_client.get("/admin/jobs/jobrun/add/").status_code == 403

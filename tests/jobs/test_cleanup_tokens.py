@@ -55,4 +55,10 @@ def test_each_run_leaves_a_record_with_its_counters(tokens):
     assert (dry.status, dry.dry_run, dry.counters) == ("succeeded", True, {"candidates": 2})
     assert (real.status, real.dry_run, real.counters) == ("succeeded", False, {"deleted": 2})
     assert real.exit_code == 0 and real.finished_at >= real.started_at
-    assert real.arguments["days"] == 30
+    assert real.arguments == {
+        "days": 30,
+        "dry_run": False,
+        "max_runtime": None,
+        "no_lock": False,
+        "skip_if_running": False,
+    }
