@@ -85,6 +85,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "application_name", env.str("JOB_APPLICATION_NAME", default="django-jobs")
     )
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+    if not DATABASES["default"]["OPTIONS"].get("server_side_binding"):
+        # Django binds parameters client-side, so no statement is ever prepared; but psycopg
+        # still counts the last 100 query texts, literals included. For a batch job writing
+        # 5,000-row statements that holds megabytes for nothing.
+        DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", None)
 
 # The job-control connection: overlap lock and run records, in autocommit and apart from the
 # job's own transactions. It must reach PostgreSQL directly, not through a transaction-mode

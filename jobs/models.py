@@ -47,3 +47,26 @@ class JobRun(models.Model):
 
     def __str__(self):
         return f"{self.job} #{self.pk} ({self.status})"
+
+
+class JobCheckpoint(models.Model):
+    """Where a batch job stopped: the last key of its last committed batch.
+
+    Written in the same transaction as that batch, so it can never run ahead of or behind the
+    data. Keyed by the job and a hash of the arguments that decide what it walks, so a rerun
+    with the same arguments resumes and one with other arguments starts over.
+    """
+
+    job = models.CharField(max_length=64)
+    arguments_hash = models.CharField(max_length=64)
+    last_key = models.JSONField()
+    counters = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "arguments_hash"], name="one_checkpoint_per_run")
+        ]
+
+    def __str__(self):
+        return f"{self.job} at {self.last_key}"

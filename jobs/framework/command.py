@@ -7,9 +7,11 @@ from collections import Counter
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from jobs.exitcodes import ExitCode
 from jobs.framework import runs
+from jobs.framework.batches import Checkpoints, next_batch
 from jobs.framework.database import wait_for_database
 from jobs.framework.errors import classify
 from jobs.framework.lock import lock_for
@@ -33,6 +35,16 @@ def positive_seconds(text):
         value = -1.0
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    return value
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text!r}")
     return value
 
 
@@ -61,6 +73,10 @@ class JobCommand(BaseCommand):
     ``lock_args = ()``
         Option names whose values widen the lock key: with ``lock_args = ("tenant",)`` runs
         for different tenants may overlap, runs for the same tenant may not.
+    ``batch_size = None``
+        Set it (say 5000) for a batch job: the job gets ``--batch-size N`` and ``--restart``,
+        and walks its data with ``self.run_batches(queryset, process)``
+        (see ``jobs.framework.batches``).
     ``requires_system_checks = []``
         As in ``BaseCommand``; jobs skip the system checks by default to start fast.
 
@@ -73,6 +89,7 @@ class JobCommand(BaseCommand):
     supports_dry_run = True
     lock = True
     lock_args = ()
+    batch_size = None
     requires_system_checks = []
     # The job runner refuses these (they would import code named on the command line).
     suppressed_base_arguments = {"--settings", "--pythonpath"}
@@ -99,6 +116,19 @@ class JobCommand(BaseCommand):
                 action="store_true",
                 help="Exit 0 instead of 75 when another run of this job holds the lock.",
             )
+        if self.batch_size:
+            group.add_argument(
+                "--batch-size",
+                type=positive_int,
+                default=self.batch_size,
+                metavar="N",
+                help=f"Rows per batch, each in its own transaction (default {self.batch_size}).",
+            )
+            group.add_argument(
+                "--restart",
+                action="store_true",
+                help="Ignore the checkpoint of an unfinished earlier run and start from the top.",
+            )
         group.add_argument(
             "--max-runtime",
             type=positive_seconds,
@@ -115,6 +145,7 @@ class JobCommand(BaseCommand):
         return self.__module__.rpartition(".")[2]
 
     def execute(self, *args, **options):
+        self.options = options
         self.dry_run = bool(options.get("dry_run"))
         self.counters = Counter()
         self.run = None
@@ -220,6 +251,48 @@ class JobCommand(BaseCommand):
             raise JobStopped(STOP.signum)
         if self._deadline is not None and time.monotonic() >= self._deadline:
             raise RuntimeLimitReached("--max-runtime reached with work left; rerun to resume")
+
+    def run_batches(self, queryset, process, *, fields=(), key="pk", total=None):
+        """Walk ``queryset`` in batches and call ``process(batch)`` in each one's transaction.
+
+        ``batch.rows`` holds ``(key, *fields)`` tuples and ``batch.queryset`` the batch's key
+        range. The checkpoint is saved in the same transaction; a rerun resumes after the last
+        committed batch (``--restart`` starts over) and a finished walk clears it. In a dry
+        run every batch is rolled back and no checkpoint is read or written.
+        """
+        checkpoints = Checkpoints(self.job_name, self.options, using=queryset.db)
+        after = None
+        if self.options.get("restart") and not self.dry_run:
+            checkpoints.clear()
+        elif not self.dry_run and (checkpoint := checkpoints.load()) is not None:
+            after = checkpoint.last_key
+            self.counters.update(checkpoint.counters)
+            self.log_event("resume", "resuming after key %s", after, last_key=after)
+        batch_size = self.options.get("batch_size") or self.batch_size
+        progress = self.progress(total=total)
+        try:
+            while True:
+                self.check_stop()
+                before = self.counters.copy()
+                try:
+                    with transaction.atomic(using=queryset.db):
+                        batch = next_batch(queryset, fields, key, after, batch_size)
+                        if batch is None:
+                            break
+                        process(batch)
+                        if self.dry_run:
+                            transaction.set_rollback(True, using=queryset.db)
+                        else:
+                            checkpoints.save(batch.last_key, self.counters)
+                except BaseException:
+                    self.counters = before  # the batch rolled back, and so do its counts
+                    raise
+                after = batch.last_key
+                progress.advance(len(batch))
+        finally:
+            progress.close()
+        if not self.dry_run:
+            checkpoints.clear()
 
     def progress(self, total=None, unit="rows"):
         """A ``Progress`` for a long loop: ``advance(n)`` per batch, ``close()`` at the end."""

@@ -1,6 +1,7 @@
 """Mapping exceptions onto the exit-code contract, with one-line messages."""
 
 import signal
+import sqlite3
 
 import psycopg
 from django.core.exceptions import ImproperlyConfigured
@@ -33,6 +34,16 @@ def classify(exc):
         return exc.returncode, one_line(exc)
     if isinstance(exc, ImproperlyConfigured):
         return ExitCode.CONFIG, f"configuration error: {one_line(exc)}"
-    if isinstance(exc, TRANSIENT_DB_ERRORS):
+    if isinstance(exc, TRANSIENT_DB_ERRORS) and not _is_sqlite_bug(exc):
         return ExitCode.TEMPORARY, f"database error, safe to retry: {one_line(exc)}"
     return ExitCode.BUG, f"{type(exc).__name__}: {one_line(exc)}"
+
+
+def _is_sqlite_bug(exc):
+    """SQLite reports SQL errors as OperationalError too; only "locked"/"busy" is transient."""
+    cause = exc.__cause__
+    return (
+        isinstance(cause, sqlite3.OperationalError)
+        and "locked" not in str(cause)
+        and "busy" not in str(cause)
+    )

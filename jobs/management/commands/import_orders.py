@@ -1,0 +1,152 @@
+"""Import orders from a CSV file: validated first, then upserted by external id."""
+
+import csv
+import datetime
+import itertools
+from decimal import Decimal, InvalidOperation
+
+from django.core.management.base import CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from app.store.models import Order
+from jobs.exitcodes import ExitCode
+from jobs.framework import JobCommand
+
+COLUMNS = ("external_id", "amount", "created_at")
+# How many bad lines the error message names.
+SHOWN_ERRORS = 5
+
+
+def parse_row(row):
+    """The validated ``Order`` fields of one CSV row, or ``ValueError`` saying what is wrong."""
+    external_id = (row.get("external_id") or "").strip()
+    if not external_id:
+        raise ValueError("external_id is empty")
+    if len(external_id) > 64:
+        raise ValueError("external_id is longer than 64 characters")
+    try:
+        amount = Decimal(row.get("amount") or "")
+    except InvalidOperation:
+        raise ValueError(f"amount {row.get('amount')!r} is not a number") from None
+    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+        raise ValueError(f"amount {row.get('amount')!r} is not a non-negative sum of money")
+    if amount >= Decimal("1e10"):
+        raise ValueError(f"amount {row.get('amount')!r} is too large")
+    try:
+        created_at = datetime.datetime.fromisoformat(row.get("created_at") or "")
+    except ValueError:
+        raise ValueError(f"created_at {row.get('created_at')!r} is not an ISO 8601 time") from None
+    if timezone.is_naive(created_at):
+        raise ValueError(f"created_at {row.get('created_at')!r} has no time zone")
+    return {"external_id": external_id, "amount": amount, "created_at": created_at}
+
+
+class Command(JobCommand):
+    help = "Import orders from a CSV file (external_id,amount,created_at), idempotently."
+    batch_size = 2000
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", help="CSV file with a header line: " + ",".join(COLUMNS))
+        parser.add_argument(
+            "--skip-invalid",
+            action="store_true",
+            help="Import the valid rows and report the invalid ones, instead of exiting 65.",
+        )
+
+    def handle(self, *args, **options):
+        invalid, first = self.validate(options["path"])
+        shown = "; ".join(f"line {n}: {reason}" for n, reason in first)
+        more = f" (and {invalid - len(first)} more)" if invalid > len(first) else ""
+        if invalid and not options["skip_invalid"]:
+            raise CommandError(
+                f"{invalid} invalid rows in {options['path']}, nothing imported: {shown}{more}",
+                returncode=ExitCode.DATA_ERROR,
+            )
+        if invalid:
+            self.stderr.write(f"skipping {invalid} invalid rows: {shown}{more}")
+        self.counters["invalid"] = invalid
+        # One transaction: an import applies whole or not at all, even when stopped midway.
+        with transaction.atomic():
+            rows = self.valid_rows(options["path"])
+            while batch := list(itertools.islice(rows, options["batch_size"])):
+                self.check_stop()
+                self.upsert(batch)
+        c = self.counters
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{c['rows']} rows: {c['created']} created / {c['updated']} updated / "
+                f"{c['unchanged']} unchanged / {c['invalid']} invalid"
+                + (" (dry-run)" if self.dry_run else "")
+            )
+        )
+
+    def read(self, path):
+        """``(line number, row)`` pairs, streamed."""
+        try:
+            with open(path, newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                missing = set(COLUMNS) - set(reader.fieldnames or ())
+                if missing:
+                    raise CommandError(
+                        f"{path}: header lacks {', '.join(sorted(missing))}; expected "
+                        + ",".join(COLUMNS),
+                        returncode=ExitCode.DATA_ERROR,
+                    )
+                for row in reader:
+                    yield reader.line_num, row
+        except OSError as e:
+            raise CommandError(
+                f"cannot read {path}: {e.strerror}", returncode=ExitCode.DATA_ERROR
+            ) from None
+        except UnicodeDecodeError as e:
+            raise CommandError(
+                f"{path} is not UTF-8: {e.reason}", returncode=ExitCode.DATA_ERROR
+            ) from None
+
+    def validate(self, path):
+        """How many rows are invalid, and ``(line, reason)`` of the first few."""
+        invalid, first = 0, []
+        for line, row in self.read(path):
+            self.counters["rows"] += 1
+            try:
+                parse_row(row)
+            except ValueError as e:
+                invalid += 1
+                if len(first) < SHOWN_ERRORS:
+                    first.append((line, str(e)))
+        return invalid, first
+
+    def valid_rows(self, path):
+        for _, row in self.read(path):
+            try:
+                yield parse_row(row)
+            except ValueError:
+                continue
+
+    def upsert(self, rows):
+        """Create new orders, update changed ones, leave equal ones alone; count each.
+
+        A later row for the same external id wins, as it would across batches.
+        """
+        rows = list({row["external_id"]: row for row in rows}.values())
+        stored = Order.objects.in_bulk([r["external_id"] for r in rows], field_name="external_id")
+        writes = []
+        for row in rows:
+            before = stored.get(row["external_id"])
+            if before is None:
+                self.counters["created"] += 1
+            elif (before.amount, before.created_at) == (row["amount"], row["created_at"]):
+                self.counters["unchanged"] += 1
+                continue
+            else:
+                self.counters["updated"] += 1
+            writes.append(Order(**row))
+        if self.dry_run or not writes:
+            return
+        Order.objects.bulk_create(
+            writes,
+            update_conflicts=True,
+            unique_fields=["external_id"],
+            update_fields=["amount", "created_at"],
+        )
