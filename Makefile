@@ -11,14 +11,14 @@ PYTEST_ARGS ?=
 
 export PG_IMAGE
 
-.PHONY: help build up down test lint job
+.PHONY: help build up down test lint job bench
 
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z_-]*:.*## / {printf "  \033[36m%-8s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.synced: pyproject.toml uv.lock
 	test -x $(VENV)/bin/uv || { $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install --quiet uv; }
-	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/uv sync --locked --active --quiet
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/uv sync --locked --active --compile-bytecode --quiet
 	touch $@
 
 build: ## Build the job image (IMAGE=django-jobs:local).
@@ -42,3 +42,6 @@ lint: $(VENV)/.synced ## Lint Python (ruff) and the entrypoint (shellcheck).
 job: ## Run a job in the compose stack: make job NAME=cleanup_tokens ARGS=--dry-run
 	@test -n "$(NAME)" || { echo 'usage: make job NAME=<job> [ARGS="..."]' >&2; exit 64; }
 	docker compose run --rm job $(NAME) $(ARGS)
+
+bench: $(VENV)/.synced ## Benchmark every variant in one run (BENCH_SCALE=0.1 for a quick check).
+	$(VENV)/bin/python -m bench

@@ -112,10 +112,15 @@ class Checkpoints:
         return self.objects.filter(job=self.job, arguments_hash=self.hash).first()
 
     def save(self, last_key, counters):
-        self.objects.update_or_create(
-            job=self.job,
-            arguments_hash=self.hash,
-            defaults={"last_key": last_key, "counters": dict(counters)},
+        # One INSERT ... ON CONFLICT DO UPDATE: it runs once per batch, so it stays cheap.
+        checkpoint = JobCheckpoint(
+            job=self.job, arguments_hash=self.hash, last_key=last_key, counters=dict(counters)
+        )
+        self.objects.bulk_create(
+            [checkpoint],
+            update_conflicts=True,
+            unique_fields=["job", "arguments_hash"],
+            update_fields=["last_key", "counters", "updated_at"],
         )
 
     def clear(self):

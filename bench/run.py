@@ -1,0 +1,252 @@
+"""The benchmark driver: its own PostgreSQL 17, data generated in SQL, every variant in one run.
+
+    make bench                      # N = 1,000,000 e-mails, 2,000,000 orders
+    BENCH_SCALE=0.1 make bench      # a quick check at a tenth of every N
+
+Prints one table and writes the same rows to bench/results/latest.json.
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+from testcontainers.community.postgres import PostgresContainer
+from testcontainers.core.network import Network
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "latest.json"
+SCALE = float(os.environ.get("BENCH_SCALE", "1.0"))
+PG_IMAGE = os.environ.get("PG_IMAGE", "postgres:17")
+IMAGE = os.environ.get("BENCH_IMAGE", "django-jobs:bench")
+STARTUP_REPEATS = 5
+
+
+def scaled(n):
+    return max(int(n * SCALE), 1000)
+
+
+class Bench:
+    def __init__(self, postgres, network):
+        self.postgres = postgres
+        self.network = network
+        host, port = postgres.get_container_host_ip(), postgres.get_exposed_port(5432)
+        credentials = f"{postgres.username}:{postgres.password}"
+        self.url = f"postgresql://{credentials}@{host}:{port}/{postgres.dbname}"
+        self.inside_url = f"postgres://{credentials}@db:5432/{postgres.dbname}"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": self.url.replace("postgresql://", "postgres://"),
+            "DJANGO_SETTINGS_MODULE": "app.settings",
+            "JOB_LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        }
+        self.rows = []
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def sql(self, *statements):
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            for statement in statements:
+                conn.execute(statement)
+
+    def spawn(self, command, stdout=subprocess.DEVNULL):
+        """Run ``command`` to its end: (status, rusage, stdout). Peak RSS comes from wait4."""
+        with tempfile.TemporaryFile() as err:
+            process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=stdout, stderr=err)
+            out = process.stdout.read() if process.stdout else b""
+            _, status, usage = os.wait4(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+            if process.returncode:
+                err.seek(0)
+                raise SystemExit(f"{' '.join(command)} failed:\n{err.read().decode()}")
+        return usage, out.decode()
+
+    def variant(self, suite, variant, rows):
+        command = [sys.executable, "-m", "bench.variants", suite, variant]
+        usage, out = self.spawn(command, stdout=subprocess.PIPE)
+        result = json.loads(out.strip().splitlines()[-1])
+        return result["seconds"], usage.ru_maxrss / 1024, result["detail"]
+
+    def record(self, suite, variant, rows, seconds, rss, floor_seconds=None, note=""):
+        share = None
+        if floor_seconds:
+            share = round(floor_seconds / seconds, 4)
+        row = {
+            "suite": suite,
+            "variant": variant,
+            "rows": rows,
+            "seconds": round(seconds, 4),
+            "rows_per_s": round(rows / seconds, 1),
+            "share_of_floor": share,
+            "peak_rss_mb": round(rss, 1) if rss is not None else None,
+        }
+        self.rows.append(row)
+        print(format_row(row, note), flush=True)
+        return row
+
+    # -- data -----------------------------------------------------------------------------
+
+    def customers(self, n):
+        """n customers, every other one needing normalisation."""
+        self.sql(
+            "TRUNCATE store_customer RESTART IDENTITY CASCADE",
+            "TRUNCATE jobs_jobcheckpoint",
+            "INSERT INTO store_customer (email, name) SELECT CASE WHEN i % 2 = 1 "
+            "THEN '  User' || i || '@Example.COM ' ELSE 'user' || i || '@example.com' END, '' "
+            f"FROM generate_series(1, {n}) AS i",
+            "VACUUM ANALYZE store_customer",
+        )
+
+    def orders(self, n):
+        """n orders spread over 365 days of 2025."""
+        self.sql(
+            "TRUNCATE store_order, store_dailystat RESTART IDENTITY",
+            "INSERT INTO store_order (external_id, amount, created_at) "
+            "SELECT 'o' || i, ((i * 7919) % 50000 + 100) / 100.0, "
+            "timestamptz '2025-01-01 00:00+00' + ((i * 104729) % (365 * 86400)) * interval '1 s' "
+            f"FROM generate_series(1::bigint, {n}) AS i",
+            "VACUUM ANALYZE store_order",
+        )
+
+    # -- suites ---------------------------------------------------------------------------
+
+    def normalize_emails(self):
+        n, subset = scaled(1_000_000), scaled(100_000)
+        floor = None
+        for variant in ["floor", "textbook", "bulk_update", "python_path", "set_path"]:
+            rows = subset if variant == "textbook" else n
+            self.customers(rows)
+            seconds, rss, detail = self.variant("normalize_emails", variant, rows)
+            floor = floor or seconds / n  # seconds per row of the floor
+            label = f"{detail}" + (f" (on a {rows:,}-row subset)" if rows != n else "")
+            self.record("normalize_emails", variant, rows, seconds, rss, floor * rows, label)
+
+    def daily_stats(self):
+        n = scaled(2_000_000)
+        self.orders(n)
+        floor = None
+        for variant in ["floor", "update_or_create_loop", "bulk_upsert"]:
+            self.sql("TRUNCATE store_dailystat")
+            first, rss, detail = self.variant("daily_stats", variant, n)
+            again, _, detail_again = self.variant("daily_stats", variant, n)
+            floor = floor or first
+            note = f"1st: {detail}; 2nd run {again:.2f}s: {detail_again}"
+            self.record("daily_stats", variant, n, first, rss, floor, note)
+
+    def memory(self):
+        for label, n in [
+            ("python_path_100k", scaled(100_000)),
+            ("python_path_1m", scaled(1_000_000)),
+        ]:
+            self.customers(n)
+            seconds, rss, detail = self.variant("normalize_emails", "python_path", n)
+            self.record("memory", label, n, seconds, rss, note=detail)
+        small, large = self.rows[-2]["peak_rss_mb"], self.rows[-1]["peak_rss_mb"]
+        print(
+            f"  peak RSS grows {large - small:+.1f} MB from {self.rows[-2]['rows']:,} "
+            f"to {self.rows[-1]['rows']:,} rows",
+            flush=True,
+        )
+
+    def startup(self):
+        subprocess.run(
+            ["docker", "build", "-q", "-t", IMAGE, "."],
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        self.sql("TRUNCATE store_authtoken")
+        docker = [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            self.network.name,
+            "-e",
+            f"DATABASE_URL={self.inside_url}",
+            "-e",
+            "JOB_LOG_LEVEL=WARNING",
+            IMAGE,
+        ]
+        job = str(Path(sys.executable).parent / "job")
+        commands = {
+            "docker_true": [*docker, "true"],
+            "docker_job": [*docker, "job", "cleanup_tokens", "--dry-run"],
+            "python_pass": [sys.executable, "-c", "pass"],
+            "job_local": [job, "cleanup_tokens", "--dry-run"],
+        }
+        floors = {"docker_job": "docker_true", "job_local": "python_pass"}
+        timings = {}
+        for variant, command in commands.items():
+            runs, rss = [], None
+            for _ in range(STARTUP_REPEATS):
+                started = time.perf_counter()
+                process = subprocess.Popen(
+                    command,
+                    cwd=ROOT,
+                    env=self.env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
+                _, status, usage = os.wait4(process.pid, 0)
+                runs.append(time.perf_counter() - started)
+                if os.waitstatus_to_exitcode(status):
+                    raise SystemExit(f"{variant} failed: {process.stderr.read().decode()}")
+                if not variant.startswith("docker"):
+                    rss = usage.ru_maxrss / 1024
+            timings[variant] = statistics.median(runs)
+            floor = timings.get(floors.get(variant, variant))
+            self.record(
+                "startup", variant, 1, timings[variant], rss, floor, f"median of {STARTUP_REPEATS}"
+            )
+
+
+HEADER = (
+    f"{'suite':<17}{'variant':<23}{'rows':>11}{'seconds':>10}{'rows/s':>12}{'floor':>8}"
+    f"{'RSS MB':>9}"
+)
+
+
+def format_row(row, note=""):
+    share = f"{row['share_of_floor']:.0%}" if row["share_of_floor"] is not None else "-"
+    rss = f"{row['peak_rss_mb']:.1f}" if row["peak_rss_mb"] is not None else "-"
+    line = (
+        f"{row['suite']:<17}{row['variant']:<23}{row['rows']:>11,}{row['seconds']:>10.3f}"
+        f"{row['rows_per_s']:>12,.0f}{share:>8}{rss:>9}"
+    )
+    return f"{line}  {note}" if note else line
+
+
+def main():
+    print(f"BENCH_SCALE={SCALE}  PostgreSQL image {PG_IMAGE}", flush=True)
+    with (
+        Network() as network,
+        PostgresContainer(PG_IMAGE, username="bench", password="bench", dbname="bench", driver=None)
+        .with_network(network)
+        .with_network_aliases("db") as postgres,
+    ):
+        bench = Bench(postgres, network)
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=bench.env, check=True
+        )
+        print(HEADER, flush=True)
+        bench.normalize_emails()
+        bench.daily_stats()
+        bench.memory()
+        bench.startup()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(bench.rows, indent=2) + "\n")
+    print(f"\n{HEADER}")
+    for row in bench.rows:
+        print(format_row(row))
+    print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
