@@ -11,7 +11,8 @@ class Progress:
     """Counts work done; reports it without flooding the logs.
 
     On a terminal with a known total it draws a bar with rate and ETA on stderr. Otherwise it
-    logs a ``progress`` event at most every ``interval`` seconds (never one per row).
+    logs a ``progress`` event, and writes the counters to the run record, at most every
+    ``interval`` seconds (never one per row).
     """
 
     def __init__(self, job, total=None, interval=10.0, unit="rows", stream=None):
@@ -37,6 +38,7 @@ class Progress:
         if now - self._last >= self.interval:
             self._last = now
             self.job.log_event("progress", "progress", **self.snapshot())
+            self.job.save_counters()  # so that the run record shows how far a live run got
 
     def snapshot(self):
         elapsed = time.monotonic() - self.started

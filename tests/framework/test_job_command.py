@@ -176,6 +176,7 @@ def test_progress_events_off_a_terminal(settings, caplog):
     progress = [r for r in caplog.records if getattr(r, "event", None) == "progress"]
     assert [(r.done, r.total) for r in progress] == [(2, 6), (4, 6), (6, 6)]
     assert progress[-1].counters == {"batches": 3, "rows": 6}
+    assert JobRun.objects.get(job="slow_batches").counters == {"batches": 3, "rows": 6}
 
 
 def test_the_admin_lists_runs_read_only(admin_client):

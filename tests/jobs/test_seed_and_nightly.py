@@ -74,3 +74,16 @@ def test_nightly_stops_at_the_first_failure_with_its_exit_code(monkeypatch):
         "cleanup_tokens",
         "fail_with",
     ]
+
+
+def test_dry_runs_of_seed_and_nightly_write_nothing():
+    out = call("seed_demo_data", "--users", "10", "--orders", "10", "--tokens", "10", "--dry-run")
+    assert "customers: 10 created, 0 already there" in out
+    assert Customer.objects.count() == Order.objects.count() == AuthToken.objects.count() == 0
+    call("nightly", "--dry-run")
+    assert DailyStat.objects.count() == 0
+    assert set(
+        JobRun.objects.filter(job__in=["cleanup_tokens", "compute_daily_stats"]).values_list(
+            "dry_run", flat=True
+        )
+    ) == {True}
