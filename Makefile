@@ -11,10 +11,10 @@ PYTEST_ARGS ?=
 
 export PG_IMAGE
 
-.PHONY: help build up down test lint job bench
+.PHONY: help build up down test lint job bench manifests
 
 help: ## Show this help.
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z_-]*:.*## / {printf "  \033[36m%-8s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z_-]*:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.synced: pyproject.toml uv.lock
 	test -x $(VENV)/bin/uv || { $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install --quiet uv; }
@@ -45,3 +45,6 @@ job: ## Run a job in the compose stack: make job NAME=cleanup_tokens ARGS=--dry-
 
 bench: $(VENV)/.synced ## Benchmark every variant in one run (BENCH_SCALE=0.1 for a quick check).
 	$(VENV)/bin/python -m bench
+
+manifests: $(VENV)/.synced ## Regenerate deploy/kubernetes/cronjobs.yaml from the jobs' schedules.
+	$(VENV)/bin/jobctl render kubernetes --image django-jobs:latest > deploy/kubernetes/cronjobs.yaml

@@ -4,7 +4,7 @@
 code   retry?      meaning
 =====  ==========  ============================================================================
 0      -           success, a dry run, nothing to do, or skipped (``--skip-if-running``)
-1      no          unexpected exception (a bug): traceback on stderr
+1      budget      unexpected exception (a bug): traceback on stderr
 2      no          bad arguments to the job (argparse usage on stderr)
 64     no          runner misuse: missing, malformed, refused or unknown job; forbidden option
 65     no          bad input data detected by the job
@@ -36,7 +36,7 @@ class ExitCode(enum.IntEnum):
         return member
 
     OK = 0, None, "success, a dry run, nothing to do, or skipped with --skip-if-running"
-    BUG = 1, False, "unexpected exception (a bug): traceback on stderr"
+    BUG = 1, None, "unexpected exception (a bug): traceback on stderr"
     USAGE = 2, False, "bad arguments to the job (argparse usage on stderr)"
     RUNNER_MISUSE = 64, False, "missing, malformed, refused or unknown job name; forbidden option"
     DATA_ERROR = 65, False, "bad input data detected by the job"
@@ -58,5 +58,6 @@ class ExitCode(enum.IntEnum):
         return cls(128 + signum)
 
 
-#: Codes a scheduler should not retry: the same input gives the same failure.
+#: Codes a scheduler should not retry: the same input and configuration give the same failure.
+#: A bug (1) is retried within the retry budget, since it may have met a passing condition.
 PERMANENT = frozenset(code for code in ExitCode if code.retryable is False)

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from jobs.exitcodes import ExitCode
-from jobs.framework import runs
+from jobs.framework import runs, schedule
 from jobs.framework.batches import Checkpoints, next_batch
 from jobs.framework.database import wait_for_database
 from jobs.framework.errors import classify
@@ -77,6 +77,21 @@ class JobCommand(BaseCommand):
         Set it (say 5000) for a batch job: the job gets ``--batch-size N`` and ``--restart``,
         and walks its data with ``self.run_batches(queryset, process)``
         (see ``jobs.framework.batches``).
+    ``schedule = None``
+        A five-field cron expression (or ``@daily`` and the like): ``jobctl render`` turns it
+        into a Kubernetes CronJob, a crontab line or a systemd timer. Checked when the job is
+        loaded. ``schedule_args`` are the arguments the scheduled run gets.
+    ``schedule_timezone = None``
+        IANA zone of the schedule (UTC when unset).
+    ``max_runtime = None``
+        Seconds a scheduled run may take: its ``--max-runtime``, and the Kubernetes
+        ``activeDeadlineSeconds`` (plus the grace period).
+    ``retries = 2``
+        How often a scheduler retries a run that failed with a retryable exit code.
+    ``resources = {}``
+        Kubernetes resource requests, such as ``{"cpu": "100m", "memory": "256Mi"}``.
+    ``stop_grace_seconds = 60``
+        Seconds between SIGTERM and SIGKILL that a scheduler grants; longer than one batch.
     ``requires_system_checks = []``
         As in ``BaseCommand``; jobs skip the system checks by default to start fast.
 
@@ -90,9 +105,23 @@ class JobCommand(BaseCommand):
     lock = True
     lock_args = ()
     batch_size = None
+    schedule = None
+    schedule_args = ()
+    schedule_timezone = None
+    max_runtime = None
+    retries = 2
+    resources = {}
+    stop_grace_seconds = 60
     requires_system_checks = []
     # The job runner refuses these (they would import code named on the command line).
     suppressed_base_arguments = {"--settings", "--pythonpath"}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.schedule is not None:
+            schedule.validate(
+                cls.__module__.rpartition(".")[2], cls.schedule, cls.schedule_timezone
+            )
 
     # -- arguments ------------------------------------------------------------------------
 

@@ -57,7 +57,6 @@ def list_jobs():
 
 
 def run(name, args):
-    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import load_command_class
 
     from jobs.runner.allowlist import Refused, resolve
@@ -66,12 +65,8 @@ def run(name, args):
         app = resolve(name)
     except Refused as e:
         return fail(ExitCode.RUNNER_MISUSE, str(e))
-    command = load_command_class(app, name)
-    try:
-        # run_from_argv turns CommandError into its returncode and argparse errors into 2.
-        command.run_from_argv(["job", name, *args])
-    except ImproperlyConfigured as e:
-        return fail(ExitCode.CONFIG, f"configuration error: {' '.join(str(e).split())}")
+    # run_from_argv turns CommandError into its returncode and argparse errors into 2.
+    load_command_class(app, name).run_from_argv(["job", name, *args])
     return 0
 
 
@@ -101,9 +96,12 @@ def main(argv=None):
         os.environ["DJANGO_REQUIRE_DATABASE_URL"] = "0"
     if (code := setup_django()) is not None:
         return code
-    if first == "--list":
-        return list_jobs()
-    return run(first, rest)
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        return list_jobs() if first == "--list" else run(first, rest)
+    except ImproperlyConfigured as e:  # settings read lazily, or a job's own declaration
+        return fail(ExitCode.CONFIG, f"configuration error: {' '.join(str(e).split())}")
 
 
 def manage(argv):

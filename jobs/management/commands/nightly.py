@@ -7,6 +7,8 @@ from jobs.framework import JobCommand
 
 class Command(JobCommand):
     help = "Nightly batch: cleanup_tokens, then compute_daily_stats; stops at the first failure."
+    schedule = "30 2 * * *"
+    max_runtime = 3600
     #: (job, arguments) in order.
     steps = [("cleanup_tokens", ()), ("compute_daily_stats", ())]
 

@@ -11,6 +11,9 @@ from jobs.models import JobRun
 
 class Command(JobCommand):
     help = "Delete run records that finished more than --older-than days ago."
+    schedule = "0 4 * * 0"
+    schedule_args = ("--older-than", "90")
+    max_runtime = 600
 
     def add_arguments(self, parser):
         parser.add_argument(

@@ -1,0 +1,1 @@
+"""``jobctl``: the jobs' schedules, rendered for Kubernetes, cron and systemd; run history."""

@@ -1,0 +1,267 @@
+"""The ``jobctl`` command line: list, describe, render and history."""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from jobs.exitcodes import ExitCode
+
+
+class UsageExit(click.ClickException):
+    """A domain error: one line on stderr and exit 64 (runner misuse), never a traceback."""
+
+    exit_code = int(ExitCode.RUNNER_MISUSE)
+
+
+def setup_django(require_database=False):
+    import django
+    from django.core.exceptions import ImproperlyConfigured
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "app.settings")
+    if not require_database:
+        # Listing and rendering read the code, not the database.
+        os.environ["DJANGO_REQUIRE_DATABASE_URL"] = "0"
+    try:
+        django.setup()
+    except ImproperlyConfigured as e:
+        raise click.ClickException(f"configuration error: {e}") from None
+
+
+def get_job(name):
+    from jobs.ctl import catalog
+
+    try:
+        return catalog.get(name)
+    except catalog.UnknownJob as e:
+        raise UsageExit(str(e)) from None
+
+
+def scheduled():
+    from jobs.ctl import catalog
+
+    found = catalog.scheduled_jobs()
+    if not found:
+        raise UsageExit("no job declares a schedule; set `schedule` on a JobCommand")
+    return found
+
+
+def table(rows, headers):
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    for r in [headers, *rows]:
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="django-jobs", prog_name="jobctl")
+@click.pass_context
+def cli(ctx):
+    """Schedules of the project's jobs, rendered for Kubernetes, cron and systemd, and the
+    history of their runs."""
+    if ctx.invoked_subcommand:
+        setup_django(require_database=ctx.invoked_subcommand == "history")
+
+
+@cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+def list_jobs(as_json):
+    """List the jobs with their schedules and one-line help."""
+    from jobs.ctl import catalog
+
+    found = catalog.jobs()
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {"name": j.name, "schedule": j.schedule, "timezone": j.timezone, "help": j.help}
+                    for j in found
+                ],
+                indent=2,
+            )
+        )
+        return
+    table([[j.name, j.schedule or "-", j.help] for j in found], ["NAME", "SCHEDULE", "HELP"])
+
+
+@cli.command()
+@click.argument("name")
+def describe(name):
+    """Show a job's help, arguments, schedule, lock behaviour and next five runs."""
+    from jobs.framework.schedule import next_runs
+
+    job = get_job(name)
+    command = job.command
+    click.echo(f"{job.name}: {job.help}")
+    click.echo(f"schedule: {job.schedule or 'none (run on demand)'}")
+    if job.schedule:
+        click.echo(f"time zone: {job.timezone or 'UTC'}")
+        click.echo(f"scheduled arguments: {' '.join(job.scheduled_args) or '(none)'}")
+        click.echo("next runs:")
+        for when in next_runs(job.schedule, job.timezone):
+            click.echo(f"  {when.isoformat()}")
+    if command.lock:
+        widened = f", widened by {', '.join(command.lock_args)}" if command.lock_args else ""
+        click.echo(
+            f"lock: one run at a time{widened}; a second exits 75 (0 with --skip-if-running)"
+        )
+    else:
+        click.echo("lock: none (runs may overlap)")
+    click.echo(f"max runtime: {f'{command.max_runtime}s' if command.max_runtime else 'none'}")
+    click.echo(f"retries: {command.retries}; stop grace period: {command.stop_grace_seconds}s")
+    click.echo("")
+    click.echo(command.create_parser("job", job.name).format_help().rstrip())
+
+
+@cli.group()
+def render():
+    """Render the schedules as Kubernetes manifests, a crontab or systemd units."""
+
+
+def image_reference(ctx, param, value):
+    from jobs.ctl.render.kubernetes import valid_image
+
+    if not valid_image(value):
+        raise click.BadParameter(
+            f"{value!r} is not an image reference such as registry.example.com/team/django-jobs:1.4"
+        )
+    return value
+
+
+@render.command(context_settings={**CONTEXT, "ignore_unknown_options": True})
+@click.option("--image", required=True, callback=image_reference, help="Image to run.")
+@click.option("--namespace", help="Namespace of the resources (default: none, kubectl's).")
+@click.option(
+    "--secret",
+    default="django-jobs",
+    show_default=True,
+    help="Secret holding the key database-url.",
+)
+@click.option(
+    "--job",
+    "one_off",
+    metavar="NAME",
+    help="Render a one-off Job for NAME instead of the CronJobs; arguments follow --.",
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def kubernetes(image, namespace, secret, one_off, args):
+    """Render CronJobs for every scheduled job (or a one-off Job) as YAML on stdout."""
+    from jobs.ctl.render import kubernetes as k8s
+
+    if args and not one_off:
+        raise click.UsageError("arguments after -- go with --job NAME")
+    if one_off:
+        manifests = [k8s.one_off_job(get_job(one_off), args, image, namespace, secret)]
+    else:
+        manifests = [k8s.cron_job(job, image, namespace, secret) for job in scheduled()]
+    words = ["jobctl", "render", "kubernetes", "--image", image]
+    if namespace:
+        words += ["--namespace", namespace]
+    click.echo(k8s.dump(manifests, " ".join(words)), nl=False)
+
+
+def default_job_bin():
+    return str(Path(sys.executable).parent / "job")
+
+
+@render.command()
+@click.option(
+    "--job-bin",
+    default=default_job_bin,
+    show_default="the `job` beside this Python",
+    help="Absolute path of the job runner.",
+)
+@click.option("--workdir", default="/tmp", show_default=True, help="Directory to run in.")
+@click.option(
+    "--log-dir",
+    default="/var/log/django-jobs",
+    show_default=True,
+    help="Directory of the per-job log files.",
+)
+def crontab(job_bin, workdir, log_dir):
+    """Render a crontab with one line per scheduled job."""
+    from jobs.ctl.render.cron import crontab as render_crontab
+
+    if not os.path.isabs(job_bin):
+        raise click.BadParameter(
+            "must be an absolute path (cron's PATH is sparse)", param_hint="--job-bin"
+        )
+    click.echo(render_crontab(scheduled(), job_bin, log_dir, workdir), nl=False)
+
+
+@render.command()
+@click.option(
+    "--job-bin",
+    default=default_job_bin,
+    show_default="the `job` beside this Python",
+    help="Absolute path of the job runner.",
+)
+@click.option("--workdir", default="/tmp", show_default=True, help="Directory to run in.")
+@click.option(
+    "--env-file",
+    default="/etc/django-jobs.env",
+    show_default=True,
+    help="EnvironmentFile with DATABASE_URL and the rest.",
+)
+@click.option("--user", default="django-jobs", show_default=True, help="User to run as.")
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, writable=True),
+    help="Write the unit files here instead of printing them.",
+)
+def systemd(job_bin, workdir, env_file, user, output_dir):
+    """Render a .service and a .timer (Persistent=true) per scheduled job."""
+    from jobs.ctl.render.cron import Unsupported, systemd_units
+
+    try:
+        units = systemd_units(scheduled(), job_bin, workdir, env_file, user)
+    except Unsupported as e:
+        raise UsageExit(f"cannot express as a systemd timer: {e}") from None
+    if output_dir:
+        Path(output_dir).mkdir(parents=True, exist_ok=True)
+        for name, content in units.items():
+            (Path(output_dir) / name).write_text(content)
+            click.echo(str(Path(output_dir) / name))
+        return
+    for name, content in units.items():
+        click.echo(f"# --- {name}")
+        click.echo(content)
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="How many runs to show.",
+)
+def history(name, limit):
+    """Show recent runs from the run records, newest first."""
+    from jobs.ctl.history import recent_runs, row
+
+    if name:
+        get_job(name)
+    from django.db import DatabaseError
+
+    try:
+        runs = recent_runs(name, limit)
+    except DatabaseError as e:
+        raise click.ClickException(
+            f"cannot read the run records: {' '.join(str(e).split())}"
+        ) from None
+    if not runs:
+        click.echo("no runs recorded" + (f" for {name}" if name else ""))
+        return
+    table(
+        [row(r) for r in runs], ["ID", "JOB", "STATUS", "EXIT", "STARTED", "DURATION", "COUNTERS"]
+    )
+
+
+def main():
+    cli(prog_name="jobctl")

@@ -1,0 +1,1 @@
+"""Renderers: a job catalog in, manifests or unit files out."""

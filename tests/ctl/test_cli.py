@@ -1,0 +1,284 @@
+"""jobctl through click's CliRunner: every command's output and exit codes."""
+
+import datetime
+import itertools
+import json
+import re
+from pathlib import Path
+
+import click
+import kubernetes_validate
+import pytest
+import yaml
+from click.testing import CliRunner
+from django.core.exceptions import ImproperlyConfigured
+
+from jobs.ctl import catalog
+from jobs.ctl.cli import cli
+from jobs.ctl.render.cron import Unsupported, on_calendar
+from jobs.framework import JobCommand
+from jobs.models import JobRun
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def jobctl(*args):
+    return CliRunner().invoke(cli, list(args), prog_name="jobctl")
+
+
+def test_list_shows_every_job_with_schedule_and_help():
+    result = jobctl("list")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["NAME", "SCHEDULE", "HELP"]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert "30 2 * * *" in rows["nightly"]
+    assert rows["cleanup_tokens"].split(None, 2)[1:] == ["-", "Delete expired auth tokens."]
+    assert {"normalize_emails", "import_orders", "prune_job_runs"} <= rows.keys()
+    assert "migrate" not in rows  # not a JobCommand
+
+
+def test_list_json():
+    result = jobctl("list", "--json")
+    jobs = {j["name"]: j for j in json.loads(result.output)}
+    assert jobs["prune_job_runs"] == {
+        "name": "prune_job_runs",
+        "schedule": "0 4 * * 0",
+        "timezone": None,
+        "help": "Delete run records that finished more than --older-than days ago.",
+    }
+
+
+def test_describe_shows_schedule_lock_and_the_next_five_runs():
+    result = jobctl("describe", "nightly")
+    assert result.exit_code == 0, result.output
+    assert "schedule: 30 2 * * *" in result.output
+    assert "lock: one run at a time" in result.output
+    assert "usage: job nightly" in result.output
+    runs = [
+        datetime.datetime.fromisoformat(line.strip())
+        for line in result.output.split("next runs:\n")[1].splitlines()[:5]
+    ]
+    now = datetime.datetime.now(datetime.UTC)
+    assert all((r.hour, r.minute, r.utcoffset()) == (2, 30, datetime.timedelta(0)) for r in runs)
+    assert now < runs[0] <= now + datetime.timedelta(days=1)
+    assert [b - a for a, b in itertools.pairwise(runs)] == [datetime.timedelta(days=1)] * 4
+
+
+def test_describe_an_unknown_job_exits_64_with_a_hint():
+    result = jobctl("describe", "nightlly")
+    assert result.exit_code == 64
+    assert result.output == "Error: unknown job 'nightlly'; did you mean nightly?\n"
+
+
+def documents(text):
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def test_render_kubernetes_produces_valid_cronjobs_with_the_contract():
+    result = jobctl(
+        "render", "kubernetes", "--image", "registry.example.com/t/jobs:1.2", "--namespace", "ops"
+    )
+    assert result.exit_code == 0, result.output
+    manifests = documents(result.output)
+    assert [m["metadata"]["name"] for m in manifests] == ["nightly", "prune-job-runs"]
+    for manifest in manifests:
+        kubernetes_validate.validate(manifest, "1.31", strict=True)
+        spec = manifest["spec"]
+        assert manifest["metadata"]["namespace"] == "ops"
+        assert spec["concurrencyPolicy"] == "Forbid"
+        assert spec["startingDeadlineSeconds"] > 0
+        job = spec["jobTemplate"]["spec"]
+        rules = job["podFailurePolicy"]["rules"]
+        assert rules[0] == {
+            "action": "FailJob",
+            "onExitCodes": {"containerName": "job", "operator": "In", "values": [2, 64, 65, 78]},
+        }
+        assert rules[1] == {
+            "action": "Ignore",
+            "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+        }
+        pod = job["template"]["spec"]
+        assert pod["restartPolicy"] == "Never"
+        assert pod["securityContext"]["runAsUser"] == 10001
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        (container,) = pod["containers"]
+        assert container["name"] == "job"
+        assert container["securityContext"] == {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        }
+        assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    nightly = manifests[0]["spec"]["jobTemplate"]["spec"]
+    assert nightly["activeDeadlineSeconds"] == 3600 + 60
+    assert nightly["template"]["spec"]["containers"][0]["args"] == [
+        "job",
+        "nightly",
+        "--max-runtime",
+        "3600",
+    ]
+
+
+def test_render_a_one_off_job_with_arguments():
+    result = jobctl(
+        "render",
+        "kubernetes",
+        "--image",
+        "jobs:1",
+        "--job",
+        "normalize_emails",
+        "--",
+        "--strategy",
+        "set",
+    )
+    assert result.exit_code == 0, result.output
+    (manifest,) = documents(result.output)
+    kubernetes_validate.validate(manifest, "1.31", strict=True)
+    assert manifest["kind"] == "Job"
+    assert manifest["metadata"]["generateName"] == "normalize-emails-"
+    container = manifest["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"] == ["job", "normalize_emails", "--strategy", "set"]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--image", "Not An Image"], 2, "is not an image reference"),
+        (["--image", "jobs:1", "--job", "nope"], 64, "unknown job 'nope'"),
+        (["--image", "jobs:1", "--", "--strategy", "set"], 2, "go with --job NAME"),
+        ([], 2, "Missing option '--image'"),
+    ],
+)
+def test_render_kubernetes_errors(args, code, message):
+    result = jobctl("render", "kubernetes", *args)
+    assert result.exit_code == code
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_checked_in_manifests_match_the_code():
+    rendered = jobctl("render", "kubernetes", "--image", "django-jobs:latest").output
+    checked_in = (ROOT / "deploy" / "kubernetes" / "cronjobs.yaml").read_text()
+    assert checked_in == rendered, "run `make manifests` and commit the result"
+    kustomization = yaml.safe_load(
+        (ROOT / "deploy" / "kubernetes" / "kustomization.yaml").read_text()
+    )
+    assert kustomization["resources"] == ["cronjobs.yaml"]
+
+
+def test_no_scheduled_jobs_exits_64(monkeypatch):
+    monkeypatch.setattr(catalog, "scheduled_jobs", list)
+    for kind in (["kubernetes", "--image", "jobs:1"], ["crontab"], ["systemd"]):
+        result = jobctl("render", *kind)
+        assert result.exit_code == 64
+        assert "no job declares a schedule" in result.output
+
+
+def test_render_crontab():
+    result = jobctl(
+        "render", "crontab", "--job-bin", "/opt/venv/bin/job", "--log-dir", "/var/log/j"
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "30 2 * * * cd /tmp && /opt/venv/bin/job nightly --max-runtime 3600 "
+        ">> /var/log/j/nightly.log 2>&1"
+    ) in result.output.splitlines()
+    assert "CRON_TZ=UTC" in result.output.splitlines()
+
+
+def test_render_crontab_needs_an_absolute_job_bin():
+    result = jobctl("render", "crontab", "--job-bin", "venv/bin/job")
+    assert result.exit_code == 2
+    assert "must be an absolute path" in result.output
+
+
+def test_render_systemd(tmp_path):
+    result = jobctl(
+        "render", "systemd", "--job-bin", "/opt/venv/bin/job", "--output-dir", str(tmp_path)
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "django-jobs-nightly.service",
+        "django-jobs-nightly.timer",
+        "django-jobs-prune-job-runs.service",
+        "django-jobs-prune-job-runs.timer",
+    ]
+    timer = (tmp_path / "django-jobs-prune-job-runs.timer").read_text()
+    assert "OnCalendar=Sun *-*-* 4:0:00\n" in timer and "Persistent=true\n" in timer
+    service = (tmp_path / "django-jobs-nightly.service").read_text()
+    assert "ExecStart=/opt/venv/bin/job nightly --max-runtime 3600\n" in service
+    assert "Type=oneshot\n" in service
+
+
+@pytest.mark.parametrize(
+    ("cron", "calendar"),
+    [
+        ("*/15 * * * *", "*-*-* *:0/15:00"),
+        ("0 3 * * 1-5", "Mon..Fri *-*-* 3:0:00"),
+        ("30 2 1,15 * *", "*-*-1,15 2:30:00"),
+        ("@daily", "*-*-* 0:0:00"),
+        ("0 0 1 */3 *", "*-0/3-1 0:0:00"),
+    ],
+)
+def test_cron_to_systemd_calendar(cron, calendar):
+    assert on_calendar(cron) == calendar
+
+
+@pytest.mark.parametrize("cron", ["0 0 1 * 1", "0 0 * * 1-5/2", "0 0 * JAN *"])
+def test_cron_that_systemd_cannot_say_is_refused(cron):
+    with pytest.raises(Unsupported):
+        on_calendar(cron)
+
+
+def test_an_invalid_schedule_is_rejected_when_the_job_is_loaded():
+    with pytest.raises(ImproperlyConfigured, match=r"job broken_job: schedule '61 \* \* \* \*'"):
+        type(
+            "Command",
+            (JobCommand,),
+            {"__module__": "x.commands.broken_job", "schedule": "61 * * * *"},
+        )
+    with pytest.raises(ImproperlyConfigured, match="not an IANA time zone"):
+        type(
+            "Command",
+            (JobCommand,),
+            {"__module__": "x.broken", "schedule": "@daily", "schedule_timezone": "Mars/Base"},
+        )
+
+
+@pytest.mark.django_db
+def test_history_lists_recent_runs():
+    JobRun.objects.create(job="nightly", status="succeeded", exit_code=0, counters={"steps": 2})
+    JobRun.objects.create(job="cleanup_tokens", status="failed", exit_code=75)
+    result = jobctl("history")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["ID", "JOB", "STATUS", "EXIT", "STARTED", "DURATION", "COUNTERS"]
+    assert lines[1].split()[1:4] == ["cleanup_tokens", "failed", "75"]
+    assert lines[2].split()[1:4] == ["nightly", "succeeded", "0"]
+    assert lines[2].endswith("steps=2")
+    only = jobctl("history", "nightly", "--limit", "5").output.splitlines()
+    assert len(only) == 2
+    assert jobctl("history", "prune_job_runs").output == "no runs recorded for prune_job_runs\n"
+    assert jobctl("history", "nope").exit_code == 64
+
+
+def test_version():
+    result = jobctl("--version")
+    assert result.exit_code == 0
+    assert re.fullmatch(r"jobctl, version \S+\n", result.output)
+
+
+def commands(group, path=("jobctl",)):
+    for name, command in group.commands.items():
+        yield (*path, name), command
+        if isinstance(command, click.Group):
+            yield from commands(command, (*path, name))
+
+
+def test_every_command_has_help_and_is_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    for path, command in commands(cli):
+        assert command.help and command.help.strip().endswith("."), path
+        assert " ".join(path) in readme, f"{' '.join(path)} is not in README.md"
