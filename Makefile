@@ -11,10 +11,10 @@ PYTEST_ARGS ?=
 
 export PG_IMAGE
 
-.PHONY: help build up down test lint job bench manifests
+.PHONY: help build up down test lint job bench manifests reliability
 
 help: ## Show this help.
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z_-]*:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z_-]*:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.synced: pyproject.toml uv.lock
 	test -x $(VENV)/bin/uv || { $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install --quiet uv; }
@@ -48,3 +48,6 @@ bench: $(VENV)/.synced ## Benchmark every variant in one run (BENCH_SCALE=0.1 fo
 
 manifests: $(VENV)/.synced ## Regenerate deploy/kubernetes/cronjobs.yaml from the jobs' schedules.
 	$(VENV)/bin/jobctl render kubernetes --image django-jobs:latest > deploy/kubernetes/cronjobs.yaml
+
+reliability: $(VENV)/.synced ## Run every fault and bad-input case and print the reliability table.
+	RELIABILITY=full $(VENV)/bin/pytest tests/reliability tests/image/test_contract.py $(PYTEST_ARGS)

@@ -7,6 +7,9 @@ import pytest
 from testcontainers.community.postgres import PostgresContainer
 from testcontainers.core.network import Network
 
+from tests.support.docker import JobImage, build_image, create_database
+from tests.support.reliability import Report
+
 PG_IMAGE = os.environ.get("PG_IMAGE", "postgres:17")
 PG_USER, PG_PASSWORD, PG_DB = "jobs", "test-password", "jobs"
 
@@ -44,3 +47,48 @@ def django_db_modify_db_settings(postgres):
             HOST=postgres.get_container_host_ip(),
             PORT=str(postgres.get_exposed_port(5432)),
         )
+
+
+# -- the image, for black-box tests ---------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def image():
+    return build_image().id
+
+
+@pytest.fixture(scope="session")
+def image_database(postgres):
+    """A database of the image tests' own, migrated by the image itself."""
+    return create_database(postgres, "image_tests")
+
+
+@pytest.fixture(scope="session")
+def job_image(image, docker_network, image_database):
+    runner = JobImage(image, docker_network.name, image_database[0])
+    result = runner.run("job", "migrate", "--noinput", test_jobs=False)
+    assert result.exit_code == 0, result.stderr
+    return runner
+
+
+# -- the reliability report -----------------------------------------------------------------
+
+_REPORT = Report()
+
+
+@pytest.fixture(scope="session")
+def report():
+    """Where fault and bad-input tests record each case for `make reliability`'s table."""
+    return _REPORT
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _REPORT.cases:
+        terminalreporter.write_line("")
+        for line in _REPORT.table():
+            terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session):
+    if _REPORT.violations() and session.exitstatus == 0:
+        session.exitstatus = 1

@@ -24,6 +24,7 @@ from jobs.models import JobCheckpoint
 _NOT_PART_OF_THE_WALK = frozenset(
     {
         "batch_size",
+        "throttle",
         "dry_run",
         "restart",
         "no_lock",

@@ -158,6 +158,13 @@ class JobCommand(BaseCommand):
                 action="store_true",
                 help="Ignore the checkpoint of an unfinished earlier run and start from the top.",
             )
+            group.add_argument(
+                "--throttle",
+                type=float,
+                default=0.0,
+                metavar="SECONDS",
+                help="Pause between batches, to spare a database that also serves users.",
+            )
         group.add_argument(
             "--max-runtime",
             type=positive_seconds,
@@ -318,6 +325,8 @@ class JobCommand(BaseCommand):
                     raise
                 after = batch.last_key
                 progress.advance(len(batch))
+                if self.options.get("throttle"):
+                    time.sleep(self.options["throttle"])
         finally:
             progress.close()
         if not self.dry_run:

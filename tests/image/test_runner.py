@@ -118,3 +118,9 @@ def test_cleanup_tokens_dry_run(job_image):
 def test_runs_as_a_numeric_non_root_user(job_image):
     result = job_image.run("id", "-u")
     assert result.stdout.strip() == "10001"
+
+
+def test_jobctl_is_installed_in_the_image(job_image):
+    result = job_image.run("jobctl", "list", test_jobs=False, env={"DATABASE_URL": None})
+    assert result.exit_code == 0, result.stderr
+    assert "nightly" in result.stdout and "30 2 * * *" in result.stdout

@@ -54,7 +54,7 @@ class JobImage:
         self.network = network
         self.database_url = database_url
 
-    def container_kwargs(self, env=None, test_jobs=True, **kwargs):
+    def container_kwargs(self, env=None, test_jobs=True, network=None, **kwargs):
         environment = {"DATABASE_URL": self.database_url, "JOB_LOG_FORMAT": "json"}
         volumes = {}
         if test_jobs:
@@ -69,7 +69,7 @@ class JobImage:
             "image": self.image,
             "environment": environment,
             "volumes": volumes,
-            "network": self.network,
+            "network": network or self.network,
             "read_only": True,
             "tmpfs": {"/tmp": "rw,size=16m"},
             "cap_drop": ["ALL"],
