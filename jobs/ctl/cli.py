@@ -168,14 +168,28 @@ def default_job_bin():
     return str(Path(sys.executable).parent / "job")
 
 
+def absolute_path(ctx, param, value):
+    if not os.path.isabs(value):
+        raise click.BadParameter("must be an absolute path (cron's PATH is sparse)")
+    return value
+
+
+def host_options(command):
+    """--job-bin and --workdir, shared by the crontab and systemd renderers."""
+    command = click.option(
+        "--workdir", default="/tmp", show_default=True, help="Directory to run in."
+    )(command)
+    return click.option(
+        "--job-bin",
+        default=default_job_bin,
+        callback=absolute_path,
+        show_default="the `job` beside this Python",
+        help="Absolute path of the job runner.",
+    )(command)
+
+
 @render.command()
-@click.option(
-    "--job-bin",
-    default=default_job_bin,
-    show_default="the `job` beside this Python",
-    help="Absolute path of the job runner.",
-)
-@click.option("--workdir", default="/tmp", show_default=True, help="Directory to run in.")
+@host_options
 @click.option(
     "--log-dir",
     default="/var/log/django-jobs",
@@ -186,21 +200,11 @@ def crontab(job_bin, workdir, log_dir):
     """Render a crontab with one line per scheduled job."""
     from jobs.ctl.render.cron import crontab as render_crontab
 
-    if not os.path.isabs(job_bin):
-        raise click.BadParameter(
-            "must be an absolute path (cron's PATH is sparse)", param_hint="--job-bin"
-        )
     click.echo(render_crontab(scheduled(), job_bin, log_dir, workdir), nl=False)
 
 
 @render.command()
-@click.option(
-    "--job-bin",
-    default=default_job_bin,
-    show_default="the `job` beside this Python",
-    help="Absolute path of the job runner.",
-)
-@click.option("--workdir", default="/tmp", show_default=True, help="Directory to run in.")
+@host_options
 @click.option(
     "--env-file",
     default="/etc/django-jobs.env",

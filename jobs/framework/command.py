@@ -7,7 +7,7 @@ from collections import Counter
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import connections, transaction
 
 from jobs.exitcodes import ExitCode
 from jobs.framework import runs, schedule
@@ -229,6 +229,7 @@ class JobCommand(BaseCommand):
             raise
         finally:
             _active_runs.pop()
+            elapsed = time.monotonic() - started
             runs.finish(self.run, status, code, self.counters, reason)
             ping(settings.JOB_PING_URL, str(int(code)))
             self.log_event(
@@ -236,10 +237,10 @@ class JobCommand(BaseCommand):
                 "%s with exit code %s in %.2fs",
                 status,
                 int(code),
-                time.monotonic() - started,
+                elapsed,
                 status=str(status),
                 exit_code=int(code),
-                duration_s=round(time.monotonic() - started, 3),
+                duration_s=round(elapsed, 3),
                 counters=dict(self.counters),
                 error=reason or None,
                 level=logging.INFO if code == ExitCode.OK else logging.ERROR,
@@ -256,8 +257,6 @@ class JobCommand(BaseCommand):
 
     def _acquire_lock(self, key, arguments, options):
         """The held lock, ``False`` when skipped, or raises ``CommandError`` (75)."""
-        from django.db import connections
-
         lock = lock_for(connections[runs.CONTROL_DB], key)
         if lock.acquire():
             return lock

@@ -20,7 +20,7 @@ def host_name():
     return os.environ.get("HOSTNAME") or socket.gethostname()
 
 
-def start(job, arguments, dry_run, lock_key, parent=None):
+def start(job, arguments, dry_run, lock_key, parent=None, **fields):
     return JobRun.objects.using(CONTROL_DB).create(
         job=job,
         arguments=arguments,
@@ -29,18 +29,17 @@ def start(job, arguments, dry_run, lock_key, parent=None):
         host=host_name()[:255],
         pid=os.getpid(),
         parent=parent,
+        **fields,
     )
 
 
 def record_skip(job, arguments, dry_run, lock_key, exit_code, error):
     now = timezone.now()
-    return JobRun.objects.using(CONTROL_DB).create(
-        job=job,
-        arguments=arguments,
-        dry_run=dry_run,
-        lock_key=lock_key,
-        host=host_name()[:255],
-        pid=os.getpid(),
+    return start(
+        job,
+        arguments,
+        dry_run,
+        lock_key,
         status=JobRun.Status.SKIPPED,
         exit_code=exit_code,
         started_at=now,

@@ -51,16 +51,19 @@ def runs(db):
 
 # -- 78: configuration errors --------------------------------------------------------------
 
+PASSWORDS = ("S3cr3t", "wrong-Pa55")
+
+
+def assert_config_error(result, report):
+    leaked = any(p in result.stdout + result.stderr for p in PASSWORDS)
+    report.add("malformed or missing configuration", result.exit_code, {78}, lost=int(leaked))
+    assert result.exit_code == 78
+    assert not leaked
+
 
 def test_missing_database_url_is_a_configuration_error(job_image, report):
     result = job_image.run("job", "cleanup_tokens", env={"DATABASE_URL": None})
-    report.add(
-        "malformed or missing configuration",
-        result.exit_code,
-        {78},
-        lost=int("S3cr3t" in result.stderr or "wrong-Pa55" in result.stderr),
-    )
-    assert result.exit_code == 78
+    assert_config_error(result, report)
     assert result.stderr_lines == [
         "job: error: configuration error: DATABASE_URL is not set; give it (or "
         "DATABASE_URL_FILE) as postgres://USER:PASSWORD@HOST:5432/NAME"
@@ -70,26 +73,14 @@ def test_missing_database_url_is_a_configuration_error(job_image, report):
 def test_variable_and_file_both_set_names_both(job_image, report):
     env = {"DATABASE_URL_FILE": "/opt/testpkgs/tests/testjobs/__init__.py"}
     result = job_image.run("job", "cleanup_tokens", env=env)
-    report.add(
-        "malformed or missing configuration",
-        result.exit_code,
-        {78},
-        lost=int("S3cr3t" in result.stderr or "wrong-Pa55" in result.stderr),
-    )
-    assert result.exit_code == 78
+    assert_config_error(result, report)
     assert "DATABASE_URL and DATABASE_URL_FILE are both set" in result.stderr
 
 
 def test_unreadable_secret_file_is_a_configuration_error(job_image, report):
     env = {"DATABASE_URL": None, "DATABASE_URL_FILE": "/run/secrets/missing"}
     result = job_image.run("job", "cleanup_tokens", env=env)
-    report.add(
-        "malformed or missing configuration",
-        result.exit_code,
-        {78},
-        lost=int("S3cr3t" in result.stderr or "wrong-Pa55" in result.stderr),
-    )
-    assert result.exit_code == 78
+    assert_config_error(result, report)
     assert "DATABASE_URL_FILE points to '/run/secrets/missing', which cannot be read" in (
         result.stderr
     )
@@ -97,13 +88,7 @@ def test_unreadable_secret_file_is_a_configuration_error(job_image, report):
 
 def test_malformed_database_url_is_78_and_never_shows_the_password(job_image, report):
     result = job_image.run("job", "cleanup_tokens", env={"DATABASE_URL": "postgres:/u:S3cr3t@h"})
-    report.add(
-        "malformed or missing configuration",
-        result.exit_code,
-        {78},
-        lost=int("S3cr3t" in result.stderr or "wrong-Pa55" in result.stderr),
-    )
-    assert result.exit_code == 78
+    assert_config_error(result, report)
     assert "DATABASE_URL is malformed" in result.stderr
     assert "S3cr3t" not in result.stderr + result.stdout
 
@@ -111,13 +96,7 @@ def test_malformed_database_url_is_78_and_never_shows_the_password(job_image, re
 def test_wrong_password_is_78_at_once(job_image, report):
     url = job_image.database_url.replace("test-password", "wrong-Pa55")
     result = job_image.run("job", "cleanup_tokens", env={"DATABASE_URL": url})
-    report.add(
-        "malformed or missing configuration",
-        result.exit_code,
-        {78},
-        lost=int("S3cr3t" in result.stderr or "wrong-Pa55" in result.stderr),
-    )
-    assert result.exit_code == 78
+    assert_config_error(result, report)
     assert "password authentication failed" in result.stderr
     assert "wrong-Pa55" not in result.stderr
 

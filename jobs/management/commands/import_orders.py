@@ -44,10 +44,16 @@ def parse_row(row):
 
 class Command(JobCommand):
     help = "Import orders from a CSV file (external_id,amount,created_at), idempotently."
-    batch_size = 2000
 
     def add_arguments(self, parser):
         parser.add_argument("path", help="CSV file with a header line: " + ",".join(COLUMNS))
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=2000,
+            metavar="N",
+            help="Rows per upsert statement (default 2000); the import is one transaction.",
+        )
         parser.add_argument(
             "--skip-invalid",
             action="store_true",
