@@ -266,3 +266,62 @@ def test_backend_terminated_mid_run(job_image, db, report):
     assert "Traceback" not in result.stderr
     rerun_and_compare(job_image, db, original, report, "backend terminated", result.exit_code)
     assert result.exit_code == 75, result.stderr
+
+
+def test_postgres_stopped_mid_run(image, docker_network, report):
+    """A server of its own, stopped (fast shutdown) during a walk, then started again."""
+    from testcontainers.community.postgres import PostgresContainer
+
+    from tests.conftest import PG_IMAGE
+    from tests.support.docker import JobImage
+
+    server = (
+        PostgresContainer(PG_IMAGE, username="jobs", password="pw", dbname="jobs", driver=None)
+        .with_network(docker_network)
+        .with_network_aliases("stopdb")
+    )
+    with server:
+        runner = JobImage(image, docker_network.name, "postgres://jobs:pw@stopdb:5432/jobs")
+        assert runner.run("job", "migrate", "--noinput", test_jobs=False).exit_code == 0
+
+        def connect():
+            host, port = server.get_container_host_ip(), server.get_exposed_port(5432)
+            return psycopg.connect(f"postgresql://jobs:pw@{host}:{port}/jobs", autocommit=True)
+
+        with connect() as conn:
+            conn.execute(
+                "INSERT INTO store_customer (email, name) SELECT CASE WHEN i % 2 = 1 "
+                "THEN '  User' || i || '@Example.COM ' ELSE 'user' || i || '@example.com' END,"
+                f" '' FROM generate_series(1, {ROWS}) AS i"
+            )
+            original = emails(conn)
+        slow = ["job", "normalize_emails", "--batch-size", str(BATCH), "--throttle", "0.3"]
+        container = runner.start(*slow, test_jobs=False, env={"JOB_DB_WAIT_SECONDS": "2"})
+        wait_for_log(container, '"event": "start"')
+        time.sleep(1.0)
+        server.get_wrapped_container().stop(timeout=10)
+        result = finish(container)
+        server.get_wrapped_container().start()
+        server._connect()  # wait until it accepts connections again (new host port)
+        with connect() as conn:
+            broken = half_applied(conn, original)
+            again = runner.run(*slow[:4], test_jobs=False)
+            final = emails(conn)
+            left = running(conn)
+            abandoned_or_failed = conn.execute(
+                "SELECT count(*) FROM jobs_jobrun WHERE status IN ('failed', 'abandoned')"
+            ).fetchone()[0]
+        lost = sum(1 for a, b in zip(final, expected(original), strict=True) if a != b)
+        report.add(
+            "PostgreSQL stopped mid-run",
+            result.exit_code,
+            {75},
+            lost=lost + broken,
+            left_running=left,
+        )
+        assert result.exit_code == 75, result.stderr
+        assert "Traceback" not in result.stderr
+        assert broken == 0
+        assert again.exit_code == 0, again.stderr
+        assert final == expected(original)
+        assert left == 0 and abandoned_or_failed == 1
