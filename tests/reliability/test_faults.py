@@ -19,8 +19,17 @@ pytestmark = pytest.mark.image
 
 ROWS = 2000
 BATCH = 100
+WALK = ["job", "normalize_emails", "--batch-size", str(BATCH)]
 # 20 batches with a 0.1 s pause after each: a walk of about 2.5 s to aim signals at.
-NORMALIZE = ["job", "normalize_emails", "--batch-size", str(BATCH), "--throttle", "0.1"]
+NORMALIZE = [*WALK, "--throttle", "0.1"]
+
+
+def start_walk(runner, throttle, after, **kwargs):
+    """Start a normalize_emails walk in the image; return ``after`` seconds into it."""
+    container = runner.start(*WALK, "--throttle", str(throttle), test_jobs=False, **kwargs)
+    wait_for_log(container, '"event": "start"')
+    time.sleep(after)
+    return container
 
 
 @pytest.fixture
@@ -120,10 +129,7 @@ def slow_commits(db):
 @pytest.mark.parametrize("point", range(cases(full=24, sample=4)))
 def test_sigterm_at_seeded_points(job_image, db, slow_commits, report, point):
     original = emails(db)
-    delay = rng(f"sigterm{point}").uniform(0, 2.0)
-    container = job_image.start(*NORMALIZE, test_jobs=False)
-    wait_for_log(container, '"event": "start"')
-    time.sleep(delay)
+    container = start_walk(job_image, 0.1, rng(f"sigterm{point}").uniform(0, 2.0))
     signal_unless_done(container, "SIGTERM")
     result = finish(container)
     assert result.exit_code in (143, 0), result.stderr
@@ -136,9 +142,7 @@ def test_sigterm_at_seeded_points(job_image, db, slow_commits, report, point):
 @pytest.mark.parametrize("point", range(cases(full=4, sample=1)))
 def test_sigkill_mid_batch(job_image, db, report, point):
     original = emails(db)
-    container = job_image.start(*NORMALIZE, test_jobs=False)
-    wait_for_log(container, '"event": "start"')
-    time.sleep(rng(f"sigkill{point}").uniform(0.2, 1.8))
+    container = start_walk(job_image, 0.1, rng(f"sigkill{point}").uniform(0.2, 1.8))
     signal_unless_done(container, "SIGKILL")
     result = finish(container)
     assert result.exit_code in (137, 0)
@@ -153,10 +157,7 @@ def test_sigkill_mid_batch(job_image, db, report, point):
 
 def test_docker_stop_with_a_grace_shorter_than_a_batch(job_image, db, report):
     original = emails(db)
-    slow = ["job", "normalize_emails", "--batch-size", str(BATCH), "--throttle", "1"]
-    container = job_image.start(*slow, test_jobs=False)
-    wait_for_log(container, '"event": "start"')
-    time.sleep(0.5)
+    container = start_walk(job_image, 1, 0.5)
     container.stop(timeout=0)  # SIGTERM, then SIGKILL at once
     result = finish(container)
     rerun_and_compare(
@@ -253,10 +254,7 @@ def test_database_unreachable_at_start(job_image, report):
 
 def test_backend_terminated_mid_run(job_image, db, report):
     original = emails(db)
-    slow = ["job", "normalize_emails", "--batch-size", str(BATCH), "--throttle", "0.3"]
-    container = job_image.start(*slow, test_jobs=False)
-    wait_for_log(container, '"event": "start"')
-    time.sleep(0.8)
+    container = start_walk(job_image, 0.3, 0.8)
     db.execute(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
         "WHERE datname = current_database() AND pid <> pg_backend_pid()"
@@ -295,17 +293,14 @@ def test_postgres_stopped_mid_run(image, docker_network, report):
                 f" '' FROM generate_series(1, {ROWS}) AS i"
             )
             original = emails(conn)
-        slow = ["job", "normalize_emails", "--batch-size", str(BATCH), "--throttle", "0.3"]
-        container = runner.start(*slow, test_jobs=False, env={"JOB_DB_WAIT_SECONDS": "2"})
-        wait_for_log(container, '"event": "start"')
-        time.sleep(1.0)
+        container = start_walk(runner, 0.3, 1.0, env={"JOB_DB_WAIT_SECONDS": "2"})
         server.get_wrapped_container().stop(timeout=10)
         result = finish(container)
         server.get_wrapped_container().start()
         server._connect()  # wait until it accepts connections again (new host port)
         with connect() as conn:
             broken = half_applied(conn, original)
-            again = runner.run(*slow[:4], test_jobs=False)
+            again = runner.run(*WALK, test_jobs=False)
             final = emails(conn)
             left = running(conn)
             abandoned_or_failed = conn.execute(
