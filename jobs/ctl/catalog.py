@@ -1,12 +1,11 @@
 """The catalog of jobs ``jobctl`` knows: every ``JobCommand`` the runner may run."""
 
 import dataclasses
-import difflib
 
 from django.core.management import load_command_class
 
 from jobs.framework.command import JobCommand
-from jobs.runner.allowlist import runnable_commands
+from jobs.runner.allowlist import did_you_mean, first_line, runnable_commands
 
 
 class UnknownJob(Exception):
@@ -20,7 +19,7 @@ class Job:
 
     @property
     def help(self):
-        return (self.command.help or "").strip().splitlines()[0] if self.command.help else ""
+        return first_line(self.command)
 
     @property
     def schedule(self):
@@ -57,5 +56,4 @@ def get(name):
     by_name = {job.name: job for job in jobs()}
     if name in by_name:
         return by_name[name]
-    hint = difflib.get_close_matches(name, by_name, n=1)
-    raise UnknownJob(f"unknown job {name!r}" + (f"; did you mean {hint[0]}?" if hint else ""))
+    raise UnknownJob(f"unknown job {name!r}{did_you_mean(name, by_name)}")

@@ -18,29 +18,19 @@ import json
 
 from django.db import connections, router
 
+from jobs.framework.redact import DJANGO_DEFAULT_OPTIONS
 from jobs.models import JobCheckpoint
 
 # Options that change how a run goes, not what it walks: a rerun with other values resumes.
-_NOT_PART_OF_THE_WALK = frozenset(
-    {
-        "batch_size",
-        "throttle",
-        "dry_run",
-        "restart",
-        "no_lock",
-        "skip_if_running",
-        "max_runtime",
-        "verbosity",
-        "settings",
-        "pythonpath",
-        "traceback",
-        "no_color",
-        "force_color",
-        "skip_checks",
-        "stdout",
-        "stderr",
-    }
-)
+_NOT_PART_OF_THE_WALK = DJANGO_DEFAULT_OPTIONS | {
+    "batch_size",
+    "throttle",
+    "dry_run",
+    "restart",
+    "no_lock",
+    "skip_if_running",
+    "max_runtime",
+}
 
 
 @dataclasses.dataclass

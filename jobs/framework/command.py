@@ -28,24 +28,24 @@ logger = logging.getLogger("jobs")
 _active_runs = []
 
 
-def positive_seconds(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
-    return value
+def bounded(convert, what, minimum=0, inclusive=False):
+    """An argparse type: ``convert`` the text and require it above (or at) ``minimum``."""
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum or (value == minimum and not inclusive):
+            raise argparse.ArgumentTypeError(f"must be {what}, not {text!r}")
+        return value
+
+    return parse
 
 
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text!r}")
-    return value
+positive_seconds = bounded(float, "a positive number of seconds")
+positive_int = bounded(int, "a positive whole number")
+non_negative_seconds = bounded(float, "zero or more seconds", inclusive=True)
 
 
 class JobCommand(BaseCommand):
@@ -74,8 +74,8 @@ class JobCommand(BaseCommand):
         Option names whose values widen the lock key: with ``lock_args = ("tenant",)`` runs
         for different tenants may overlap, runs for the same tenant may not.
     ``batch_size = None``
-        Set it (say 5000) for a batch job: the job gets ``--batch-size N`` and ``--restart``,
-        and walks its data with ``self.run_batches(queryset, process)``
+        Set it (say 5000) for a batch job: the job gets ``--batch-size N``, ``--restart`` and
+        ``--throttle SECONDS``, and walks its data with ``self.run_batches(queryset, process)``
         (see ``jobs.framework.batches``).
     ``schedule = None``
         A five-field cron expression (or ``@daily`` and the like): ``jobctl render`` turns it
@@ -160,7 +160,7 @@ class JobCommand(BaseCommand):
             )
             group.add_argument(
                 "--throttle",
-                type=float,
+                type=non_negative_seconds,
                 default=0.0,
                 metavar="SECONDS",
                 help="Pause between batches, to spare a database that also serves users.",

@@ -56,12 +56,22 @@ def resolve(name):
             f"{name} is not allowlisted for the job runner; add it to JOB_ALLOWED_COMMANDS "
             "to run it"
         )
-    hint = difflib.get_close_matches(name, runnable, n=1)
-    suffix = f"; did you mean {hint[0]}?" if hint else "; `job --list` shows the jobs"
-    raise Refused(f"unknown job {name!r}{suffix}")
+    hint = did_you_mean(name, runnable) or "; `job --list` shows the jobs"
+    raise Refused(f"unknown job {name!r}{hint}")
+
+
+def did_you_mean(name, names):
+    """``"; did you mean X?"`` for the closest of ``names``, or ``""``."""
+    close = difflib.get_close_matches(name, names, n=1)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def first_line(command):
+    """The first line of a command's help, ``""`` when it has none."""
+    lines = (command.help or "").strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def describe(name, app):
     """The first line of command ``name``'s help."""
-    command = load_command_class(app, name)
-    return (command.help or "").strip().splitlines()[0] if command.help else ""
+    return first_line(load_command_class(app, name))

@@ -185,3 +185,17 @@ def test_the_admin_lists_runs_read_only(admin_client):
     assert page.status_code == 200
     assert b"cleanup_tokens" in page.content
     assert admin_client.get("/admin/jobs/jobrun/add/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("job", "args", "message"),
+    [
+        ("normalize_emails", ["--batch-size", "0"], "must be a positive whole number, not '0'"),
+        ("normalize_emails", ["--throttle", "-1"], "must be zero or more seconds, not '-1'"),
+        ("cleanup_tokens", ["--max-runtime", "0"], "must be a positive number of seconds"),
+        ("import_orders", ["x.csv", "--batch-size", "0"], "must be a positive whole number"),
+    ],
+)
+def test_framework_options_refuse_out_of_range_values(job, args, message):
+    with pytest.raises(CommandError, match=message):
+        run(job, *args)

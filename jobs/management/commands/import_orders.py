@@ -12,6 +12,7 @@ from django.utils import timezone
 from app.store.models import Order
 from jobs.exitcodes import ExitCode
 from jobs.framework import JobCommand
+from jobs.framework.command import positive_int
 
 COLUMNS = ("external_id", "amount", "created_at")
 # How many bad lines the error message names.
@@ -49,7 +50,7 @@ class Command(JobCommand):
         parser.add_argument("path", help="CSV file with a header line: " + ",".join(COLUMNS))
         parser.add_argument(
             "--batch-size",
-            type=int,
+            type=positive_int,
             default=2000,
             metavar="N",
             help="Rows per upsert statement (default 2000); the import is one transaction.",
