@@ -5,7 +5,6 @@ import datetime
 from decimal import Decimal
 
 from django.core.management.base import CommandError
-from django.db import transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -95,14 +94,14 @@ class Command(JobCommand):
             fresh[row["day"]] = {"order_count": row["count"], "total_amount": row["total"]}
         changed = self.count_changes(fresh)
         if not self.dry_run and changed:
-            with transaction.atomic():
-                DailyStat.objects.bulk_create(
-                    [DailyStat(date=d, **fresh[d]) for d in changed],
-                    update_conflicts=True,
-                    unique_fields=["date"],
-                    update_fields=["order_count", "total_amount"],
-                    batch_size=1000,
-                )
+            # One upsert; bulk_create runs all its batches in one transaction.
+            DailyStat.objects.bulk_create(
+                [DailyStat(date=d, **fresh[d]) for d in changed],
+                update_conflicts=True,
+                unique_fields=["date"],
+                update_fields=["order_count", "total_amount"],
+                batch_size=1000,
+            )
 
     def count_changes(self, fresh):
         """Count created/updated/unchanged days against what is stored; return the changed."""
