@@ -9,8 +9,9 @@ code   retry?      meaning
 64     no          runner misuse: missing, malformed, refused or unknown job; forbidden option
 65     no          bad input data detected by the job
 69     yes         the database is unreachable after bounded retries
-75     yes         temporary failure: lock held, connection lost, serialization failure,
-                   deadlock, lock or statement timeout, ``--max-runtime`` reached
+75     yes         temporary failure: lock held, connection lost, no answer within
+                   JOB_DB_TIMEOUT, serialization failure, deadlock, lock or statement
+                   timeout, ``--max-runtime`` reached
 78     no          configuration error: ImproperlyConfigured, missing or conflicting secret,
                    malformed DATABASE_URL
 130    yes         stopped by SIGINT after the current batch was committed or rolled back
@@ -45,8 +46,9 @@ class ExitCode(enum.IntEnum):
         75,
         True,
         (
-            "temporary failure: another run holds the lock, connection lost, serialization "
-            "failure, deadlock, lock or statement timeout, --max-runtime reached"
+            "temporary failure: another run holds the lock, connection lost, no answer "
+            "within JOB_DB_TIMEOUT, serialization failure, deadlock, lock or statement "
+            "timeout, --max-runtime reached"
         ),
     )
     CONFIG = 78, False, "configuration error: ImproperlyConfigured, missing or conflicting secret"

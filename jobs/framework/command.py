@@ -19,6 +19,7 @@ from jobs.framework.ping import ping
 from jobs.framework.progress import Progress
 from jobs.framework.redact import redact_options
 from jobs.framework.stop import STOP, JobStopped, RuntimeLimitReached
+from jobs.framework.watchdog import WATCHDOG
 from jobs.models import JobRun
 
 logger = logging.getLogger("jobs")
@@ -58,6 +59,8 @@ class JobCommand(BaseCommand):
       transactions, with the counters the job reports in ``self.counters``;
     * graceful stop: SIGTERM/SIGINT set a flag that ``check_stop()`` turns into a stop at the
       next batch boundary (exit 143/130); ``--max-runtime`` stops the same way with exit 75;
+    * a client-side deadline (``JOB_DB_TIMEOUT``) on each batch and each statement, so that a
+      database that stops answering ends the run with exit 75 instead of a hang;
     * exit codes from ``jobs.exitcodes`` for every outcome, and JSON or text log events;
     * monitor pings to ``JOB_PING_URL``.
 
@@ -92,6 +95,11 @@ class JobCommand(BaseCommand):
         Kubernetes resource requests, such as ``{"cpu": "100m", "memory": "256Mi"}``.
     ``stop_grace_seconds = 60``
         Seconds between SIGTERM and SIGKILL that a scheduler grants; longer than one batch.
+    ``db_timeout = None``
+        Seconds one batch (with its COMMIT) or one statement outside batches may wait on the
+        database before the job closes its connections and exits 75; ``None`` takes
+        ``JOB_DB_TIMEOUT`` (300), 0 waits for ever. Raise it for a job whose single statements
+        legitimately run longer.
     ``requires_system_checks = []``
         As in ``BaseCommand``; jobs skip the system checks by default to start fast.
 
@@ -112,6 +120,7 @@ class JobCommand(BaseCommand):
     retries = 2
     resources = {}
     stop_grace_seconds = 60
+    db_timeout = None
     requires_system_checks = []
     # The job runner refuses these (they would import code named on the command line).
     suppressed_base_arguments = {"--settings", "--pythonpath"}
@@ -188,7 +197,8 @@ class JobCommand(BaseCommand):
         max_runtime = options.get("max_runtime")
         self._deadline = time.monotonic() + max_runtime if max_runtime else None
         arguments = redact_options({**options, "args": list(args)} if args else options)
-        with STOP.listening():
+        db_timeout = settings.JOB_DB_TIMEOUT if self.db_timeout is None else self.db_timeout
+        with STOP.listening(), WATCHDOG.watching(db_timeout):
             try:
                 wait_for_database(runs.CONTROL_DB)
                 lock_key = self._lock_key(options)
@@ -310,7 +320,7 @@ class JobCommand(BaseCommand):
                 self.check_stop()
                 before = self.counters.copy()
                 try:
-                    with transaction.atomic(using=queryset.db):
+                    with WATCHDOG.guard(), transaction.atomic(using=queryset.db):
                         batch = next_batch(queryset, fields, key, after, batch_size)
                         if batch is None:
                             break

@@ -24,13 +24,19 @@ class AdvisoryLock:
     def __init__(self, connection, key):
         self.connection = connection
         self.id = lock_id(key)
+        self._session = None
 
     def acquire(self):
         with self.connection.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_lock(%s)", [self.id])
-            return cursor.fetchone()[0]
+            held = cursor.fetchone()[0]
+        if held:
+            self._session = self.connection.connection
+        return held
 
     def release(self):
+        if self.connection.connection is not self._session:
+            return  # that session is gone, and its lock with it
         with self.connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [self.id])
 

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from app.store.models import Customer
 from jobs.framework.lock import lock_id
-from jobs.models import JobRun
+from jobs.models import JobCheckpoint, JobRun
+from tests.support.locks import lock_is_free
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -167,6 +168,71 @@ def test_statement_and_lock_timeouts_are_temporary_failures(kind, other_session)
     assert excinfo.value.returncode == 75
     assert str(excinfo.value).startswith("database error, safe to retry: canceling statement")
     assert JobRun.objects.get(job="db_timeout").status == "failed"
+
+
+@pytest.fixture
+def table_locked(other_session):
+    """store_customer locked by another session: the job's first query on it gets no answer,
+    as from a frozen server, until the lock goes."""
+    other_session.execute("BEGIN")
+    other_session.execute("LOCK TABLE store_customer IN ACCESS EXCLUSIVE MODE")
+    # Without a working deadline the job waits: unlock after a while, so that the test then
+    # fails (the job succeeds) instead of hanging.
+    fallback = threading.Timer(20, unlock, [other_session])
+    fallback.start()
+    yield other_session
+    fallback.cancel()
+    unlock(other_session)
+
+
+def unlock(session):
+    if session.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        session.execute("ROLLBACK")
+
+
+def test_a_statement_with_no_answer_ends_the_run_with_75(settings, table_locked):
+    settings.JOB_DB_TIMEOUT = 0.5
+    with pytest.raises(CommandError) as excinfo:
+        run("db_timeout", "wait")
+    assert excinfo.value.returncode == 75
+    assert str(excinfo.value) == (
+        "database error, safe to retry: no answer from the database within 0.5s (JOB_DB_TIMEOUT)"
+    )
+    # The finish was written on a new connection; the one holding the lock was closed.
+    record = JobRun.objects.get(job="db_timeout")
+    assert (record.status, record.exit_code) == ("failed", 75)
+    assert lock_is_free(table_locked, "django-jobs:db_timeout")
+
+
+@pytest.fixture
+def customers():
+    Customer.objects.bulk_create(Customer(email=f" U{i}@X.COM", name="") for i in range(30))
+
+
+def test_a_batch_with_no_answer_rolls_back_and_the_rerun_completes(
+    settings, customers, table_locked
+):
+    settings.JOB_DB_TIMEOUT = 0.5
+    with pytest.raises(CommandError) as excinfo:
+        run("normalize_emails", batch_size=10)
+    assert excinfo.value.returncode == 75
+    assert "no answer from the database within 0.5s" in str(excinfo.value)
+    unlock(table_locked)
+    assert not Customer.objects.exclude(email__startswith=" ").exists()
+    assert not JobCheckpoint.objects.exists()
+    run("normalize_emails", batch_size=10)
+    assert sorted(Customer.objects.values_list("email", flat=True)) == sorted(
+        f"u{i}@x.com" for i in range(30)
+    )
+
+
+def test_db_timeout_zero_waits_for_the_answer(settings, other_session):
+    settings.JOB_DB_TIMEOUT = 0
+    other_session.execute("BEGIN")
+    other_session.execute("LOCK TABLE store_customer IN ACCESS EXCLUSIVE MODE")
+    threading.Timer(1.0, other_session.execute, ["ROLLBACK"]).start()
+    run("db_timeout", "wait")
+    assert JobRun.objects.get(job="db_timeout").status == "succeeded"
 
 
 def test_progress_events_off_a_terminal(settings, caplog):

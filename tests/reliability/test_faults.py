@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from tests.support.docker import client, finish
+from tests.support.locks import lock_is_free
 from tests.support.reliability import cases, rng
 
 pytestmark = pytest.mark.image
@@ -266,8 +267,11 @@ def test_backend_terminated_mid_run(job_image, db, report):
     assert result.exit_code == 75, result.stderr
 
 
-def test_postgres_stopped_mid_run(image, docker_network, report):
-    """A server of its own, stopped (fast shutdown) during a walk, then started again."""
+@pytest.mark.parametrize("fault", ["stopped", "paused"])
+def test_postgres_stopped_or_paused_mid_run(image, docker_network, report, fault):
+    """A server of its own, stopped (fast shutdown) or frozen (``docker pause``: its kernel
+    still acknowledges TCP, so only the job's own deadline notices) during a walk, then
+    started again."""
     from testcontainers.community.postgres import PostgresContainer
 
     from tests.conftest import PG_IMAGE
@@ -276,10 +280,10 @@ def test_postgres_stopped_mid_run(image, docker_network, report):
     server = (
         PostgresContainer(PG_IMAGE, username="jobs", password="pw", dbname="jobs", driver=None)
         .with_network(docker_network)
-        .with_network_aliases("stopdb")
+        .with_network_aliases("faultdb")
     )
     with server:
-        runner = JobImage(image, docker_network.name, "postgres://jobs:pw@stopdb:5432/jobs")
+        runner = JobImage(image, docker_network.name, "postgres://jobs:pw@faultdb:5432/jobs")
         assert runner.run("job", "migrate", "--noinput", test_jobs=False).exit_code == 0
 
         def connect():
@@ -293,12 +297,22 @@ def test_postgres_stopped_mid_run(image, docker_network, report):
                 f" '' FROM generate_series(1, {ROWS}) AS i"
             )
             original = emails(conn)
-        container = start_walk(runner, 0.3, 1.0, env={"JOB_DB_WAIT_SECONDS": "2"})
-        server.get_wrapped_container().stop(timeout=10)
-        result = finish(container)
-        server.get_wrapped_container().start()
-        server._connect()  # wait until it accepts connections again (new host port)
+        env = {"JOB_DB_WAIT_SECONDS": "2", "JOB_DB_TIMEOUT": "3"}
+        container = start_walk(runner, 0.3, 1.0, env=env)
+        pg = server.get_wrapped_container()
+        if fault == "stopped":
+            pg.stop(timeout=10)
+            result = finish(container)
+            pg.start()
+            server._connect()  # wait until it accepts connections again (new host port)
+        else:
+            pg.pause()
+            try:
+                result = finish(container)
+            finally:
+                pg.unpause()
         with connect() as conn:
+            lock_freed = lock_is_free(conn, "django-jobs:normalize_emails")
             broken = half_applied(conn, original)
             again = runner.run(*WALK, test_jobs=False)
             final = emails(conn)
@@ -308,7 +322,7 @@ def test_postgres_stopped_mid_run(image, docker_network, report):
             ).fetchone()[0]
         lost = sum(1 for a, b in zip(final, expected(original), strict=True) if a != b)
         report.add(
-            "PostgreSQL stopped mid-run",
+            f"PostgreSQL {fault} mid-run",
             result.exit_code,
             {75},
             lost=lost + broken,
@@ -316,6 +330,10 @@ def test_postgres_stopped_mid_run(image, docker_network, report):
         )
         assert result.exit_code == 75, result.stderr
         assert "Traceback" not in result.stderr
+        assert result.stderr.splitlines()[-1].startswith("CommandError: database error"), (
+            result.stderr
+        )
+        assert lock_freed
         assert broken == 0
         assert again.exit_code == 0, again.stderr
         assert final == expected(original)

@@ -1,4 +1,4 @@
-"""Hit a real statement or lock timeout in PostgreSQL."""
+"""Hit a real statement or lock timeout in PostgreSQL, or wait on a lock without one."""
 
 from django.db import connection, transaction
 
@@ -6,16 +6,21 @@ from jobs.framework import JobCommand
 
 
 class Command(JobCommand):
-    help = "Run a query that PostgreSQL cancels: a statement timeout or a lock timeout."
+    help = (
+        "Run a query that PostgreSQL cancels (a statement or a lock timeout), or one that "
+        "waits on a lock with no server-side timeout (only JOB_DB_TIMEOUT ends it)."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("kind", choices=["statement", "lock"])
+        parser.add_argument("kind", choices=["statement", "lock", "wait"])
 
     def handle(self, *args, **options):
         with transaction.atomic(), connection.cursor() as cursor:
             if options["kind"] == "statement":
                 cursor.execute("SET LOCAL statement_timeout = '50ms'")
                 cursor.execute("SELECT pg_sleep(2)")
-            else:
+            elif options["kind"] == "lock":
                 cursor.execute("SET LOCAL lock_timeout = '50ms'")
                 cursor.execute("LOCK TABLE store_customer IN ACCESS EXCLUSIVE MODE")
+            else:
+                cursor.execute("SELECT count(*) FROM store_customer")

@@ -1,0 +1,146 @@
+"""A client-side deadline on database calls, for a server that stops answering.
+
+A PostgreSQL server that is frozen (``docker pause``, a VM stalled, a network that drops
+packets without resetting) never answers and never closes the connection: its kernel still
+acknowledges TCP, so keepalives do not notice, and a server-side ``statement_timeout`` cannot
+fire. Without a deadline of its own the job would hang until the scheduler kills it.
+
+While a job runs (``WATCHDOG.watching(seconds)``), one deadline is armed around each unit of
+work: each batch of ``run_batches`` (its queries, its checkpoint and its COMMIT, through
+``WATCHDOG.guard()``), and each statement outside a batch (through Django's
+``execute_wrapper``). When it passes, a background thread shuts down the sockets of the job's
+PostgreSQL connections. The blocked call then fails at once as a lost connection; the server
+rolls back the open transaction and frees the session advisory lock when it sees the
+connections gone, and the job exits 75 with one line. Arming costs a few microseconds.
+"""
+
+import contextlib
+import os
+import socket
+import threading
+import time
+
+from django.db import OperationalError, connections
+
+
+class DatabaseTimeout(OperationalError):
+    """The database did not answer within the deadline; the job's connections are closed."""
+
+
+class Watchdog:
+    """One deadline at a time, for the main thread's connections; nested guards join the
+    outermost one, so a batch's deadline covers the statements inside it."""
+
+    def __init__(self):
+        self._limits = []
+        self._cond = threading.Condition()
+        self._deadline = None
+        self._databases = ()
+        self._fired = False
+        self._cut = []
+        self._thread = None
+        self._wakes_at = None  # when the watching thread wakes next; None: when notified
+
+    @contextlib.contextmanager
+    def watching(self, seconds):
+        """Guard every statement for the block, with ``seconds`` (0 or ``None``: no deadline)
+        as the limit of ``guard()``. Re-entrant: a job run by another job sets its own limit.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        outermost = not self._limits
+        self._limits.append(seconds)
+        try:
+            with contextlib.ExitStack() as stack:
+                if outermost:
+                    self._databases = connections.all()
+                    for database in self._databases:
+                        stack.enter_context(database.execute_wrapper(self._guard_statement))
+                yield self
+        finally:
+            self._limits.pop()
+            if outermost:
+                self._databases = ()
+
+    def _guard_statement(self, execute, sql, params, many, context):
+        with self.guard():
+            return execute(sql, params, many, context)
+
+    @contextlib.contextmanager
+    def guard(self):
+        """Cut the connections if the block has not finished within the current limit; then
+        raise ``DatabaseTimeout``. A no-op without a limit, outside the main thread and inside
+        another guard."""
+        seconds = self._limits[-1] if self._limits else None
+        if (
+            not seconds
+            or self._deadline is not None
+            or threading.current_thread() is not threading.main_thread()
+        ):
+            yield
+            return
+        with self._cond:
+            self._deadline = time.monotonic() + seconds
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch, name="job-watchdog")
+                self._thread.daemon = True
+                self._thread.start()
+            elif self._wakes_at is None or self._deadline < self._wakes_at:
+                self._cond.notify()  # else it wakes for an earlier deadline and sees this one
+        reason = f"no answer from the database within {seconds:g}s (JOB_DB_TIMEOUT)"
+        try:
+            yield
+        except Exception as exc:
+            if self._disarm():
+                raise DatabaseTimeout(reason) from exc
+            raise
+        except BaseException:
+            self._disarm()
+            raise
+        else:
+            if self._disarm():  # the call returned just as the deadline passed
+                raise DatabaseTimeout(reason)
+
+    def _disarm(self):
+        """Disarm; whether the deadline had fired (then close the connections it cut)."""
+        with self._cond:
+            self._deadline, self._fired = None, False
+            cut, self._cut = self._cut, []
+        for database in cut:
+            database.close()  # the next query opens a new connection
+        return bool(cut)
+
+    def _watch(self):
+        with self._cond:
+            while True:
+                if self._deadline is None or self._fired:
+                    self._wakes_at = None
+                    self._cond.wait()
+                elif (remaining := self._deadline - time.monotonic()) > 0:
+                    self._wakes_at = self._deadline
+                    self._cond.wait(remaining)
+                else:
+                    self._fired = True
+                    self._cut = [database for database in self._databases if cut(database)]
+
+
+def cut(database):
+    """Shut down the socket of ``database``'s PostgreSQL connection; whether there was one.
+
+    ``shutdown`` (not ``close``) leaves the descriptor to libpq, so no other file can take its
+    number while libpq still holds it; libpq's next read or write fails on it at once.
+    """
+    raw = database.connection
+    if raw is None or database.vendor != "postgresql":
+        return False
+    try:
+        descriptor = os.dup(raw.fileno())
+    except Exception:  # closed already
+        return False
+    with socket.socket(fileno=descriptor) as sock, contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    return True
+
+
+WATCHDOG = Watchdog()

@@ -1,0 +1,18 @@
+"""The overlap lock as another session sees it."""
+
+import time
+
+from jobs.framework.lock import lock_id
+
+
+def lock_is_free(conn, key, timeout=10):
+    """Whether ``conn`` can take the advisory lock ``key`` within ``timeout`` seconds: the
+    server frees a session lock as soon as it sees its connection gone."""
+    lock = lock_id(key)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if conn.execute("SELECT pg_try_advisory_lock(%s)", [lock]).fetchone()[0]:
+            conn.execute("SELECT pg_advisory_unlock(%s)", [lock])
+            return True
+        time.sleep(0.05)
+    return False
