@@ -1,6 +1,7 @@
 """``JobCommand``: a ``BaseCommand`` that runs as a batch job cron, Kubernetes and CI can trust."""
 
 import argparse
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -104,9 +105,10 @@ class JobCommand(BaseCommand):
         As in ``BaseCommand``; jobs skip the system checks by default to start fast.
 
     In ``handle``: count what you do in ``self.counters`` (a ``Counter``), call
-    ``self.check_stop()`` between units of work that each commit or roll back as a whole, and
-    use ``self.progress(total)`` for long loops. Expected failures are
-    ``CommandError(message, returncode=ExitCode.DATA_ERROR)`` and the like.
+    ``self.check_stop()`` between units of work that each commit or roll back as a whole, give
+    each such unit ``with self.atomic():``, and use ``self.progress(total)`` for long loops.
+    Expected failures are ``CommandError(message, returncode=ExitCode.DATA_ERROR)`` and the
+    like.
     """
 
     supports_dry_run = True
@@ -297,6 +299,14 @@ class JobCommand(BaseCommand):
         if self._deadline is not None and time.monotonic() >= self._deadline:
             raise RuntimeLimitReached("--max-runtime reached with work left; rerun to resume")
 
+    @contextlib.contextmanager
+    def atomic(self, using=None):
+        """``transaction.atomic()`` for one batch of a hand-written loop, under the database
+        deadline (``JOB_DB_TIMEOUT``) from its first query to its COMMIT. Statements outside
+        it have a deadline each; a COMMIT outside it has none."""
+        with WATCHDOG.guard(), transaction.atomic(using=using):
+            yield
+
     def run_batches(self, queryset, process, *, fields=(), key="pk", total=None):
         """Walk ``queryset`` in batches and call ``process(batch)`` in each one's transaction.
 
@@ -320,7 +330,7 @@ class JobCommand(BaseCommand):
                 self.check_stop()
                 before = self.counters.copy()
                 try:
-                    with WATCHDOG.guard(), transaction.atomic(using=queryset.db):
+                    with self.atomic(using=queryset.db):
                         batch = next_batch(queryset, fields, key, after, batch_size)
                         if batch is None:
                             break

@@ -1,9 +1,11 @@
 """JobCommand in-process against a real PostgreSQL: lock, run records, stop, pings, logs."""
 
 import http.server
+import re
 import threading
 from datetime import timedelta
 from io import StringIO
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -12,7 +14,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
-from app.store.models import Customer
+from app.store.models import Customer, Order
 from jobs.framework.lock import lock_id
 from jobs.models import JobCheckpoint, JobRun
 from tests.support.locks import lock_is_free
@@ -265,3 +267,47 @@ def test_the_admin_lists_runs_read_only(admin_client):
 def test_framework_options_refuse_out_of_range_values(job, args, message):
     with pytest.raises(CommandError, match=message):
         run(job, *args)
+
+
+def test_the_readme_example_job_runs():
+    """The job under "Writing a job" in README.md, run as written."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## Writing a job", 1)[1]
+    source = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL).group(1)
+    namespace = {"__name__": "readme.management.commands.delete_old_orders"}
+    exec(compile(source, "README.md", "exec"), namespace)
+    old = timezone.now() - timedelta(days=800)
+    Order.objects.bulk_create(
+        Order(external_id=str(i), amount=1, created_at=old if i < 1500 else timezone.now())
+        for i in range(2000)
+    )
+    out = StringIO()
+    call_command(namespace["Command"](), stdout=out)
+    assert Order.objects.count() == 500
+    assert out.getvalue() == "Done: {'deleted': 1500}\n"
+    record = JobRun.objects.get(job="delete_old_orders")
+    assert (record.status, record.counters) == ("succeeded", {"deleted": 1500})
+
+
+@pytest.fixture
+def slow_commit(other_session):
+    """Every COMMIT that inserted customers takes two seconds (a deferred trigger sleeps)."""
+    other_session.execute(
+        "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$"
+    )
+    other_session.execute(
+        "CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON store_customer "
+        "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()"
+    )
+    yield
+    other_session.execute("DROP TRIGGER slow_commit ON store_customer")
+    other_session.execute("DROP FUNCTION slow_commit()")
+
+
+def test_the_deadline_of_self_atomic_covers_the_commit(settings, slow_commit):
+    settings.JOB_DB_TIMEOUT = 0.5
+    with pytest.raises(CommandError) as excinfo:
+        run("slow_batches", batches=1, size=1, sleep=0)
+    assert excinfo.value.returncode == 75
+    assert "no answer from the database within 0.5s" in str(excinfo.value)

@@ -2,8 +2,6 @@
 
 import time
 
-from django.db import transaction
-
 from app.store.models import Customer
 from jobs.framework import JobCommand
 
@@ -21,7 +19,7 @@ class Command(JobCommand):
         progress = self.progress(total=options["batches"] * options["size"])
         for batch in range(options["batches"]):
             self.check_stop()
-            with transaction.atomic():
+            with self.atomic():
                 Customer.objects.bulk_create(
                     Customer(email=f"{options['tag']}-{batch}-{i}@example.com", name=f"b{batch}")
                     for i in range(options["size"])
