@@ -6,12 +6,13 @@ acknowledges TCP, so keepalives do not notice, and a server-side ``statement_tim
 fire. Without a deadline of its own the job would hang until the scheduler kills it.
 
 While a job runs (``WATCHDOG.watching(seconds)``), one deadline is armed around each unit of
-work: each batch of ``run_batches`` (its queries, its checkpoint and its COMMIT, through
-``WATCHDOG.guard()``), and each statement outside a batch (through Django's
-``execute_wrapper``). When it passes, a background thread shuts down the sockets of the job's
-PostgreSQL connections. The blocked call then fails at once as a lost connection; the server
-rolls back the open transaction and frees the session advisory lock when it sees the
-connections gone, and the job exits 75 with one line. Arming costs a few microseconds.
+work: each batch in ``JobCommand.atomic()``, which ``run_batches`` uses (its queries, its
+checkpoint and its COMMIT, through ``WATCHDOG.guard()``), and each statement outside a batch
+(through Django's ``execute_wrapper``). When it passes, a background thread shuts down the
+sockets of the job's PostgreSQL connections. The blocked call then fails at once as a lost
+connection; the server rolls back the open transaction and frees the session advisory lock
+when it sees the connections gone, and the job exits 75 with one line. Arming costs a few
+microseconds.
 """
 
 import contextlib
