@@ -7,17 +7,15 @@ from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 
-import psycopg
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 from django.utils import timezone
 
 from app.store.models import Customer, Order
 from jobs.framework.lock import lock_id
 from jobs.models import JobCheckpoint, JobRun
-from tests.support.locks import lock_is_free
+from tests.support.locks import lock_is_free, unlock
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -28,16 +26,6 @@ def run(name, *args, **options):
     out = StringIO()
     call_command(name, *args, stdout=out, **options)
     return out.getvalue()
-
-
-@pytest.fixture
-def other_session():
-    """A second connection to the test database, as another process would have."""
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    with psycopg.connect(**params, autocommit=True) as conn:
-        yield conn
 
 
 def test_a_held_lock_makes_the_run_exit_75_naming_the_holder(other_session):
@@ -172,26 +160,6 @@ def test_statement_and_lock_timeouts_are_temporary_failures(kind, other_session)
     assert JobRun.objects.get(job="db_timeout").status == "failed"
 
 
-@pytest.fixture
-def table_locked(other_session):
-    """store_customer locked by another session: the job's first query on it gets no answer,
-    as from a frozen server, until the lock goes."""
-    other_session.execute("BEGIN")
-    other_session.execute("LOCK TABLE store_customer IN ACCESS EXCLUSIVE MODE")
-    # Without a working deadline the job waits: unlock after a while, so that the test then
-    # fails (the job succeeds) instead of hanging.
-    fallback = threading.Timer(20, unlock, [other_session])
-    fallback.start()
-    yield other_session
-    fallback.cancel()
-    unlock(other_session)
-
-
-def unlock(session):
-    if session.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-        session.execute("ROLLBACK")
-
-
 def test_a_statement_with_no_answer_ends_the_run_with_75(settings, table_locked):
     settings.JOB_DB_TIMEOUT = 0.5
     with pytest.raises(CommandError) as excinfo:
@@ -228,11 +196,9 @@ def test_a_batch_with_no_answer_rolls_back_and_the_rerun_completes(
     )
 
 
-def test_db_timeout_zero_waits_for_the_answer(settings, other_session):
+def test_db_timeout_zero_waits_for_the_answer(settings, table_locked):
     settings.JOB_DB_TIMEOUT = 0
-    other_session.execute("BEGIN")
-    other_session.execute("LOCK TABLE store_customer IN ACCESS EXCLUSIVE MODE")
-    threading.Timer(1.0, other_session.execute, ["ROLLBACK"]).start()
+    threading.Timer(1.0, unlock, [table_locked]).start()
     run("db_timeout", "wait")
     assert JobRun.objects.get(job="db_timeout").status == "succeeded"
 

@@ -1,9 +1,7 @@
 """The client-side database deadline, in-process against a real PostgreSQL."""
 
-import threading
 import time
 
-import psycopg
 import pytest
 from django.db import connection
 
@@ -12,30 +10,13 @@ from jobs.framework.watchdog import WATCHDOG, DatabaseTimeout
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def locked_table():
-    """store_customer locked by another session for the test."""
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    with psycopg.connect(**params) as other:
-        other.execute("LOCK TABLE store_customer IN ACCESS EXCLUSIVE MODE")
-        # Unlock after a while, so that a deadline that never fires fails the test (the
-        # statement then answers) instead of hanging it.
-        fallback = threading.Timer(10, other.rollback)
-        fallback.start()
-        yield
-        fallback.cancel()
-        other.rollback()
-
-
 def count_customers():
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM store_customer")
         return cursor.fetchone()[0]
 
 
-def test_a_nested_shorter_limit_cuts_a_statement_the_outer_one_would_wait_for(locked_table):
+def test_a_nested_shorter_limit_cuts_a_statement_the_outer_one_would_wait_for(table_locked):
     with WATCHDOG.watching(300):
         with WATCHDOG.guard():  # the watching thread now waits for this long deadline
             time.sleep(0.1)

@@ -1,6 +1,8 @@
-"""The overlap lock as another session sees it."""
+"""Locks as another session sees and holds them."""
 
 import time
+
+import psycopg
 
 from jobs.framework.lock import lock_id
 
@@ -16,3 +18,9 @@ def lock_is_free(conn, key, timeout=10):
             return True
         time.sleep(0.05)
     return False
+
+
+def unlock(session):
+    """End ``session``'s transaction, and with it the locks it holds."""
+    if session.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        session.execute("ROLLBACK")

@@ -1,0 +1,34 @@
+"""Fixtures of the in-process framework tests: a second session, as another process has."""
+
+import threading
+
+import psycopg
+import pytest
+from django.db import connection
+
+from tests.support.locks import unlock
+
+
+@pytest.fixture
+def other_session():
+    """A second connection to the test database, as another process would have."""
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def table_locked(other_session):
+    """store_customer locked by another session: the job's first query on it gets no answer,
+    as from a frozen server, until the lock goes."""
+    other_session.execute("BEGIN")
+    other_session.execute("LOCK TABLE store_customer IN ACCESS EXCLUSIVE MODE")
+    # Without a working deadline the job waits: unlock after a while, so that the test then
+    # fails (the job succeeds) instead of hanging.
+    fallback = threading.Timer(20, unlock, [other_session])
+    fallback.start()
+    yield other_session
+    fallback.cancel()
+    unlock(other_session)
