@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from tests.support.docker import ROOT
+from tests.support.docker import ROOT, client
 
 pytestmark = pytest.mark.image
 
@@ -24,6 +24,7 @@ def compose():
             stdin=subprocess.DEVNULL,
         )
 
+    run.project = project
     try:
         yield run
     finally:
@@ -40,3 +41,38 @@ def test_compose_run_passes_the_exit_code_through(compose):
     result = compose("run", "--rm", "job", "cleanup_tokens", "--days", "x")
     assert result.returncode == 2
     assert "argument --days: invalid int value: 'x'" in result.stderr
+
+
+def test_stopping_the_container_of_a_compose_run_stops_the_job_gracefully(compose):
+    """Compose does not forward a SIGTERM sent to the ``docker compose run`` client (2.26 exits
+    130 and leaves the job running to its end), so the README's way to stop such a run is to
+    stop its container: the job finishes its batch and compose exits 143."""
+    seeded = compose("run", "--rm", "job", "seed_demo_data", "--users", "20000", "--orders", "1")
+    assert seeded.returncode == 0, seeded.stderr[-3000:]
+    command = ["normalize_emails", "--batch-size", "500", "--throttle", "0.5"]
+    walk = subprocess.Popen(
+        ["docker", "compose", "-p", compose.project, "run", "--rm", "-T", "job", *command],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in walk.stderr:
+            if '"event": "start"' in line:
+                break
+        (container,) = client().containers.list(
+            filters={
+                "label": [
+                    f"com.docker.compose.project={compose.project}",
+                    "com.docker.compose.oneoff=True",
+                ]
+            }
+        )
+        container.stop(timeout=30)
+        _, stderr = walk.communicate(timeout=60)
+    finally:
+        walk.kill()
+    assert walk.returncode == 143, stderr[-3000:]
+    assert stderr.splitlines()[-1] == "CommandError: stopped by SIGTERM"
