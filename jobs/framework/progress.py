@@ -1,6 +1,7 @@
 """Progress of long batch work: a live bar on a terminal, a steady log line elsewhere."""
 
 import logging
+import os
 import sys
 import time
 
@@ -10,9 +11,10 @@ logger = logging.getLogger("jobs")
 class Progress:
     """Counts work done; reports it without flooding the logs.
 
-    On a terminal with a known total it draws a bar with rate and ETA on stderr. Otherwise it
-    logs a ``progress`` event, and writes the counters to the run record, at most every
-    ``interval`` seconds (never one per row).
+    On a terminal with a known total it draws a bar with rate and ETA on stderr. Otherwise (and
+    on a terminal without a size, where the bar would be empty) it logs a ``progress`` event,
+    and writes the counters to the run record, at most every ``interval`` seconds (never one
+    per row).
     """
 
     def __init__(self, job, total=None, interval=10.0, unit="rows", stream=None):
@@ -24,7 +26,7 @@ class Progress:
         self.started = self._last = time.monotonic()
         stream = stream or sys.stderr
         self._bar = None
-        if total and hasattr(stream, "isatty") and stream.isatty():
+        if total and terminal_width(stream):
             from tqdm import tqdm
 
             self._bar = tqdm(total=total, unit=unit, file=stream, dynamic_ncols=True)
@@ -54,3 +56,12 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def terminal_width(stream):
+    """The columns of the terminal ``stream`` writes to, or 0: not a terminal, or one nobody
+    gave a size (``docker run -t`` under CI), on which tqdm would draw nothing."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns if stream.isatty() else 0
+    except (AttributeError, ValueError, OSError):
+        return 0
