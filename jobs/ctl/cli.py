@@ -113,6 +113,10 @@ def describe(name):
         click.echo("lock: none (runs may overlap)")
     click.echo(f"max runtime: {f'{command.max_runtime}s' if command.max_runtime else 'none'}")
     click.echo(f"retries: {command.retries}; stop grace period: {command.stop_grace_seconds}s")
+    deadline = command.database_deadline
+    click.echo(
+        f"database deadline: {f'{deadline:g}s per batch or statement' if deadline else 'none'}"
+    )
     click.echo("")
     click.echo(command.create_parser("job", job.name).format_help().rstrip())
 

@@ -188,6 +188,11 @@ class JobCommand(BaseCommand):
     # -- the run --------------------------------------------------------------------------
 
     @property
+    def database_deadline(self):
+        """Seconds of the database deadline: ``db_timeout``, else ``JOB_DB_TIMEOUT``; 0: none."""
+        return settings.JOB_DB_TIMEOUT if self.db_timeout is None else self.db_timeout
+
+    @property
     def job_name(self):
         return self.__module__.rpartition(".")[2]
 
@@ -199,8 +204,7 @@ class JobCommand(BaseCommand):
         max_runtime = options.get("max_runtime")
         self._deadline = time.monotonic() + max_runtime if max_runtime else None
         arguments = redact_options({**options, "args": list(args)} if args else options)
-        db_timeout = settings.JOB_DB_TIMEOUT if self.db_timeout is None else self.db_timeout
-        with STOP.listening(), WATCHDOG.watching(db_timeout):
+        with STOP.listening(), WATCHDOG.watching(self.database_deadline):
             try:
                 wait_for_database(runs.CONTROL_DB)
                 lock_key = self._lock_key(options)

@@ -54,6 +54,7 @@ def test_describe_shows_schedule_lock_and_the_next_five_runs():
     assert result.exit_code == 0, result.output
     assert "schedule: 30 2 * * *" in result.output
     assert "lock: one run at a time" in result.output
+    assert "database deadline: 300s per batch or statement\n" in result.output
     assert "usage: job nightly" in result.output
     runs = [
         datetime.datetime.fromisoformat(line.strip())
