@@ -36,6 +36,18 @@ class Env(environ.Env):
 
     ENVIRON = SecretFileMapping()
 
+    def seconds(self, var, default):
+        """``var`` as a number of seconds, zero or more. Parsed strictly: django-environ's
+        ``float`` drops the characters it does not expect, reading ``1e3`` as 13."""
+        raw = self.str(var, default=str(default))
+        try:
+            value = float(raw)
+        except ValueError:
+            value = None
+        if value is None or not value >= 0:  # refuses nan too
+            raise ImproperlyConfigured(f"{var} must be zero or more seconds, not {raw!r}")
+        return value
+
     def database_url(self, var, default):
         """Parse ``var`` as a database URL; errors name the variable, never the password."""
         if default is self.NOTSET and var not in self.ENVIRON:

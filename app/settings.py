@@ -139,14 +139,14 @@ LOGGING = {
 }
 
 # Seconds to wait for the database before giving up with exit 69.
-JOB_DB_WAIT_SECONDS = env.float("JOB_DB_WAIT_SECONDS", default=30.0)
+JOB_DB_WAIT_SECONDS = env.seconds("JOB_DB_WAIT_SECONDS", default=30.0)
 # Seconds one batch (with its COMMIT) or one statement outside batches may wait on the
 # database; past it the job closes its connections and exits 75. A frozen server never
 # answers and never closes the connection, so only a client-side deadline ends the wait.
 # 0 disables it; a job can set its own (JobCommand.db_timeout).
-JOB_DB_TIMEOUT = env.float("JOB_DB_TIMEOUT", default=300.0)
+JOB_DB_TIMEOUT = env.seconds("JOB_DB_TIMEOUT", default=300.0)
 # Seconds between progress lines when stderr is not a terminal.
-JOB_PROGRESS_INTERVAL = env.float("JOB_PROGRESS_INTERVAL", default=10.0)
+JOB_PROGRESS_INTERVAL = env.seconds("JOB_PROGRESS_INTERVAL", default=10.0)
 # healthchecks.io-style monitor: <url>/start at start, <url>/<exit code> at the end.
 JOB_PING_URL = env.str("JOB_PING_URL", default="")
 # Prefix of every overlap-lock key, so that two projects sharing a server do not collide.

@@ -101,6 +101,20 @@ def test_wrong_password_is_78_at_once(job_image, report):
     assert "wrong-Pa55" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("JOB_DB_TIMEOUT", "abc"), ("JOB_DB_WAIT_SECONDS", "-1"), ("JOB_PROGRESS_INTERVAL", "nan")],
+)
+def test_a_malformed_number_of_seconds_is_78_naming_the_variable(
+    job_image, report, variable, value
+):
+    result = job_image.run("job", "cleanup_tokens", env={variable: value})
+    assert_config_error(result, report)
+    assert result.stderr.splitlines() == [
+        f"job: error: configuration error: {variable} must be zero or more seconds, not '{value}'"
+    ]
+
+
 # -- 69: database unreachable --------------------------------------------------------------
 
 
