@@ -39,12 +39,17 @@ def db(image_database):
         conn.execute(
             "TRUNCATE store_customer, jobs_jobrun, jobs_jobcheckpoint RESTART IDENTITY CASCADE"
         )
-        conn.execute(
-            "INSERT INTO store_customer (email, name) SELECT CASE WHEN i % 2 = 1 "
-            "THEN '  User' || i || '@Example.COM ' ELSE 'user' || i || '@example.com' END, '' "
-            f"FROM generate_series(1, {ROWS}) AS i"
-        )
+        seed_customers(conn)
         yield conn
+
+
+def seed_customers(conn):
+    """ROWS customers, every other one with an e-mail that normalize_emails changes."""
+    conn.execute(
+        "INSERT INTO store_customer (email, name) SELECT CASE WHEN i % 2 = 1 "
+        "THEN '  User' || i || '@Example.COM ' ELSE 'user' || i || '@example.com' END, '' "
+        f"FROM generate_series(1, {ROWS}) AS i"
+    )
 
 
 def emails(db):
@@ -291,11 +296,7 @@ def test_postgres_stopped_or_paused_mid_run(image, docker_network, report, fault
             return psycopg.connect(f"postgresql://jobs:pw@{host}:{port}/jobs", autocommit=True)
 
         with connect() as conn:
-            conn.execute(
-                "INSERT INTO store_customer (email, name) SELECT CASE WHEN i % 2 = 1 "
-                "THEN '  User' || i || '@Example.COM ' ELSE 'user' || i || '@example.com' END,"
-                f" '' FROM generate_series(1, {ROWS}) AS i"
-            )
+            seed_customers(conn)
             original = emails(conn)
         env = {"JOB_DB_WAIT_SECONDS": "2", "JOB_DB_TIMEOUT": "3"}
         container = start_walk(runner, 0.3, 1.0, env=env)
