@@ -1,4 +1,5 @@
-# The job image: the Django project and its jobs, run as `docker run IMAGE job <name> [args]`.
+# The job image of the example project: the framework (installed from this checkout as a
+# wheel would be), the project in /srv, run as `docker run IMAGE job <name> [args]`.
 #
 # Build:  docker build -t django-jobs .
 # Base:   --build-arg PYTHON_IMAGE=python:3.13-slim-trixie (any Debian-based Python 3.11+)
@@ -18,13 +19,18 @@ ENV UV_PROJECT_ENVIRONMENT=/opt/venv \
 RUN python -m pip install --quiet "uv==${UV_VERSION}"
 
 WORKDIR /src
-# Dependencies first, so that a code change does not reinstall them.
+# Dependencies first, so that a code change does not reinstall them. The "example" group is
+# what the example project needs beyond the framework (django-environ, psycopg's binary).
 COPY pyproject.toml uv.lock ./
-RUN uv sync --locked --no-dev --no-install-project --python "$(command -v python3)"
-COPY README.md manage.py ./
-COPY app ./app
+RUN uv sync --locked --no-dev --group example --no-install-project --python "$(command -v python3)"
+COPY README.md ./
 COPY jobs ./jobs
-RUN uv sync --locked --no-dev --no-editable --python "$(command -v python3)"
+RUN uv sync --locked --no-dev --group example --no-editable --python "$(command -v python3)"
+# The project itself is not installed: it lives in /srv, on PYTHONPATH, compiled here because
+# the runtime's root filesystem is read-only.
+COPY manage.py /srv/
+COPY app /srv/app
+RUN /opt/venv/bin/python -m compileall -q /srv/app
 
 # --- runtime: the virtualenv, tini and an unprivileged user ------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
@@ -40,9 +46,11 @@ RUN groupadd --system --gid "${APP_UID}" app \
       --shell /usr/sbin/nologin app
 
 COPY --from=build /opt/venv /opt/venv
+COPY --from=build /srv /srv
 COPY entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 
 ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/srv \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=app.settings \

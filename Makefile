@@ -47,7 +47,7 @@ bench: $(VENV)/.synced ## Benchmark every variant in one run (BENCH_SCALE=0.1 fo
 	$(VENV)/bin/python -m bench
 
 manifests: $(VENV)/.synced ## Regenerate deploy/kubernetes/cronjobs.yaml from the jobs' schedules.
-	$(VENV)/bin/jobctl render kubernetes --image django-jobs:latest > deploy/kubernetes/cronjobs.yaml
+	DJANGO_SETTINGS_MODULE=app.settings $(VENV)/bin/jobctl render kubernetes --image django-jobs:latest > deploy/kubernetes/cronjobs.yaml
 
 reliability: $(VENV)/.synced ## Run every fault and bad-input case and print the reliability table.
 	RELIABILITY=full $(VENV)/bin/pytest tests/reliability tests/image/test_contract.py $(PYTEST_ARGS)

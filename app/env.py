@@ -1,10 +1,11 @@
 """Reading configuration from the environment, with ``NAME_FILE`` secrets and masked URLs."""
 
-import re
 import warnings
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from jobs.framework.redact import masked_url
 
 
 class SecretFileMapping(environ.FileAwareMapping):
@@ -36,10 +37,13 @@ class Env(environ.Env):
 
     ENVIRON = SecretFileMapping()
 
-    def seconds(self, var, default):
-        """``var`` as a number of seconds, zero or more. Parsed strictly: django-environ's
-        ``float`` drops the characters it does not expect, reading ``1e3`` as 13."""
-        raw = self.str(var, default=str(default))
+    def seconds(self, var):
+        """``var`` as a number of seconds, zero or more, or ``None`` when unset. Parsed
+        strictly: django-environ's ``float`` drops the characters it does not expect, reading
+        ``1e3`` as 13."""
+        raw = self.str(var, default=None)
+        if raw is None:
+            return None
         try:
             value = float(raw)
         except ValueError:
@@ -68,15 +72,3 @@ class Env(environ.Env):
                 "postgres://USER:PASSWORD@HOST:5432/NAME or sqlite:////path/to/file"
             )
         return config
-
-
-# scheme://user:password@host... or user:password@host: everything from the first ':' after
-# the user name to the last '@' is the password, whatever characters it holds.
-_PASSWORD = re.compile(r"^([^:/@]*):.*@")
-_PASSWORD_AFTER_SCHEME = re.compile(r"^([^:/@]*://[^:/@]*):.*@")
-
-
-def masked_url(url):
-    """``url`` with its password replaced by ``***``, safe to print or store."""
-    pattern = _PASSWORD_AFTER_SCHEME if "://" in url else _PASSWORD
-    return pattern.sub(r"\1:***@", url, count=1)

@@ -1,4 +1,4 @@
-"""Django settings for the job runner, read from the environment in this one place.
+"""Settings of the example project, read from the environment in this one place.
 
 Every variable is documented in README.md ("Configuration"). Secrets may be given either as
 ``NAME`` or as ``NAME_FILE`` (a path whose content is the value, the docker-library
@@ -7,7 +7,7 @@ convention); setting both is a configuration error.
 
 from pathlib import Path
 
-from app.env import Env, masked_url
+from app.env import Env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -27,19 +27,16 @@ LANGUAGE_CODE = "en-us"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 ROOT_URLCONF = "app.urls"
 
-# Apps whose management commands are jobs: every command they define may be run with
-# `job <name>`. DJANGO_EXTRA_JOB_APPS adds apps installed beside the project (a package of
-# your own jobs layered on the image, for example).
-JOB_APPS = ["jobs", *env.list("DJANGO_EXTRA_JOB_APPS", default=[])]
-
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "app.store",
-    *JOB_APPS,
+    "jobs",  # the framework: run records, checkpoints, prune_job_runs
+    "app.store",  # the domain, with the example jobs as its management commands
+    # Apps installed beside the project: a package of your own jobs layered on the image.
+    *env.list("DJANGO_EXTRA_APPS", default=[]),
 ]
 
 MIDDLEWARE = [
@@ -70,9 +67,12 @@ TEMPLATES = [
 # ------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/ref/settings/#databases
 # DATABASE_URL selects the database. The image sets DJANGO_REQUIRE_DATABASE_URL=1, so a
-# container without it fails fast; on a laptop the fallback is a SQLite file, enough for
+# container without it fails fast (except for commands the runner says need no database,
+# such as `job --list`); on a laptop the fallback is a SQLite file, enough for
 # `python manage.py cleanup_tokens --dry-run` with nothing else running.
-if env.bool("DJANGO_REQUIRE_DATABASE_URL", default=False):
+if env.bool("DJANGO_REQUIRE_DATABASE_URL", default=False) and env.bool(
+    "JOB_RUNNER_NEEDS_DATABASE", default=True
+):
     _default_db_url = env.NOTSET
 else:
     _default_db_url = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
@@ -91,24 +91,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # 5,000-row statements that holds megabytes for nothing.
         DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", None)
 
-# The job-control connection: overlap lock and run records, in autocommit and apart from the
-# job's own transactions. It must reach PostgreSQL directly, not through a transaction-mode
-# pooler (PgBouncer) that would drop the session advisory lock: point
-# JOB_CONTROL_DATABASE_URL at the server itself when DATABASE_URL goes through one.
+# The control connection (overlap lock and run records) is "default" unless
+# JOB_CONTROL_DATABASE_URL is set: it must reach PostgreSQL directly, not through a
+# transaction-mode pooler (PgBouncer) that would drop the session advisory lock.
 if env.str("JOB_CONTROL_DATABASE_URL", default=""):
-    _control_db = env.database_url("JOB_CONTROL_DATABASE_URL", default=env.NOTSET)
-else:
-    _control_db = DATABASES["default"]
-DATABASES["job_control"] = {**_control_db, "TEST": {"MIRROR": "default"}}
-
-# Shown in error messages instead of the URL itself.
-DATABASE_URL_MASKED = masked_url(env.str("DATABASE_URL", default=""))
+    DATABASES["job_control"] = {
+        **env.database_url("JOB_CONTROL_DATABASE_URL", default=env.NOTSET),
+        "TEST": {"MIRROR": "default"},
+    }
+    JOB_CONTROL_DATABASE = "job_control"
 
 # ------------------------------------------------------------------------------
-# Job runner
+# The job framework (its settings and defaults: jobs/conf.py, and the README)
 # ------------------------------------------------------------------------------
-# Commands outside JOB_APPS that `job` may run. Destructive or interactive ones (flush,
-# shell, dbshell, sqlflush, loaddata, ...) stay refused unless added here or through
+# Commands besides the jobs that `job` may run. Destructive or interactive ones (flush,
+# shell, dbshell, sqlflush, loaddata, ...) stay refused unless added through
 # JOB_ALLOWED_COMMANDS (comma-separated, added to this list).
 JOB_ALLOWED_COMMANDS = [
     "migrate",
@@ -117,6 +114,15 @@ JOB_ALLOWED_COMMANDS = [
     "clearsessions",
     *env.list("JOB_ALLOWED_COMMANDS", default=[]),
 ]
+# What `jobctl render` names the manifests, units and Secret after.
+JOB_APP_NAME = "django-jobs"
+# Each of these is the framework's default unless the environment sets it.
+JOB_DB_WAIT_SECONDS = env.seconds("JOB_DB_WAIT_SECONDS")
+JOB_DB_TIMEOUT = env.seconds("JOB_DB_TIMEOUT")
+JOB_PROGRESS_INTERVAL = env.seconds("JOB_PROGRESS_INTERVAL")
+JOB_PING_URL = env.str("JOB_PING_URL", default=None)
+JOB_LOCK_NAMESPACE = env.str("JOB_LOCK_NAMESPACE", default=None)
+JOB_LOG_FORMAT = env.str("JOB_LOG_FORMAT", default="") or None
 
 # ------------------------------------------------------------------------------
 # Logging: stdout/stderr only, no files (the container runtime collects them).
@@ -137,17 +143,3 @@ LOGGING = {
     },
     "root": {"handlers": ["stderr"], "level": env.str("DJANGO_LOG_LEVEL", default="WARNING")},
 }
-
-# Seconds to wait for the database before giving up with exit 69.
-JOB_DB_WAIT_SECONDS = env.seconds("JOB_DB_WAIT_SECONDS", default=30.0)
-# Seconds one batch (with its COMMIT) or one statement outside batches may wait on the
-# database; past it the job closes its connections and exits 75. A frozen server never
-# answers and never closes the connection, so only a client-side deadline ends the wait.
-# 0 disables it; a job can set its own (JobCommand.db_timeout).
-JOB_DB_TIMEOUT = env.seconds("JOB_DB_TIMEOUT", default=300.0)
-# Seconds between progress lines when stderr is not a terminal.
-JOB_PROGRESS_INTERVAL = env.seconds("JOB_PROGRESS_INTERVAL", default=10.0)
-# healthchecks.io-style monitor: <url>/start at start, <url>/<exit code> at the end.
-JOB_PING_URL = env.str("JOB_PING_URL", default="")
-# Prefix of every overlap-lock key, so that two projects sharing a server do not collide.
-JOB_LOCK_NAMESPACE = env.str("JOB_LOCK_NAMESPACE", default="django-jobs")

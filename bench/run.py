@@ -96,7 +96,7 @@ class Bench:
         """n customers, every other one needing normalisation."""
         self.sql(
             "TRUNCATE store_customer RESTART IDENTITY CASCADE",
-            "TRUNCATE jobs_jobcheckpoint",
+            "TRUNCATE batch_jobs_checkpoint",
             "INSERT INTO store_customer (email, name) SELECT CASE WHEN i % 2 = 1 "
             "THEN '  User' || i || '@Example.COM ' ELSE 'user' || i || '@example.com' END, '' "
             f"FROM generate_series(1, {n}) AS i",

@@ -38,6 +38,7 @@ class JobRun(models.Model):
     )
 
     class Meta:
+        db_table = "batch_jobs_run"
         ordering = ["-started_at"]
         indexes = [
             models.Index(fields=["job", "-started_at"]),
@@ -64,6 +65,7 @@ class JobCheckpoint(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "batch_jobs_checkpoint"
         constraints = [
             models.UniqueConstraint(fields=["job", "arguments_hash"], name="one_checkpoint_per_run")
         ]

@@ -1,9 +1,13 @@
 """Test harness: one PostgreSQL 17 container for the session, on a docker network that the
-image tests' containers join (they reach it as ``db``; the host reaches it on 127.0.0.1)."""
+image tests' containers join (they reach it as ``db``; the host reaches it on 127.0.0.1).
+
+With ``TEST_DATABASE_URL`` set (the Django-version lanes, which run in containers of their
+own, set it), the in-process tests use that server instead and start no container."""
 
 import os
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 from testcontainers.community.postgres import PostgresContainer
 from testcontainers.core.network import Network
 
@@ -34,18 +38,30 @@ def postgres(docker_network):
 
 
 @pytest.fixture(scope="session")
-def django_db_modify_db_settings(postgres):
-    """Point every alias at the container before pytest-django creates the test database."""
+def django_db_modify_db_settings(request):
+    """Point every alias at the server before pytest-django creates the test database."""
     from django.conf import settings
 
-    for alias in ("default", "job_control"):
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        server = conninfo_to_dict(url)
+        server["port"] = server.get("port", "5432")
+    else:
+        postgres = request.getfixturevalue("postgres")
+        server = {
+            "dbname": PG_DB,
+            "user": PG_USER,
+            "password": PG_PASSWORD,
+            "host": postgres.get_container_host_ip(),
+            "port": str(postgres.get_exposed_port(5432)),
+        }
+    for alias in settings.DATABASES:
         settings.DATABASES[alias].update(
             ENGINE="django.db.backends.postgresql",
-            NAME=PG_DB,
-            USER=PG_USER,
-            PASSWORD=PG_PASSWORD,
-            HOST=postgres.get_container_host_ip(),
-            PORT=str(postgres.get_exposed_port(5432)),
+            NAME=server["dbname"],
+            USER=server["user"],
+            PASSWORD=server["password"],
+            HOST=server["host"],
+            PORT=server["port"],
         )
 
 
@@ -66,7 +82,7 @@ def image_database(postgres):
 @pytest.fixture(scope="session")
 def job_image(image, docker_network, image_database):
     runner = JobImage(image, docker_network.name, image_database[0])
-    result = runner.run("job", "migrate", "--noinput", test_jobs=False)
+    result = runner.run("job", "migrate", "--noinput")  # the test jobs' table too
     assert result.exit_code == 0, result.stderr
     return runner
 

@@ -1,13 +1,17 @@
-"""Test settings: the project's, plus the test jobs. The database is a testcontainers
+"""Test settings: the example project's, plus the test jobs. The database is a testcontainers
 PostgreSQL, wired in by ``django_db_modify_db_settings`` in conftest.py."""
 
 import os
 
 # Never SQLite: until the fixture points it at the container, the database is unreachable.
 os.environ.setdefault("DATABASE_URL", "postgres://unset@unset.invalid/unset")
-os.environ.setdefault("DJANGO_EXTRA_JOB_APPS", "tests.testjobs")
+os.environ.setdefault("DJANGO_EXTRA_APPS", "tests.testjobs")
 
 from app.settings import *  # noqa: F403
 
 SECRET_KEY = "tests-only-not-a-secret"
 JOB_DB_WAIT_SECONDS = 5.0
+
+# A second connection to the same test database, for the tests of a separate control
+# connection (JOB_CONTROL_DATABASE = "job_control", as behind PgBouncer).
+DATABASES["job_control"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405

@@ -16,18 +16,21 @@ class UsageExit(click.ClickException):
     exit_code = int(ExitCode.RUNNER_MISUSE)
 
 
-def setup_django(require_database=False):
-    import django
+class ConfigExit(click.ClickException):
+    """A configuration error: one line on stderr and exit 78."""
+
+    exit_code = int(ExitCode.CONFIG)
+
+
+def setup_django(needs_database):
     from django.core.exceptions import ImproperlyConfigured
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "app.settings")
-    if not require_database:
-        # Listing and rendering read the code, not the database.
-        os.environ["DJANGO_REQUIRE_DATABASE_URL"] = "0"
+    from jobs import bootstrap
+
     try:
-        django.setup()
+        bootstrap.setup(needs_database=needs_database)
     except ImproperlyConfigured as e:
-        raise click.ClickException(f"configuration error: {e}") from None
+        raise ConfigExit(bootstrap.one_line(e)) from None
 
 
 def get_job(name):
@@ -58,13 +61,14 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 @click.group(context_settings=CONTEXT)
-@click.version_option(package_name="django-jobs", prog_name="jobctl")
+@click.version_option(package_name="django-batch-jobs", prog_name="jobctl")
 @click.pass_context
 def cli(ctx):
     """Schedules of the project's jobs, rendered for Kubernetes, cron and systemd, and the
     history of their runs."""
     if ctx.invoked_subcommand:
-        setup_django(require_database=ctx.invoked_subcommand == "history")
+        # Listing and rendering read the code, not the database.
+        setup_django(needs_database=ctx.invoked_subcommand == "history")
 
 
 @cli.command("list")
@@ -136,14 +140,32 @@ def image_reference(ctx, param, value):
     return value
 
 
+def app_name_option(command):
+    """--app-name, shared by every renderer: what the rendered files name things after."""
+
+    def default():
+        from jobs.conf import setting
+
+        return setting("JOB_APP_NAME")
+
+    return click.option(
+        "--app-name",
+        default=default,
+        show_default="the JOB_APP_NAME setting",
+        help="Name of the application: Kubernetes label and Secret, unit and log prefixes.",
+    )(command)
+
+
 @render.command(context_settings={**CONTEXT, "ignore_unknown_options": True})
 @click.option("--image", required=True, callback=image_reference, help="Image to run.")
 @click.option("--namespace", help="Namespace of the resources (default: none, kubectl's).")
+@app_name_option
+@click.option("--secret", show_default="the app name", help="Secret holding the key database-url.")
 @click.option(
-    "--secret",
-    default="django-jobs",
-    show_default=True,
-    help="Secret holding the key database-url.",
+    "--uid",
+    type=click.IntRange(min=1),
+    show_default="the JOB_IMAGE_UID setting",
+    help="User id the image runs as.",
 )
 @click.option(
     "--job",
@@ -152,16 +174,24 @@ def image_reference(ctx, param, value):
     help="Render a one-off Job for NAME instead of the CronJobs; arguments follow --.",
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def kubernetes(image, namespace, secret, one_off, args):
+def kubernetes(image, namespace, app_name, secret, uid, one_off, args):
     """Render CronJobs for every scheduled job (or a one-off Job) as YAML on stdout."""
+    from jobs.conf import setting
     from jobs.ctl.render import kubernetes as k8s
 
     if args and not one_off:
         raise click.UsageError("arguments after -- go with --job NAME")
+    target = k8s.Target(
+        image=image,
+        app=app_name,
+        uid=uid or setting("JOB_IMAGE_UID"),
+        secret=secret or app_name,
+        namespace=namespace,
+    )
     if one_off:
-        manifests = [k8s.one_off_job(get_job(one_off), args, image, namespace, secret)]
+        manifests = [k8s.one_off_job(get_job(one_off), args, target)]
     else:
-        manifests = [k8s.cron_job(job, image, namespace, secret) for job in scheduled()]
+        manifests = [k8s.cron_job(job, target) for job in scheduled()]
     words = ["jobctl", "render", "kubernetes", "--image", image]
     if namespace:
         words += ["--namespace", namespace]
@@ -194,39 +224,41 @@ def host_options(command):
 
 @render.command()
 @host_options
+@app_name_option
 @click.option(
     "--log-dir",
-    default="/var/log/django-jobs",
-    show_default=True,
+    show_default="/var/log/APP_NAME",
     help="Directory of the per-job log files.",
 )
-def crontab(job_bin, workdir, log_dir):
+def crontab(job_bin, workdir, app_name, log_dir):
     """Render a crontab with one line per scheduled job."""
     from jobs.ctl.render.cron import crontab as render_crontab
 
+    log_dir = log_dir or f"/var/log/{app_name}"
     click.echo(render_crontab(scheduled(), job_bin, log_dir, workdir), nl=False)
 
 
 @render.command()
 @host_options
+@app_name_option
 @click.option(
     "--env-file",
-    default="/etc/django-jobs.env",
-    show_default=True,
+    show_default="/etc/APP_NAME.env",
     help="EnvironmentFile with DATABASE_URL and the rest.",
 )
-@click.option("--user", default="django-jobs", show_default=True, help="User to run as.")
+@click.option("--user", show_default="APP_NAME", help="User to run as.")
 @click.option(
     "--output-dir",
     type=click.Path(file_okay=False, writable=True),
     help="Write the unit files here instead of printing them.",
 )
-def systemd(job_bin, workdir, env_file, user, output_dir):
+def systemd(job_bin, workdir, app_name, env_file, user, output_dir):
     """Render a .service and a .timer (Persistent=true) per scheduled job."""
     from jobs.ctl.render.cron import Unsupported, systemd_units
 
+    env_file = env_file or f"/etc/{app_name}.env"
     try:
-        units = systemd_units(scheduled(), job_bin, workdir, env_file, user)
+        units = systemd_units(scheduled(), app_name, job_bin, workdir, env_file, user or app_name)
     except Unsupported as e:
         raise UsageExit(f"cannot express as a systemd timer: {e}") from None
     if output_dir:

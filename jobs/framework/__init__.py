@@ -1,22 +1,12 @@
-"""The batch-job framework: ``JobCommand`` and the machinery it runs every job with.
+"""The machinery ``JobCommand`` runs every job with, one concern per module.
 
-Import ``JobCommand`` from here in a command module (``from jobs.framework import JobCommand``);
-the submodules are its parts: database wait and error mapping, overlap lock, run records,
-graceful stop, logs, progress and monitor pings.
+``command``    the base class: declarations and the helpers ``handle`` calls
+``arguments``  the options every job gets, and argument types
+``lifecycle``  one run, start to finish: signals, deadline, wait, lock, record, events
+``walk``       the batch walk: keyset pages, one transaction each, checkpoints
+``progress``   progress bar or events, through a callback
+``database``, ``lock``, ``runs``, ``stop``, ``watchdog``, ``errors``, ``logs``, ``ping``,
+``redact``, ``schedule``: the parts those use.
+
+Job authors import from ``jobs`` itself (``from jobs import JobCommand``).
 """
-
-__all__ = ["JobCommand", "JobStopped"]
-
-
-def __getattr__(name):
-    # Lazy, because settings.LOGGING imports jobs.framework.logs before the app registry is
-    # ready, and JobCommand needs the models.
-    if name == "JobCommand":
-        from jobs.framework.command import JobCommand
-
-        return JobCommand
-    if name == "JobStopped":
-        from jobs.framework.stop import JobStopped
-
-        return JobStopped
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

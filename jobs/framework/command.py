@@ -1,53 +1,26 @@
-"""``JobCommand``: a ``BaseCommand`` that runs as a batch job cron, Kubernetes and CI can trust."""
+"""``JobCommand``: a ``BaseCommand`` that runs as a batch job cron, Kubernetes and CI can trust.
 
-import argparse
+This module is the job author's side: the class attributes a job declares and the helpers its
+``handle`` calls. The run around ``handle`` is in ``lifecycle``, the batch walk in ``walk``.
+"""
+
 import contextlib
+import functools
 import logging
 import time
 from collections import Counter
 
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
-from django.db import connections, transaction
+from django.core.management.base import BaseCommand
+from django.db import transaction
 
-from jobs.exitcodes import ExitCode
-from jobs.framework import runs, schedule
-from jobs.framework.batches import Checkpoints, next_batch
-from jobs.framework.database import wait_for_database
-from jobs.framework.errors import classify
-from jobs.framework.lock import lock_for
-from jobs.framework.ping import ping
+from jobs.conf import setting
+from jobs.framework import schedule
+from jobs.framework.arguments import add_job_options
+from jobs.framework.lifecycle import Run
 from jobs.framework.progress import Progress
-from jobs.framework.redact import redact_options
 from jobs.framework.stop import STOP, JobStopped, RuntimeLimitReached
+from jobs.framework.walk import walk
 from jobs.framework.watchdog import WATCHDOG
-from jobs.models import JobRun
-
-logger = logging.getLogger("jobs")
-
-# Runs in progress in this process, outermost first: a job started with call_command from
-# another job records the outer run as its parent.
-_active_runs = []
-
-
-def bounded(convert, what, minimum=0, inclusive=False):
-    """An argparse type: ``convert`` the text and require it above (or at) ``minimum``."""
-
-    def parse(text):
-        try:
-            value = convert(text)
-        except ValueError:
-            value = None
-        if value is None or value < minimum or (value == minimum and not inclusive):
-            raise argparse.ArgumentTypeError(f"must be {what}, not {text!r}")
-        return value
-
-    return parse
-
-
-positive_seconds = bounded(float, "a positive number of seconds")
-positive_int = bounded(int, "a positive whole number")
-non_negative_seconds = bounded(float, "zero or more seconds", inclusive=True)
 
 
 class JobCommand(BaseCommand):
@@ -57,7 +30,7 @@ class JobCommand(BaseCommand):
     * a wait for the database (``JOB_DB_WAIT_SECONDS``, exit 69 when it stays unreachable);
     * an overlap lock (exit 75 "already running", or 0 with ``--skip-if-running``);
     * a run record (``jobs.models.JobRun``) written at start and finish, outside the job's
-      transactions, with the counters the job reports in ``self.counters``;
+      transactions (on ``JOB_CONTROL_DATABASE``), with the counters in ``self.counters``;
     * graceful stop: SIGTERM/SIGINT set a flag that ``check_stop()`` turns into a stop at the
       next batch boundary (exit 143/130); ``--max-runtime`` stops the same way with exit 75;
     * a client-side deadline (``JOB_DB_TIMEOUT``) on each batch and each statement, so that a
@@ -80,7 +53,7 @@ class JobCommand(BaseCommand):
     ``batch_size = None``
         Set it (say 5000) for a batch job: the job gets ``--batch-size N``, ``--restart`` and
         ``--throttle SECONDS``, and walks its data with ``self.run_batches(queryset, process)``
-        (see ``jobs.framework.batches``).
+        (see ``jobs.framework.walk``).
     ``schedule = None``
         A five-field cron expression (or ``@daily`` and the like): ``jobctl render`` turns it
         into a Kubernetes CronJob, a crontab line or a systemd timer. Checked when the job is
@@ -98,9 +71,9 @@ class JobCommand(BaseCommand):
         Seconds between SIGTERM and SIGKILL that a scheduler grants; longer than one batch.
     ``db_timeout = None``
         Seconds one batch (with its COMMIT) or one statement outside batches may wait on the
-        database before the job closes its connections and exits 75; ``None`` takes
-        ``JOB_DB_TIMEOUT`` (300), 0 waits for ever. Raise it for a job whose single statements
-        legitimately run longer.
+        database before the job closes its connections and exits 75; ``None`` takes the
+        ``JOB_DB_TIMEOUT`` setting (300), 0 waits for ever. Raise it for a job whose single
+        statements legitimately run longer.
     ``requires_system_checks = []``
         As in ``BaseCommand``; jobs skip the system checks by default to start fast.
 
@@ -134,162 +107,28 @@ class JobCommand(BaseCommand):
                 cls.__module__.rpartition(".")[2], cls.schedule, cls.schedule_timezone
             )
 
-    # -- arguments ------------------------------------------------------------------------
-
     def create_parser(self, prog_name, subcommand, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
-        group = parser.add_argument_group("job options")
-        if self.supports_dry_run:
-            group.add_argument(
-                "--dry-run",
-                action="store_true",
-                help="Compute and report what would change, and write nothing.",
-            )
-        if self.lock:
-            group.add_argument(
-                "--no-lock",
-                action="store_true",
-                help="Do not take the overlap lock (only for work that is safe to overlap).",
-            )
-            group.add_argument(
-                "--skip-if-running",
-                action="store_true",
-                help="Exit 0 instead of 75 when another run of this job holds the lock.",
-            )
-        if self.batch_size:
-            group.add_argument(
-                "--batch-size",
-                type=positive_int,
-                default=self.batch_size,
-                metavar="N",
-                help=f"Rows per batch, each in its own transaction (default {self.batch_size}).",
-            )
-            group.add_argument(
-                "--restart",
-                action="store_true",
-                help="Ignore the checkpoint of an unfinished earlier run and start from the top.",
-            )
-            group.add_argument(
-                "--throttle",
-                type=non_negative_seconds,
-                default=0.0,
-                metavar="SECONDS",
-                help="Pause between batches, to spare a database that also serves users.",
-            )
-        group.add_argument(
-            "--max-runtime",
-            type=positive_seconds,
-            metavar="SECONDS",
-            help="Stop at the first batch boundary after this many seconds and exit 75, "
-            "so that a scheduler retries and the next run resumes.",
-        )
+        add_job_options(parser, self)
         return parser
-
-    # -- the run --------------------------------------------------------------------------
-
-    @property
-    def database_deadline(self):
-        """Seconds of the database deadline: ``db_timeout``, else ``JOB_DB_TIMEOUT``; 0: none."""
-        return settings.JOB_DB_TIMEOUT if self.db_timeout is None else self.db_timeout
 
     @property
     def job_name(self):
         return self.__module__.rpartition(".")[2]
 
+    @property
+    def database_deadline(self):
+        """Seconds of the database deadline: ``db_timeout``, else ``JOB_DB_TIMEOUT``; 0: none."""
+        return setting("JOB_DB_TIMEOUT") if self.db_timeout is None else self.db_timeout
+
     def execute(self, *args, **options):
         self.options = options
         self.dry_run = bool(options.get("dry_run"))
         self.counters = Counter()
-        self.run = None
         max_runtime = options.get("max_runtime")
-        self._deadline = time.monotonic() + max_runtime if max_runtime else None
-        arguments = redact_options({**options, "args": list(args)} if args else options)
-        with STOP.listening(), WATCHDOG.watching(self.database_deadline):
-            try:
-                wait_for_database(runs.CONTROL_DB)
-                lock_key = self._lock_key(options)
-                lock = self._acquire_lock(lock_key, arguments, options) if lock_key else None
-                if lock is False:
-                    return None  # skipped with --skip-if-running
-                try:
-                    return self._run(args, options, arguments, lock_key)
-                finally:
-                    if lock is not None:
-                        self._release(lock)
-            except BaseException as exc:
-                code, reason = classify(exc)
-                if code == ExitCode.BUG or isinstance(exc, CommandError):
-                    raise  # a bug keeps its traceback; a job's own CommandError stands as is
-                raise CommandError(reason, returncode=code) from exc
-
-    def _run(self, args, options, arguments, lock_key):
-        parent = _active_runs[-1] if _active_runs else None
-        self.run = runs.start(self.job_name, arguments, self.dry_run, lock_key, parent=parent)
-        if lock_key:
-            abandoned = runs.mark_abandoned(lock_key, self.run)
-            if abandoned:
-                self.log_event(
-                    "abandoned", "marked %s earlier run(s) abandoned", abandoned, count=abandoned
-                )
-        _active_runs.append(self.run)
-        started = time.monotonic()
-        ping(settings.JOB_PING_URL, "start")
-        self.log_event("start", "started", arguments=arguments, dry_run=self.dry_run)
-        status, code, reason = JobRun.Status.SUCCEEDED, ExitCode.OK, ""
-        try:
-            return super().execute(*args, **options)
-        except BaseException as exc:
-            code, reason = classify(exc)
-            interrupted = isinstance(exc, KeyboardInterrupt | RuntimeLimitReached)
-            status = JobRun.Status.INTERRUPTED if interrupted else JobRun.Status.FAILED
-            raise
-        finally:
-            _active_runs.pop()
-            elapsed = time.monotonic() - started
-            runs.finish(self.run, status, code, self.counters, reason)
-            ping(settings.JOB_PING_URL, str(int(code)))
-            self.log_event(
-                "finish",
-                "%s with exit code %s in %.2fs",
-                status,
-                int(code),
-                elapsed,
-                status=str(status),
-                exit_code=int(code),
-                duration_s=round(elapsed, 3),
-                counters=dict(self.counters),
-                error=reason or None,
-                level=logging.INFO if code == ExitCode.OK else logging.ERROR,
-            )
-
-    # -- the overlap lock -----------------------------------------------------------------
-
-    def _lock_key(self, options):
-        if not self.lock or options.get("no_lock"):
-            return ""
-        parts = [settings.JOB_LOCK_NAMESPACE, self.job_name]
-        parts += [f"{name}={options.get(name)}" for name in self.lock_args]
-        return ":".join(parts)[:255]
-
-    def _acquire_lock(self, key, arguments, options):
-        """The held lock, ``False`` when skipped, or raises ``CommandError`` (75)."""
-        lock = lock_for(connections[runs.CONTROL_DB], key)
-        if lock.acquire():
-            return lock
-        reason = f"already running: {self.job_name} is held by {runs.holder(key)}"
-        skip = options.get("skip_if_running")
-        code = ExitCode.OK if skip else ExitCode.TEMPORARY
-        runs.record_skip(self.job_name, arguments, self.dry_run, key, code, reason)
-        if skip:
-            self.log_event("skipped", "%s; skipped (--skip-if-running)", reason, exit_code=0)
-            return False
-        raise CommandError(reason, returncode=code)
-
-    def _release(self, lock):
-        try:
-            lock.release()
-        except Exception:  # a lost connection has released it already
-            logger.debug("lock release failed", exc_info=True)
+        self._stop_at = time.monotonic() + max_runtime if max_runtime else None
+        self.run = Run(self, args, options)
+        return self.run.execute(functools.partial(super().execute, *args, **options))
 
     # -- helpers for handle() -------------------------------------------------------------
 
@@ -300,7 +139,7 @@ class JobCommand(BaseCommand):
         """
         if STOP.requested:
             raise JobStopped(STOP.signum)
-        if self._deadline is not None and time.monotonic() >= self._deadline:
+        if self._stop_at is not None and time.monotonic() >= self._stop_at:
             raise RuntimeLimitReached("--max-runtime reached with work left; rerun to resume")
 
     @contextlib.contextmanager
@@ -319,54 +158,21 @@ class JobCommand(BaseCommand):
         committed batch (``--restart`` starts over) and a finished walk clears it. In a dry
         run every batch is rolled back and no checkpoint is read or written.
         """
-        checkpoints = Checkpoints(self.job_name, self.options, using=queryset.db)
-        after = None
-        if self.options.get("restart") and not self.dry_run:
-            checkpoints.clear()
-        elif not self.dry_run and (checkpoint := checkpoints.load()) is not None:
-            after = checkpoint.last_key
-            self.counters.update(checkpoint.counters)
-            self.log_event("resume", "resuming after key %s", after, last_key=after)
-        batch_size = self.options.get("batch_size") or self.batch_size
-        progress = self.progress(total=total)
-        try:
-            while True:
-                self.check_stop()
-                before = self.counters.copy()
-                try:
-                    with self.atomic(using=queryset.db):
-                        batch = next_batch(queryset, fields, key, after, batch_size)
-                        if batch is None:
-                            break
-                        process(batch)
-                        if self.dry_run:
-                            transaction.set_rollback(True, using=queryset.db)
-                        else:
-                            checkpoints.save(batch.last_key, self.counters)
-                except BaseException:
-                    self.counters = before  # the batch rolled back, and so do its counts
-                    raise
-                after = batch.last_key
-                progress.advance(len(batch))
-                if self.options.get("throttle"):
-                    time.sleep(self.options["throttle"])
-        finally:
-            progress.close()
-        if not self.dry_run:
-            checkpoints.clear()
+        walk(self, queryset, process, fields=fields, key=key, total=total)
 
     def progress(self, total=None, unit="rows"):
         """A ``Progress`` for a long loop: ``advance(n)`` per batch, ``close()`` at the end."""
-        return Progress(self, total=total, interval=settings.JOB_PROGRESS_INTERVAL, unit=unit)
+        interval = setting("JOB_PROGRESS_INTERVAL")
+        return Progress(self._report_progress, total=total, interval=interval, unit=unit)
+
+    def _report_progress(self, snapshot):
+        self.log_event("progress", "progress", counters=dict(self.counters), **snapshot)
+        self.save_counters()  # so that the run record shows how far a live run got
 
     def save_counters(self):
         """Write ``self.counters`` to the run record now (the finish writes them anyway)."""
-        if self.run is not None:
-            runs.save_counters(self.run, self.counters)
+        self.run.save_counters()
 
     def log_event(self, event, message, *args, level=logging.INFO, **fields):
-        run_id = self.run.pk if getattr(self, "run", None) is not None else None
-        extra = {"event": event, "job": self.job_name, "run_id": run_id}
-        if event == "progress":
-            extra["counters"] = dict(self.counters)
-        logger.log(level, message, *args, extra={**extra, **fields})
+        """Log a job event (JSON or text) carrying the run id, job name and ``fields``."""
+        self.run.log(event, message, *args, level=level, **fields)

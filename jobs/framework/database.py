@@ -3,10 +3,10 @@
 import logging
 import time
 
-from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import OperationalError, connections
 
+from jobs.conf import setting
 from jobs.exitcodes import ExitCode
 from jobs.framework.errors import one_line
 
@@ -31,7 +31,7 @@ def wait_for_database(alias, timeout=None):
     answers that the credentials or the database name are wrong.
     """
     if timeout is None:
-        timeout = settings.JOB_DB_WAIT_SECONDS
+        timeout = setting("JOB_DB_WAIT_SECONDS")
     connection = connections[alias]
     deadline = time.monotonic() + timeout
     delay, attempt = 0.25, 0

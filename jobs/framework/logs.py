@@ -1,15 +1,16 @@
 """Job events as log lines: JSON objects for machines, readable lines for people.
 
 Events are logged on the ``jobs`` logger with ``extra={"event": ..., <fields>}``. The format is
-JSON (one object per line) when stderr is not a terminal or ``JOB_LOG_FORMAT=json``, and text
-on a terminal or with ``JOB_LOG_FORMAT=text``.
+JSON (one object per line) when stderr is not a terminal or ``JOB_LOG_FORMAT = "json"``, and
+text on a terminal or with ``JOB_LOG_FORMAT = "text"``.
 """
 
 import datetime
 import json
 import logging
-import os
 import sys
+
+from django.core.exceptions import ImproperlyConfigured
 
 # Attributes every LogRecord has; anything else on a record came in through ``extra``.
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
@@ -19,8 +20,13 @@ _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
 
 
 def use_json(stream=None):
-    choice = os.environ.get("JOB_LOG_FORMAT", "").lower()
-    if choice in ("json", "text"):
+    from jobs.conf import setting
+
+    try:
+        choice = setting("JOB_LOG_FORMAT")
+    except ImproperlyConfigured:  # reported by the runner and the checks, not by every line
+        choice = "auto"
+    if choice != "auto":
         return choice == "json"
     stream = stream or sys.stderr
     return not (hasattr(stream, "isatty") and stream.isatty())
@@ -31,7 +37,8 @@ class JobLogFormatter(logging.Formatter):
 
     def __init__(self, *args, json_lines=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.json_lines = use_json() if json_lines is None else json_lines
+        # Decided at the first record: settings may be read only once Django is set up.
+        self.json_lines = json_lines
 
     def fields(self, record):
         return {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS}
@@ -40,6 +47,8 @@ class JobLogFormatter(logging.Formatter):
         message = record.getMessage()
         fields = self.fields(record)
         when = datetime.datetime.fromtimestamp(record.created, datetime.UTC)
+        if self.json_lines is None:
+            self.json_lines = use_json()
         if self.json_lines:
             entry = {
                 "time": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),

@@ -1,24 +1,21 @@
 """Progress of long batch work: a live bar on a terminal, a steady log line elsewhere."""
 
-import logging
 import os
 import sys
 import time
-
-logger = logging.getLogger("jobs")
 
 
 class Progress:
     """Counts work done; reports it without flooding the logs.
 
     On a terminal with a known total it draws a bar with rate and ETA on stderr. Otherwise (and
-    on a terminal without a size, where the bar would be empty) it logs a ``progress`` event,
-    and writes the counters to the run record, at most every ``interval`` seconds (never one
-    per row).
+    on a terminal without a size, where the bar would be empty) it calls ``report(snapshot)``
+    at most every ``interval`` seconds (never once per row); ``JobCommand.progress`` passes a
+    ``report`` that logs a ``progress`` event and saves the counters to the run record.
     """
 
-    def __init__(self, job, total=None, interval=10.0, unit="rows", stream=None):
-        self.job = job
+    def __init__(self, report, total=None, interval=10.0, unit="rows", stream=None):
+        self.report = report
         self.total = total
         self.interval = interval
         self.unit = unit
@@ -39,8 +36,7 @@ class Progress:
         now = time.monotonic()
         if now - self._last >= self.interval:
             self._last = now
-            self.job.log_event("progress", "progress", **self.snapshot())
-            self.job.save_counters()  # so that the run record shows how far a live run got
+            self.report(self.snapshot())
 
     def snapshot(self):
         elapsed = time.monotonic() - self.started

@@ -2,9 +2,19 @@
 
 import re
 
-from app.env import masked_url
-
 REDACTED = "***"
+
+# scheme://user:password@host... or user:password@host: everything from the first ':' after
+# the user name to the last '@' is the password, whatever characters it holds.
+_PASSWORD = re.compile(r"^([^:/@]*):.*@")
+_PASSWORD_AFTER_SCHEME = re.compile(r"^([^:/@]*://[^:/@]*):.*@")
+
+
+def masked_url(url):
+    """``url`` with its password replaced by ``***``, safe to print or store."""
+    pattern = _PASSWORD_AFTER_SCHEME if "://" in url else _PASSWORD
+    return pattern.sub(r"\1:***@", url, count=1)
+
 
 # Option names that hold secrets: --password, --db-password, --token, --api-key, --secret, ...
 # Whole words only, so that --tokens (a count) or --token-count stay visible.

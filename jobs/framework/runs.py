@@ -1,4 +1,5 @@
-"""Writing run records on the job-control connection (autocommit, apart from the job's work)."""
+"""Writing run records on the control connection (``using``), in autocommit outside the job's
+own transactions, so that a run whose work rolled back still leaves its record."""
 
 import logging
 import os
@@ -12,16 +13,14 @@ from jobs.models import JobRun
 
 logger = logging.getLogger("jobs")
 
-CONTROL_DB = "job_control"
-
 
 def host_name():
     """The pod or container name (``HOSTNAME`` in both), else this machine's."""
     return os.environ.get("HOSTNAME") or socket.gethostname()
 
 
-def start(job, arguments, dry_run, lock_key, parent=None, **fields):
-    return JobRun.objects.using(CONTROL_DB).create(
+def start(using, job, arguments, dry_run, lock_key, parent=None, **fields):
+    return JobRun.objects.using(using).create(
         job=job,
         arguments=arguments,
         dry_run=dry_run,
@@ -33,9 +32,10 @@ def start(job, arguments, dry_run, lock_key, parent=None, **fields):
     )
 
 
-def record_skip(job, arguments, dry_run, lock_key, exit_code, error):
+def record_skip(using, job, arguments, dry_run, lock_key, exit_code, error):
     now = timezone.now()
     return start(
+        using,
         job,
         arguments,
         dry_run,
@@ -48,7 +48,7 @@ def record_skip(job, arguments, dry_run, lock_key, exit_code, error):
     )
 
 
-def finish(run, status, exit_code, counters, error=""):
+def finish(using, run, status, exit_code, counters, error=""):
     """Close ``run``. A failure to write (the database is gone) is logged, not raised."""
     run.finished_at = timezone.now()
     run.duration = run.finished_at - run.started_at
@@ -59,12 +59,12 @@ def finish(run, status, exit_code, counters, error=""):
     fields = ["finished_at", "duration", "status", "exit_code", "counters", "error"]
     try:
         try:
-            run.save(using=CONTROL_DB, update_fields=fields)
+            run.save(using=using, update_fields=fields)
         except (OperationalError, InterfaceError):
             # The control connection was cut (the server restarted, or an operator terminated
             # the backend): the next query opens a new one.
-            connections[CONTROL_DB].close()
-            run.save(using=CONTROL_DB, update_fields=fields)
+            connections[using].close()
+            run.save(using=using, update_fields=fields)
     except Exception as e:  # the job's own outcome must win over its bookkeeping
         logger.warning(
             "could not record the end of run %s: %s",
@@ -74,15 +74,15 @@ def finish(run, status, exit_code, counters, error=""):
         )
 
 
-def save_counters(run, counters):
+def save_counters(using, run, counters):
     run.counters = dict(counters)
-    run.save(using=CONTROL_DB, update_fields=["counters"])
+    run.save(using=using, update_fields=["counters"])
 
 
-def mark_abandoned(lock_key, by_run):
+def mark_abandoned(using, lock_key, by_run):
     """Runs still ``running`` under a lock we now hold died without finishing."""
     return (
-        JobRun.objects.using(CONTROL_DB)
+        JobRun.objects.using(using)
         .filter(lock_key=lock_key, status=JobRun.Status.RUNNING)
         .exclude(pk=by_run.pk)
         .update(
@@ -93,10 +93,10 @@ def mark_abandoned(lock_key, by_run):
     )
 
 
-def holder(lock_key):
+def holder(using, lock_key):
     """The run that holds ``lock_key``, as a phrase for an error message."""
     run = (
-        JobRun.objects.using(CONTROL_DB)
+        JobRun.objects.using(using)
         .filter(lock_key=lock_key, status=JobRun.Status.RUNNING)
         .order_by("-started_at")
         .first()

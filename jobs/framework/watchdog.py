@@ -43,9 +43,10 @@ class Watchdog:
         self._wakes_at = None  # when the watching thread wakes next; None: when notified
 
     @contextlib.contextmanager
-    def watching(self, seconds):
+    def watching(self, seconds, *also):
         """Guard every statement for the block, with ``seconds`` (0 or ``None``: no deadline)
-        as the limit of ``guard()``. Re-entrant: a job run by another job sets its own limit.
+        as the limit of ``guard()``, on every connection of ``DATABASES`` and on ``also``
+        (connections kept outside it). Re-entrant: a job run by another job sets its own limit.
         """
         if threading.current_thread() is not threading.main_thread():
             yield self
@@ -55,7 +56,7 @@ class Watchdog:
         try:
             with contextlib.ExitStack() as stack:
                 if outermost:
-                    self._databases = connections.all()
+                    self._databases = list({id(d): d for d in [*connections.all(), *also]}.values())
                     for database in self._databases:
                         stack.enter_context(database.execute_wrapper(self._guard_statement))
                 yield self

@@ -3,8 +3,10 @@
 import difflib
 import re
 
-from django.conf import settings
+from django.apps import apps
 from django.core.management import get_commands, load_command_class
+
+from jobs.conf import setting
 
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
@@ -17,12 +19,29 @@ class Refused(Exception):
 
 
 def runnable_commands():
-    """``{name: app}`` of every command ``job`` may run: all of ``JOB_APPS``' commands plus
-    ``JOB_ALLOWED_COMMANDS``."""
-    commands = get_commands()
-    job_apps = set(settings.JOB_APPS)
-    allowed = set(settings.JOB_ALLOWED_COMMANDS)
-    return {name: app for name, app in commands.items() if app in job_apps or name in allowed}
+    """``{name: app}`` of every command ``job`` may run: the jobs (``JobCommand`` subclasses)
+    of ``JOB_APPS`` (every installed app when unset), plus ``JOB_ALLOWED_COMMANDS``."""
+    return {name: app for name, app in get_commands().items() if runnable(name, app)}
+
+
+def runnable(name, app):
+    if name in setting("JOB_ALLOWED_COMMANDS"):
+        return True
+    job_apps = setting("JOB_APPS")
+    if job_apps is None:
+        # Django's own apps hold no jobs; skipping them spares loading their commands.
+        in_scope = app != "django.core" and not app.startswith("django.contrib.")
+    else:
+        in_scope = app in {
+            c.name for c in apps.get_app_configs() if {c.name, c.label} & set(job_apps)
+        }
+    return in_scope and is_job(load_command_class(app, name))
+
+
+def is_job(command):
+    from jobs.framework.command import JobCommand
+
+    return isinstance(command, JobCommand)
 
 
 def check_name(name):
@@ -48,15 +67,15 @@ def check_options(args):
 def resolve(name):
     """The app that provides runnable command ``name``, or ``Refused`` saying why not."""
     check_name(name)
-    runnable = runnable_commands()
-    if name in runnable:
-        return runnable[name]
-    if name in get_commands():
+    commands = get_commands()
+    if name in commands:
+        if runnable(name, commands[name]):
+            return commands[name]
         raise Refused(
             f"{name} is not allowlisted for the job runner; add it to JOB_ALLOWED_COMMANDS "
             "to run it"
         )
-    hint = did_you_mean(name, runnable) or "; `job --list` shows the jobs"
+    hint = did_you_mean(name, runnable_commands()) or "; `job --list` shows the jobs"
     raise Refused(f"unknown job {name!r}{hint}")
 
 

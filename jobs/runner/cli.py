@@ -5,10 +5,9 @@
     job --help             usage
 
 Exit codes follow ``jobs.exitcodes``: 64 for runner misuse, 78 for configuration errors, and
-the job's own status otherwise.
+the job's own status otherwise. ``DJANGO_SETTINGS_MODULE`` names the project's settings.
 """
 
-import os
 import sys
 
 from jobs.exitcodes import ExitCode
@@ -31,19 +30,6 @@ Exit codes: 0 ok, 1 bug, 2 bad arguments, 64 runner misuse, 65 bad input data,
 def fail(code, message):
     sys.stderr.write(f"job: error: {message}\n")
     return int(code)
-
-
-def setup_django():
-    """``django.setup()``, with configuration errors as one line and exit 78."""
-    import django
-    from django.core.exceptions import ImproperlyConfigured
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "app.settings")
-    try:
-        django.setup()
-    except ImproperlyConfigured as e:
-        return fail(ExitCode.CONFIG, f"configuration error: {' '.join(str(e).split())}")
-    return None
 
 
 def list_jobs():
@@ -91,28 +77,29 @@ def main(argv=None):
             raise Refused("--list takes no arguments")
     except Refused as e:
         return fail(ExitCode.RUNNER_MISUSE, str(e))
-    if first == "--list":
-        # Listing touches no database, so it works in an image not yet given DATABASE_URL.
-        os.environ["DJANGO_REQUIRE_DATABASE_URL"] = "0"
-    if (code := setup_django()) is not None:
-        return code
     from django.core.exceptions import ImproperlyConfigured
 
+    from jobs import bootstrap
+
     try:
+        # Listing touches no database, so it works in an image not yet given DATABASE_URL.
+        bootstrap.setup(needs_database=first != "--list")
         return list_jobs() if first == "--list" else run(first, rest)
-    except ImproperlyConfigured as e:  # settings read lazily, or a job's own declaration
-        return fail(ExitCode.CONFIG, f"configuration error: {' '.join(str(e).split())}")
+    except ImproperlyConfigured as e:  # settings, or a job's own declaration
+        return fail(ExitCode.CONFIG, bootstrap.one_line(e))
 
 
 def manage(argv):
-    """``manage.py``: Django's own command line, with configuration errors as exit 78."""
+    """A project's ``manage.py``: Django's command line, with configuration errors as exit 78."""
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
+
+    from jobs import bootstrap
 
     try:
         execute_from_command_line(argv)
     except ImproperlyConfigured as e:
-        return fail(ExitCode.CONFIG, f"configuration error: {' '.join(str(e).split())}")
+        return fail(ExitCode.CONFIG, bootstrap.one_line(e))
     return 0
 
 

@@ -21,10 +21,10 @@ def other_session():
 
 @pytest.fixture
 def table_locked(other_session):
-    """store_customer locked by another session: the job's first query on it gets no answer,
+    """testjobs_item locked by another session: the job's first query on it gets no answer,
     as from a frozen server, until the lock goes."""
     other_session.execute("BEGIN")
-    other_session.execute("LOCK TABLE store_customer IN ACCESS EXCLUSIVE MODE")
+    other_session.execute("LOCK TABLE testjobs_item IN ACCESS EXCLUSIVE MODE")
     # Without a working deadline the job waits: unlock after a while, so that the test then
     # fails (the job succeeds) instead of hanging.
     fallback = threading.Timer(20, unlock, [other_session])

@@ -27,7 +27,7 @@ def run_on_a_terminal(*args, columns):
     env = {
         **os.environ,
         "DATABASE_URL": url,
-        "DJANGO_EXTRA_JOB_APPS": "tests.testjobs",
+        "DJANGO_EXTRA_APPS": "tests.testjobs",
         "JOB_PROGRESS_INTERVAL": "0",
     }
     env.pop("JOB_LOG_FORMAT", None)

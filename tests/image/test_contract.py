@@ -18,7 +18,7 @@ SLOW_LOCK = "django-jobs:slow_batches"
 def db(image_database):
     """A connection to the image tests' database, emptied of the tables the tests write."""
     with psycopg.connect(image_database[1], autocommit=True) as conn:
-        conn.execute("TRUNCATE store_customer, jobs_jobrun RESTART IDENTITY CASCADE")
+        conn.execute("TRUNCATE testjobs_item, batch_jobs_run RESTART IDENTITY CASCADE")
         yield conn
 
 
@@ -41,12 +41,12 @@ def events(stderr):
 
 def rows(db, tag):
     return db.execute(
-        "SELECT count(*) FROM store_customer WHERE email LIKE %s", [f"{tag}-%"]
+        "SELECT count(*) FROM testjobs_item WHERE name LIKE %s", [f"{tag}-%"]
     ).fetchone()[0]
 
 
 def runs(db):
-    return db.execute("SELECT status, exit_code, error FROM jobs_jobrun ORDER BY id").fetchall()
+    return db.execute("SELECT status, exit_code, error FROM batch_jobs_run ORDER BY id").fetchall()
 
 
 # -- 78: configuration errors --------------------------------------------------------------

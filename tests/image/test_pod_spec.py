@@ -50,7 +50,7 @@ def secret_file(tmp_path, job_image, image_database):
     path.write_text(job_image.database_url + "\n")  # as kubectl's --from-file leaves it
     path.chmod(0o644)
     with psycopg.connect(image_database[1], autocommit=True) as conn:
-        conn.execute("TRUNCATE store_customer, jobs_jobrun RESTART IDENTITY CASCADE")
+        conn.execute("TRUNCATE testjobs_item, batch_jobs_run RESTART IDENTITY CASCADE")
         yield path
 
 

@@ -37,7 +37,8 @@ def start_walk(runner, throttle, after, **kwargs):
 def db(image_database):
     with psycopg.connect(image_database[1], autocommit=True) as conn:
         conn.execute(
-            "TRUNCATE store_customer, jobs_jobrun, jobs_jobcheckpoint RESTART IDENTITY CASCADE"
+            "TRUNCATE store_customer, batch_jobs_run, batch_jobs_checkpoint "
+            "RESTART IDENTITY CASCADE"
         )
         seed_customers(conn)
         yield conn
@@ -61,7 +62,7 @@ def expected(original):
 
 
 def checkpoint(db):
-    row = db.execute("SELECT last_key FROM jobs_jobcheckpoint").fetchone()
+    row = db.execute("SELECT last_key FROM batch_jobs_checkpoint").fetchone()
     return row[0] if row else 0
 
 
@@ -76,7 +77,7 @@ def half_applied(db, original):
 
 
 def running(db):
-    return db.execute("SELECT count(*) FROM jobs_jobrun WHERE status = 'running'").fetchone()[0]
+    return db.execute("SELECT count(*) FROM batch_jobs_run WHERE status = 'running'").fetchone()[0]
 
 
 def rerun_and_compare(job_image, db, original, report, kind, first_exit):
@@ -86,7 +87,7 @@ def rerun_and_compare(job_image, db, original, report, kind, first_exit):
     final = emails(db)
     lost = sum(1 for a, b in zip(final, expected(original), strict=True) if a != b)
     checked = db.execute(
-        "SELECT counters->>'checked' FROM jobs_jobrun WHERE exit_code = 0 "
+        "SELECT counters->>'checked' FROM batch_jobs_run WHERE exit_code = 0 "
         "AND job = 'normalize_emails' ORDER BY id DESC LIMIT 1"
     ).fetchone()
     doubled = max(int(checked[0]) - ROWS, 0) if checked else 0
@@ -140,7 +141,7 @@ def test_sigterm_at_seeded_points(job_image, db, slow_commits, report, point):
     result = finish(container)
     assert result.exit_code in (143, 0), result.stderr
     if result.exit_code == 143:
-        status = db.execute("SELECT status FROM jobs_jobrun ORDER BY id DESC LIMIT 1").fetchone()
+        status = db.execute("SELECT status FROM batch_jobs_run ORDER BY id DESC LIMIT 1").fetchone()
         assert status == ("interrupted",)
     rerun_and_compare(job_image, db, original, report, "SIGTERM mid-batch", result.exit_code)
 
@@ -157,7 +158,7 @@ def test_sigkill_mid_batch(job_image, db, report, point):
     rerun_and_compare(job_image, db, original, report, "SIGKILL mid-batch", result.exit_code)
     if result.exit_code == 137:
         assert db.execute(
-            "SELECT count(*) FROM jobs_jobrun WHERE status = 'abandoned'"
+            "SELECT count(*) FROM batch_jobs_run WHERE status = 'abandoned'"
         ).fetchone() == (1,)
 
 
@@ -192,7 +193,7 @@ def wait_for_log(container, text, timeout=60):
 @pytest.mark.parametrize("n", [2, 10])
 def test_concurrent_runs_do_the_work_exactly_once(job_image, image_database, report, n):
     with psycopg.connect(image_database[1], autocommit=True) as db:
-        db.execute("TRUNCATE store_customer, jobs_jobrun RESTART IDENTITY CASCADE")
+        db.execute("TRUNCATE testjobs_item, batch_jobs_run RESTART IDENTITY CASCADE")
         containers = [None] * n
         barrier = threading.Barrier(n)
 
@@ -211,8 +212,10 @@ def test_concurrent_runs_do_the_work_exactly_once(job_image, image_database, rep
             t.join()
         results = [finish(c, timeout=180) for c in containers]
         codes = sorted(r.exit_code for r in results)
-        rows = db.execute("SELECT count(*) FROM store_customer").fetchone()[0]
-        left = db.execute("SELECT count(*) FROM jobs_jobrun WHERE status='running'").fetchone()[0]
+        rows = db.execute("SELECT count(*) FROM testjobs_item").fetchone()[0]
+        left = db.execute("SELECT count(*) FROM batch_jobs_run WHERE status='running'").fetchone()[
+            0
+        ]
         for code in codes:
             report.add(f"{n} concurrent runs", code, {0, 75}, left_running=0)
         report.cases[-1].lost = max(20 - rows, 0)
@@ -319,7 +322,7 @@ def test_postgres_stopped_or_paused_mid_run(image, docker_network, report, fault
             final = emails(conn)
             left = running(conn)
             abandoned_or_failed = conn.execute(
-                "SELECT count(*) FROM jobs_jobrun WHERE status IN ('failed', 'abandoned')"
+                "SELECT count(*) FROM batch_jobs_run WHERE status IN ('failed', 'abandoned')"
             ).fetchone()[0]
         lost = sum(1 for a, b in zip(final, expected(original), strict=True) if a != b)
         report.add(

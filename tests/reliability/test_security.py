@@ -63,7 +63,7 @@ def test_secret_looking_arguments_are_redacted(job_image, image_database, report
     result = job_image.run("job", "echo_args", "--", "--password", "hunter2", "--token=hunter2")
     with psycopg.connect(image_database[1]) as db:
         stored = db.execute(
-            "SELECT arguments::text FROM jobs_jobrun WHERE job = 'echo_args' ORDER BY id DESC"
+            "SELECT arguments::text FROM batch_jobs_run WHERE job = 'echo_args' ORDER BY id DESC"
         ).fetchone()[0]
     leaked = int("hunter2" in result.stderr) + int("hunter2" in stored)
     report.add("secret-looking arguments", result.exit_code, {0}, lost=leaked)

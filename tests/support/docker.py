@@ -10,7 +10,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[2]
 TEST_IMAGE = os.environ.get("JOB_TEST_IMAGE", "django-jobs:test")
 # The test jobs live in tests/testjobs and are mounted read-only into the containers.
-TEST_JOBS_ENV = {"PYTHONPATH": "/opt/testpkgs", "DJANGO_EXTRA_JOB_APPS": "tests.testjobs"}
+TEST_JOBS_ENV = {"PYTHONPATH": "/srv:/opt/testpkgs", "DJANGO_EXTRA_APPS": "tests.testjobs"}
 TEST_JOBS_VOLUME = {str(ROOT / "tests"): {"bind": "/opt/testpkgs/tests", "mode": "ro"}}
 
 

@@ -1,4 +1,4 @@
-"""App config of the test jobs (mounted into the image with DJANGO_EXTRA_JOB_APPS)."""
+"""App config of the test jobs (mounted into the image with DJANGO_EXTRA_APPS)."""
 
 from django.apps import AppConfig
 

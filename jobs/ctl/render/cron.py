@@ -82,15 +82,16 @@ def on_calendar(expression, timezone=None):
     return f"{weekday}{date} {clock}" + (f" {timezone}" if timezone else "")
 
 
-def systemd_units(jobs, job_bin, workdir, env_file, user):
-    """``{file name: content}``: a oneshot service and a persistent timer per job."""
+def systemd_units(jobs, app, job_bin, workdir, env_file, user):
+    """``{file name: content}``: a oneshot service and a persistent timer per job, named
+    ``<app>-<job>``."""
     units = {}
     for job in jobs:
-        unit = f"django-jobs-{job.name.replace('_', '-')}"
+        unit = f"{app}-{job.name.replace('_', '-')}"
         calendar = on_calendar(job.schedule, job.timezone)
         service = [
             "[Unit]",
-            f"Description=django-jobs: {job.help}",
+            f"Description={app}: {job.help}",
             "After=network-online.target",
             "Wants=network-online.target",
             "",

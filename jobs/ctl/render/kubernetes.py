@@ -1,15 +1,13 @@
 """Kubernetes CronJobs (and one-off Jobs) with the exit-code contract built in."""
 
+import dataclasses
 import re
 
 import yaml
 
 from jobs.exitcodes import PERMANENT
 
-APP = "django-jobs"
 CONTAINER = "job"  # podFailurePolicy names it
-APP_UID = 10001
-SECRETS_DIR = "/run/secrets/django-jobs"
 STARTING_DEADLINE_SECONDS = 300
 ONE_OFF_TTL_SECONDS = 86400
 
@@ -25,17 +23,32 @@ def valid_image(reference):
     return bool(IMAGE_REFERENCE.fullmatch(reference))
 
 
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """Where the manifests go: the image, and what the cluster calls things."""
+
+    image: str
+    app: str  # the app.kubernetes.io/name label
+    uid: int  # the user the image runs as
+    secret: str  # a Secret with the key database-url
+    namespace: str | None = None
+
+    @property
+    def secrets_dir(self):
+        return f"/run/secrets/{self.app}"
+
+
 def resource_name(job):
     """A DNS-1123 name: cleanup_tokens -> cleanup-tokens (52 characters at most for a CronJob,
     whose Jobs add an 11-character suffix)."""
     return job.replace("_", "-")[:52]
 
 
-def labels(job):
+def labels(job, target):
     return {
-        "app.kubernetes.io/name": APP,
+        "app.kubernetes.io/name": target.app,
         "app.kubernetes.io/component": "job",
-        "django-jobs/job": resource_name(job),
+        "batch-jobs/job": resource_name(job),
     }
 
 
@@ -60,14 +73,14 @@ def pod_failure_policy():
     }
 
 
-def job_spec(job, args, image, secret):
+def job_spec(job, args, target):
     command = job.command
     container = {
         "name": CONTAINER,
-        "image": image,
+        "image": target.image,
         "args": ["job", job.name, *args],
         "env": [
-            {"name": "DATABASE_URL_FILE", "value": f"{SECRETS_DIR}/database-url"},
+            {"name": "DATABASE_URL_FILE", "value": f"{target.secrets_dir}/database-url"},
             {"name": "JOB_LOG_FORMAT", "value": "json"},
         ],
         "securityContext": {
@@ -78,7 +91,7 @@ def job_spec(job, args, image, secret):
         },
         "volumeMounts": [
             {"name": "tmp", "mountPath": "/tmp"},
-            {"name": "secrets", "mountPath": SECRETS_DIR, "readOnly": True},
+            {"name": "secrets", "mountPath": target.secrets_dir, "readOnly": True},
         ],
     }
     if command.resources:
@@ -87,14 +100,14 @@ def job_spec(job, args, image, secret):
         "backoffLimit": command.retries,
         "podFailurePolicy": pod_failure_policy(),
         "template": {
-            "metadata": {"labels": labels(job.name)},
+            "metadata": {"labels": labels(job.name, target)},
             "spec": {
                 "restartPolicy": "Never",
                 "terminationGracePeriodSeconds": command.stop_grace_seconds,
                 "securityContext": {
                     "runAsNonRoot": True,
-                    "runAsUser": APP_UID,
-                    "runAsGroup": APP_UID,
+                    "runAsUser": target.uid,
+                    "runAsGroup": target.uid,
                     "seccompProfile": {"type": "RuntimeDefault"},
                 },
                 "containers": [container],
@@ -103,7 +116,7 @@ def job_spec(job, args, image, secret):
                     {
                         "name": "secrets",
                         "secret": {
-                            "secretName": secret,
+                            "secretName": target.secret,
                             "items": [{"key": "database-url", "path": "database-url"}],
                         },
                     },
@@ -117,14 +130,14 @@ def job_spec(job, args, image, secret):
     return spec
 
 
-def metadata(name, job, namespace):
-    meta = {"name": name, "labels": labels(job)}
-    if namespace:
-        meta["namespace"] = namespace
+def metadata(name, job, target):
+    meta = {"name": name, "labels": labels(job, target)}
+    if target.namespace:
+        meta["namespace"] = target.namespace
     return meta
 
 
-def cron_job(job, image, namespace=None, secret=APP):
+def cron_job(job, target):
     spec = {"schedule": job.schedule}
     if job.timezone:
         spec["timeZone"] = job.timezone
@@ -135,24 +148,24 @@ def cron_job(job, image, namespace=None, secret=APP):
             "successfulJobsHistoryLimit": 3,
             "failedJobsHistoryLimit": 5,
             "jobTemplate": {
-                "metadata": {"labels": labels(job.name)},
-                "spec": job_spec(job, job.scheduled_args, image, secret),
+                "metadata": {"labels": labels(job.name, target)},
+                "spec": job_spec(job, job.scheduled_args, target),
             },
         }
     )
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
-        "metadata": metadata(resource_name(job.name), job.name, namespace),
+        "metadata": metadata(resource_name(job.name), job.name, target),
         "spec": spec,
     }
 
 
-def one_off_job(job, args, image, namespace=None, secret=APP):
-    meta = metadata(None, job.name, namespace)
+def one_off_job(job, args, target):
+    meta = metadata(None, job.name, target)
     del meta["name"]
     meta = {"generateName": f"{resource_name(job.name)}-", **meta}
-    spec = job_spec(job, list(args), image, secret)
+    spec = job_spec(job, list(args), target)
     spec["ttlSecondsAfterFinished"] = ONE_OFF_TTL_SECONDS
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": spec}
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from jobs.framework import JobCommand
+from jobs import JobCommand
 from jobs.models import JobRun
 
 
@@ -30,7 +30,8 @@ class Command(JobCommand):
             raise CommandError("--older-than must be at least 1 day", returncode=2)
         cutoff = timezone.now() - timedelta(days=days)
         # Never a running record: it is either live or waits to be marked abandoned.
-        old = JobRun.objects.filter(finished_at__lt=cutoff).exclude(status=JobRun.Status.RUNNING)
+        records = JobRun.objects.using(self.run.using)  # where this run writes its own
+        old = records.filter(finished_at__lt=cutoff).exclude(status=JobRun.Status.RUNNING)
         if self.dry_run:
             self.counters["candidates"] = count = old.count()
             self.stdout.write(self.style.NOTICE(f"[dry-run] {count} run records to delete"))

@@ -1,6 +1,6 @@
 """Raise an unexpected exception (a bug)."""
 
-from jobs.framework import JobCommand
+from jobs import JobCommand
 
 
 class Command(JobCommand):

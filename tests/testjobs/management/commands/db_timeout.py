@@ -2,7 +2,7 @@
 
 from django.db import connection, transaction
 
-from jobs.framework import JobCommand
+from jobs import JobCommand
 
 
 class Command(JobCommand):
@@ -21,6 +21,6 @@ class Command(JobCommand):
                 cursor.execute("SELECT pg_sleep(2)")
             elif options["kind"] == "lock":
                 cursor.execute("SET LOCAL lock_timeout = '50ms'")
-                cursor.execute("LOCK TABLE store_customer IN ACCESS EXCLUSIVE MODE")
+                cursor.execute("LOCK TABLE testjobs_item IN ACCESS EXCLUSIVE MODE")
             else:
-                cursor.execute("SELECT count(*) FROM store_customer")
+                cursor.execute("SELECT count(*) FROM testjobs_item")

@@ -2,7 +2,7 @@
 
 import json
 
-from jobs.framework import JobCommand
+from jobs import JobCommand
 
 
 class Command(JobCommand):

@@ -2,7 +2,7 @@
 
 from django.core.management.base import CommandError
 
-from jobs.framework import JobCommand
+from jobs import JobCommand
 
 
 class Command(JobCommand):

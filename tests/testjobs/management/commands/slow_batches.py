@@ -1,13 +1,13 @@
-"""Insert customers in batches, one transaction each, sleeping inside every batch."""
+"""Insert items in batches, one transaction each, sleeping inside every batch."""
 
 import time
 
-from app.store.models import Customer
-from jobs.framework import JobCommand
+from jobs import JobCommand
+from tests.testjobs.models import Item
 
 
 class Command(JobCommand):
-    help = "Insert --batches batches of --size customers, sleeping --sleep seconds in each."
+    help = "Insert --batches batches of --size items, sleeping --sleep seconds in each."
 
     def add_arguments(self, parser):
         parser.add_argument("--batches", type=int, default=10)
@@ -20,8 +20,8 @@ class Command(JobCommand):
         for batch in range(options["batches"]):
             self.check_stop()
             with self.atomic():
-                Customer.objects.bulk_create(
-                    Customer(email=f"{options['tag']}-{batch}-{i}@example.com", name=f"b{batch}")
+                Item.objects.bulk_create(
+                    Item(name=f"{options['tag']}-{batch}-{i}", batch=f"b{batch}")
                     for i in range(options["size"])
                 )
                 self.stdout.write(f"batch {batch} written", ending="\n")

@@ -4,8 +4,7 @@ from django.db import transaction
 from django.db.models.functions import Lower, Trim
 
 from app.store.models import Customer
-from jobs.framework import JobCommand
-from jobs.framework.batches import update_rows
+from jobs import JobCommand, update_rows
 
 
 class Command(JobCommand):

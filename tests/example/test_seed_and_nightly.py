@@ -7,8 +7,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from app.store.management.commands.nightly import Command as Nightly
 from app.store.models import AuthToken, Customer, DailyStat, Order
-from jobs.management.commands.nightly import Command as Nightly
 from jobs.models import JobRun
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")

@@ -10,9 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from app.store.models import Order
-from jobs.exitcodes import ExitCode
-from jobs.framework import JobCommand
-from jobs.framework.command import positive_int
+from jobs import ExitCode, JobCommand, positive_int
 
 COLUMNS = ("external_id", "amount", "created_at")
 # How many bad lines the error message names.

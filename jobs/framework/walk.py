@@ -1,7 +1,7 @@
-"""Resumable batch processing: keyset pagination, one transaction per batch, checkpoints.
+"""The batch walk: keyset pagination, one transaction per batch, checkpoints.
 
-``JobCommand.run_batches(queryset, process)`` walks ``queryset`` in key order, ``batch_size``
-rows at a time (``key > last ORDER BY key LIMIT n``; never OFFSET), and calls
+``walk(job, queryset, process)`` (``JobCommand.run_batches``) walks ``queryset`` in key order,
+``--batch-size`` rows at a time (``key > last ORDER BY key LIMIT n``; never OFFSET), and calls
 ``process(batch)`` inside the batch's own transaction. The checkpoint (job, arguments hash,
 last key, counters) is written in that same transaction, so a rerun after any stop resumes
 exactly after the last committed batch. Two write paths fit inside ``process``:
@@ -15,8 +15,9 @@ exactly after the last committed batch. Two write paths fit inside ``process``:
 import dataclasses
 import hashlib
 import json
+import time
 
-from django.db import connections, router
+from django.db import connections, router, transaction
 
 from jobs.framework.redact import DJANGO_DEFAULT_OPTIONS
 from jobs.models import JobCheckpoint
@@ -116,6 +117,52 @@ class Checkpoints:
 
     def clear(self):
         self.objects.filter(job=self.job, arguments_hash=self.hash).delete()
+
+
+def walk(job, queryset, process, *, fields=(), key="pk", total=None):
+    """Walk ``queryset`` in batches and call ``process(batch)`` in each one's transaction.
+
+    ``job`` is the running ``JobCommand``: its options (``--batch-size``, ``--restart``,
+    ``--throttle``), dry-run flag, counters, stop checks, transactions and progress.
+    """
+    options, counters, using = job.options, job.counters, queryset.db
+    checkpoints = Checkpoints(job.job_name, options, using=using)
+    after = None
+    if options.get("restart") and not job.dry_run:
+        checkpoints.clear()
+    elif not job.dry_run and (checkpoint := checkpoints.load()) is not None:
+        after = checkpoint.last_key
+        counters.update(checkpoint.counters)
+        job.log_event("resume", "resuming after key %s", after, last_key=after)
+    batch_size = options.get("batch_size") or job.batch_size
+    progress = job.progress(total=total)
+    try:
+        while True:
+            job.check_stop()
+            before = counters.copy()
+            try:
+                with job.atomic(using=using):
+                    batch = next_batch(queryset, fields, key, after, batch_size)
+                    if batch is None:
+                        break
+                    process(batch)
+                    if job.dry_run:
+                        transaction.set_rollback(True, using=using)
+                    else:
+                        checkpoints.save(batch.last_key, counters)
+            except BaseException:
+                # The batch rolled back, and so do its counts.
+                counters.clear()
+                counters.update(before)
+                raise
+            after = batch.last_key
+            progress.advance(len(batch))
+            if options.get("throttle"):
+                time.sleep(options["throttle"])
+    finally:
+        progress.close()
+    if not job.dry_run:
+        checkpoints.clear()
 
 
 def next_batch(queryset, fields, key, after, batch_size):

@@ -2,7 +2,7 @@
 
 from django.core.management import call_command
 
-from jobs.framework import JobCommand
+from jobs import JobCommand
 
 
 class Command(JobCommand):

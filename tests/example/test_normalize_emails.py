@@ -10,9 +10,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from app.store.management.commands.normalize_emails import Command as NormalizeEmails
 from app.store.models import Customer
 from jobs.framework.stop import STOP
-from jobs.management.commands.normalize_emails import Command as NormalizeEmails
 from jobs.models import JobCheckpoint, JobRun
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -103,7 +103,7 @@ def test_a_stopped_run_resumes_where_it_stopped(strategy, monkeypatch):
 def test_restart_ignores_the_checkpoint():
     seed(200)
     first_key = Customer.objects.order_by("pk").values_list("pk", flat=True)[99]
-    from jobs.framework.batches import Checkpoints
+    from jobs.framework.walk import Checkpoints
 
     Checkpoints("normalize_emails", {"strategy": "python"}, using="default").save(
         first_key, {"checked": 100, "changed": 0}

@@ -1,0 +1,161 @@
+"""One run of a job, start to finish: everything ``JobCommand.execute`` wraps around ``handle``.
+
+In order: listen for stop signals and arm the database deadline; wait for the database; take
+the overlap lock (or record a skip); write the run record; ping and log ``start``; run the
+job; then, however it ended, write the record's end, ping, log ``finish`` and release the
+lock. Every exception leaves as ``CommandError`` with the contract's exit code and one line,
+except a bug, which keeps its traceback (exit 1).
+"""
+
+import logging
+import time
+
+from django.core.management.base import CommandError
+from django.db import DEFAULT_DB_ALIAS, connections
+
+from jobs.conf import setting
+from jobs.exitcodes import ExitCode
+from jobs.framework import control, runs
+from jobs.framework.database import wait_for_database
+from jobs.framework.errors import classify
+from jobs.framework.lock import lock_for
+from jobs.framework.ping import ping
+from jobs.framework.redact import redact_options
+from jobs.framework.stop import STOP, RuntimeLimitReached
+from jobs.framework.watchdog import WATCHDOG
+from jobs.models import JobRun
+
+logger = logging.getLogger("jobs")
+
+# Runs in progress in this process, outermost first: a job started with call_command from
+# another job records the outer run as its parent.
+_active_runs = []
+# Runs inside Run.execute, recorded or not: the outermost closes the control connection.
+_depth = 0
+
+
+class Run:
+    """The bookkeeping of one run of ``command``; ``execute(body)`` runs it."""
+
+    def __init__(self, command, args, options):
+        self.command = command
+        self.job = command.job_name
+        self.dry_run = command.dry_run
+        self.arguments = redact_options({**options, "args": list(args)} if args else options)
+        self.options = options
+        self.skip_if_running = bool(options.get("skip_if_running"))
+        self.lock_key = self.using = self.record = None
+
+    def execute(self, body):
+        """Run ``body()`` (the job's own ``execute``) inside the whole lifecycle."""
+        global _depth
+        _depth += 1
+        try:
+            self.lock_key = lock_key(self.command, self.options)
+            self.using = control.control_alias()
+            deadline = self.command.database_deadline
+            with STOP.listening(), WATCHDOG.watching(deadline, connections[self.using]):
+                for alias in dict.fromkeys([self.using, DEFAULT_DB_ALIAS]):
+                    wait_for_database(alias)
+                lock = self.acquire_lock() if self.lock_key else None
+                if lock is False:
+                    return None  # skipped with --skip-if-running
+                try:
+                    return self.recorded(body)
+                finally:
+                    if lock is not None:
+                        release(lock)
+        except BaseException as exc:
+            code, reason = classify(exc)
+            if code == ExitCode.BUG or isinstance(exc, CommandError):
+                raise  # a bug keeps its traceback; a job's own CommandError stands as is
+            raise CommandError(reason, returncode=code) from exc
+        finally:
+            _depth -= 1
+            if not _depth:
+                control.close_own()
+
+    def recorded(self, body):
+        parent = _active_runs[-1] if _active_runs else None
+        self.record = runs.start(
+            self.using, self.job, self.arguments, self.dry_run, self.lock_key, parent=parent
+        )
+        if self.lock_key:
+            abandoned = runs.mark_abandoned(self.using, self.lock_key, self.record)
+            if abandoned:
+                self.log(
+                    "abandoned", "marked %s earlier run(s) abandoned", abandoned, count=abandoned
+                )
+        _active_runs.append(self.record)
+        started = time.monotonic()
+        ping(setting("JOB_PING_URL"), "start")
+        self.log("start", "started", arguments=self.arguments, dry_run=self.dry_run)
+        status, code, reason = JobRun.Status.SUCCEEDED, ExitCode.OK, ""
+        try:
+            return body()
+        except BaseException as exc:
+            code, reason = classify(exc)
+            interrupted = isinstance(exc, KeyboardInterrupt | RuntimeLimitReached)
+            status = JobRun.Status.INTERRUPTED if interrupted else JobRun.Status.FAILED
+            raise
+        finally:
+            _active_runs.pop()
+            elapsed = time.monotonic() - started
+            counters = self.command.counters
+            runs.finish(self.using, self.record, status, code, counters, reason)
+            ping(setting("JOB_PING_URL"), str(int(code)))
+            self.log(
+                "finish",
+                "%s with exit code %s in %.2fs",
+                status,
+                int(code),
+                elapsed,
+                status=str(status),
+                exit_code=int(code),
+                duration_s=round(elapsed, 3),
+                counters=dict(counters),
+                error=reason or None,
+                level=logging.INFO if code == ExitCode.OK else logging.ERROR,
+            )
+
+    def acquire_lock(self):
+        """The held lock, ``False`` when skipped, or raises ``CommandError`` (75)."""
+        lock = lock_for(connections[self.using], self.lock_key)
+        if lock.acquire():
+            return lock
+        holder = runs.holder(self.using, self.lock_key)
+        reason = f"already running: {self.job} is held by {holder}"
+        code = ExitCode.OK if self.skip_if_running else ExitCode.TEMPORARY
+        runs.record_skip(
+            self.using, self.job, self.arguments, self.dry_run, self.lock_key, code, reason
+        )
+        if self.skip_if_running:
+            self.log("skipped", "%s; skipped (--skip-if-running)", reason, exit_code=0)
+            return False
+        raise CommandError(reason, returncode=code)
+
+    def save_counters(self):
+        """Write the job's counters to the run record now (the finish writes them anyway)."""
+        if self.record is not None:
+            runs.save_counters(self.using, self.record, self.command.counters)
+
+    def log(self, event, message, *args, level=logging.INFO, **fields):
+        run_id = self.record.pk if self.record is not None else None
+        extra = {"event": event, "job": self.job, "run_id": run_id, **fields}
+        logger.log(level, message, *args, extra=extra)
+
+
+def lock_key(command, options):
+    """``namespace:job[:option=value...]``, or ``""`` when the run takes no lock."""
+    if not command.lock or options.get("no_lock"):
+        return ""
+    parts = [setting("JOB_LOCK_NAMESPACE"), command.job_name]
+    parts += [f"{name}={options.get(name)}" for name in command.lock_args]
+    return ":".join(parts)[:255]
+
+
+def release(lock):
+    try:
+        lock.release()
+    except Exception:  # a lost connection has released it already
+        logger.debug("lock release failed", exc_info=True)

@@ -1,0 +1,124 @@
+"""The framework's settings: defaults, system checks, one-line exit 78 at the runner."""
+
+import ast
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+import jobs
+from jobs import conf
+
+ROOT = Path(__file__).resolve().parents[2]
+JOB = Path(sys.executable).with_name("job")
+
+
+def test_a_project_that_sets_nothing_gets_the_defaults(settings):
+    for name in conf.DEFAULTS:
+        if hasattr(settings, name):
+            delattr(settings, name)
+    conf._values.cache_clear()  # Django sends no setting_changed for a deleted setting
+    assert conf.setting("JOB_DB_TIMEOUT") == 300.0
+    assert conf.setting("JOB_CONTROL_DATABASE") is None
+    assert conf.setting("JOB_ALLOWED_COMMANDS") == (
+        "migrate",
+        "check",
+        "showmigrations",
+        "clearsessions",
+    )
+    assert conf.setting("JOB_APP_NAME") == "tests"  # from DJANGO_SETTINGS_MODULE
+    assert conf.problems() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("JOB_DB_TIMEOUT", -1, "JOB_DB_TIMEOUT must be zero or more seconds, not -1"),
+        ("JOB_DB_WAIT_SECONDS", "30", "JOB_DB_WAIT_SECONDS must be a number of seconds"),
+        ("JOB_CONTROL_DATABASE", "nope", "'nope', which is not a key of DATABASES"),
+        ("JOB_APPS", ["store", "missing"], "JOB_APPS names 'missing', which is not installed"),
+        ("JOB_APPS", "store", "JOB_APPS must be a list of app names"),
+        ("JOB_LOG_FORMAT", "xml", "JOB_LOG_FORMAT must be auto, json or text, not 'xml'"),
+        ("JOB_PING_URL", "ftp://x", "JOB_PING_URL must be an http(s) URL"),
+        ("JOB_IMAGE_UID", 0, "JOB_IMAGE_UID must be a user id above 0 (not root)"),
+        ("JOB_APP_NAME", "My App", "JOB_APP_NAME must be a DNS label"),
+    ],
+)
+def test_a_bad_value_is_a_system_check_error_and_a_configuration_error(
+    settings, name, value, message
+):
+    setattr(settings, name, value)
+    with pytest.raises(SystemCheckError, match=re.escape(message)) as excinfo:
+        call_command("check")
+    assert "batch_jobs.E0" in str(excinfo.value)
+    with pytest.raises(Exception, match=re.escape(message)) as excinfo:
+        conf.setting("JOB_DB_TIMEOUT")
+    assert type(excinfo.value).__name__ == "ImproperlyConfigured"
+
+
+def run_job(*args, **env):
+    environment = {**os.environ, **env}
+    for key in [k for k, v in env.items() if v is None]:
+        environment.pop(key)
+    return subprocess.run([JOB, *args], capture_output=True, text=True, env=environment)
+
+
+def test_the_runner_exits_78_with_one_line_on_a_bad_setting(tmp_path):
+    (tmp_path / "bad_settings.py").write_text(
+        "from tests.settings import *  # noqa\nJOB_DB_TIMEOUT = 'soon'\n"
+    )
+    result = run_job(
+        "echo_args",
+        "x",
+        DJANGO_SETTINGS_MODULE="bad_settings",
+        PYTHONPATH=f"{tmp_path}:{ROOT}",
+    )
+    assert result.returncode == 78
+    assert result.stderr == (
+        "job: error: configuration error: JOB_DB_TIMEOUT must be a number of seconds, not 'soon'\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "message"),
+    [
+        (None, "DJANGO_SETTINGS_MODULE is not set; export it as your project's settings module"),
+        ("no_such.settings", "cannot import settings module 'no_such.settings'"),
+    ],
+)
+def test_the_console_scripts_need_the_settings_module(module, message):
+    for script in ("job", "jobctl"):
+        words = ["echo_args"] if script == "job" else ["list"]
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": module or ""}
+        if module is None:
+            env.pop("DJANGO_SETTINGS_MODULE")
+        result = subprocess.run(
+            [JOB.with_name(script), *words], capture_output=True, text=True, env=env
+        )
+        assert result.returncode == 78, (script, result.stderr)
+        assert message in result.stderr
+        assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_nothing_under_jobs_imports_the_example_project():
+    offenders = []
+    for path in Path(jobs.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            offenders += [f"{path}: {n}" for n in names if n == "app" or n.startswith("app.")]
+    assert offenders == []
+
+
+def test_the_public_surface_resolves():
+    for name in jobs.__all__:
+        assert getattr(jobs, name) is not None, name
+    assert jobs.JobCommand.__module__ == "jobs.framework.command"

@@ -1,0 +1,56 @@
+"""Jobs as the tutorials test them: ``call_command`` in a plain ``django.test.TestCase``.
+
+The run record joins the test's transaction (so nothing leaks between tests) and the overlap
+lock is taken on the test's own session (so nothing waits on it), whatever
+``JOB_CONTROL_DATABASE`` says.
+"""
+
+from io import StringIO
+
+import psycopg
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.test import TestCase, override_settings
+
+from jobs.framework.lock import lock_id
+from jobs.models import JobRun
+from tests.testjobs.models import Item
+
+
+def run(name, *args, **options):
+    out = StringIO()
+    call_command(name, *args, stdout=out, **options)
+    return out.getvalue()
+
+
+class JobsInATestCase(TestCase):
+    def test_a_run_writes_its_work_and_its_record_inside_the_test(self):
+        assert run("slow_batches", batches=2, size=3, sleep=0).endswith("wrote 6 rows\n")
+        self.assertEqual(Item.objects.count(), 6)
+        record = JobRun.objects.get()
+        self.assertEqual(
+            (record.job, record.status, record.exit_code), ("slow_batches", "succeeded", 0)
+        )
+        self.assertEqual(record.counters, {"batches": 2, "rows": 6})
+
+    def test_each_test_starts_from_nothing(self):
+        run("slow_batches", batches=1, size=1, sleep=0)
+        self.assertEqual(JobRun.objects.count(), 1)
+        self.assertEqual(Item.objects.count(), 1)
+
+    @override_settings(JOB_CONTROL_DATABASE="job_control")
+    def test_a_separate_control_database_is_not_needed_under_test(self):
+        run("echo_args", "x")
+        self.assertEqual(JobRun.objects.get().status, "succeeded")
+
+    def test_a_lock_held_elsewhere_is_seen(self):
+        params = connection.get_connection_params()
+        params.pop("cursor_factory", None)
+        params.pop("context", None)
+        with psycopg.connect(**params, autocommit=True) as other:
+            other.execute("SELECT pg_advisory_lock(%s)", [lock_id("django-jobs:slow_batches")])
+            with self.assertRaises(CommandError) as raised:
+                run("slow_batches", batches=1, sleep=0)
+        self.assertEqual(raised.exception.returncode, 75)
+        self.assertEqual(Item.objects.count(), 0)

@@ -1,0 +1,64 @@
+"""The framework's in-process tests on Django 6.0 and 6.1, each in a Python 3.13 container.
+
+The host lane (Python 3.11, Django 5.2 from the lock file) runs the whole suite; these lanes
+run ``tests/framework`` and ``tests/ctl`` against the session's PostgreSQL, reached as ``db``.
+"""
+
+import re
+import shutil
+
+import pytest
+
+from tests.support.docker import ROOT, client, create_database
+
+pytestmark = pytest.mark.image
+
+LANE_TESTS = ["tests/framework", "tests/ctl"]
+
+
+def build_lane(django, folder):
+    """The lane image: dependencies only, in a build context of its own."""
+    for name in ("pyproject.toml", "uv.lock"):
+        shutil.copy(ROOT / name, folder / name)
+    shutil.copy(ROOT / "tests" / "lanes" / "Dockerfile", folder / "Dockerfile")
+    image, _ = client().images.build(
+        path=str(folder),
+        tag=f"django-jobs-lane:{django}",
+        buildargs={"DJANGO": django},
+        rm=True,
+        forcerm=True,
+    )
+    return image
+
+
+@pytest.mark.parametrize("django", ["6.0", "6.1"])
+def test_framework_tests_pass_on(django, tmp_path, postgres, docker_network):
+    image = build_lane(django, tmp_path)
+    name = f"lane_{django.replace('.', '_')}"
+    inside, _ = create_database(postgres, name)
+    # The source is copied out of the read-only mount (without the host's virtualenv), so
+    # that the lane can install it (for the `job` script the tests run) and write its caches.
+    script = (
+        "mkdir /tmp/src && cd /src "
+        "&& cp -r pyproject.toml README.md manage.py app jobs tests /tmp/src && cd /tmp/src "
+        "&& uv pip install --quiet --python /opt/venv/bin/python --no-deps -e . "
+        "&& python -c 'import django; print(\"django\", django.__version__)' "
+        f"&& pytest -q -p no:cacheprovider {' '.join(LANE_TESTS)}"
+    )
+    container = client().containers.run(
+        image.id,
+        ["sh", "-c", script],
+        detach=True,
+        environment={"TEST_DATABASE_URL": inside},
+        volumes={str(ROOT): {"bind": "/src", "mode": "ro"}},
+        network=docker_network.name,
+    )
+    try:
+        status = container.wait(timeout=900)
+        output = container.logs().decode()
+    finally:
+        container.remove(force=True)
+    print(f"lane django {django}: {output.strip().splitlines()[-1]}")
+    assert status["StatusCode"] == 0, output[-5000:]
+    assert f"django {django}." in output
+    assert re.search(r"^\d+ passed", output.strip().splitlines()[-1]), output[-2000:]
