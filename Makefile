@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 
 export PG_IMAGE
 
-.PHONY: help build up down test lint job bench manifests reliability
+.PHONY: help build up down test lint job bench manifests reliability dist
 
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z_-]*:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,6 +41,7 @@ lint: $(VENV)/.synced ## Lint Python (ruff) and the entrypoint (shellcheck).
 
 job: ## Run a job in the compose stack: make job NAME=cleanup_tokens ARGS=--dry-run
 	@test -n "$(NAME)" || { echo 'usage: make job NAME=<job> [ARGS="..."]' >&2; exit 64; }
+	docker compose build --quiet job
 	docker compose run --rm job $(NAME) $(ARGS)
 
 bench: $(VENV)/.synced ## Benchmark every variant in one run (BENCH_SCALE=0.1 for a quick check).
@@ -48,6 +49,11 @@ bench: $(VENV)/.synced ## Benchmark every variant in one run (BENCH_SCALE=0.1 fo
 
 manifests: $(VENV)/.synced ## Regenerate deploy/kubernetes/cronjobs.yaml from the jobs' schedules.
 	DJANGO_SETTINGS_MODULE=app.settings $(VENV)/bin/jobctl render kubernetes --image django-jobs:latest > deploy/kubernetes/cronjobs.yaml
+
+dist: $(VENV)/.synced ## Build the framework's sdist and wheel into dist/ and check them.
+	rm -rf dist
+	$(VENV)/bin/uv build --out-dir dist
+	$(VENV)/bin/twine check --strict dist/*.whl dist/*.tar.gz
 
 reliability: $(VENV)/.synced ## Run every fault and bad-input case and print the reliability table.
 	RELIABILITY=full $(VENV)/bin/pytest tests/reliability tests/image/test_contract.py $(PYTEST_ARGS)

@@ -43,3 +43,12 @@ def test_readme_starts_with_the_two_commands():
         "docker compose run --rm job cleanup_tokens --dry-run",
         "make test",
     ]
+
+
+def test_readme_settings_table_lists_every_framework_setting():
+    from jobs.conf import DEFAULTS
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## Settings\n", 1)[1].split("\n### ", 1)[0]
+    listed = set(re.findall(r"^\| `(JOB_\w+)` \|", table, flags=re.MULTILINE))
+    assert listed == set(DEFAULTS)

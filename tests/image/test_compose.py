@@ -1,18 +1,21 @@
 """The README's first command, end to end, in a compose project of its own."""
 
+import os
 import subprocess
 import uuid
 
 import pytest
 
-from tests.support.docker import ROOT, client
+from tests.support.docker import ROOT, TEST_IMAGE
 
 pytestmark = pytest.mark.image
 
 
 @pytest.fixture
-def compose():
+def compose(image):
+    """``docker compose -p <a project of its own> ...``, on the image the session built."""
     project = f"jobs-e2e-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "JOB_IMAGE": TEST_IMAGE}
 
     def run(*args, timeout=600):
         return subprocess.run(
@@ -22,6 +25,7 @@ def compose():
             text=True,
             timeout=timeout,
             stdin=subprocess.DEVNULL,
+            env=env,
         )
 
     run.project = project
@@ -31,10 +35,11 @@ def compose():
         run("down", "--volumes", "--remove-orphans", "--timeout", "5")
 
 
-def test_compose_run_job_dry_run(compose):
-    result = compose("run", "--rm", "job", "cleanup_tokens", "--dry-run")
+def test_compose_run_job_dry_run_prints_only_the_jobs_output(compose):
+    result = compose("run", "--rm", "-T", "job", "cleanup_tokens", "--dry-run")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.splitlines()[-1] == "[dry-run] 0 candidates for deletion"
+    assert result.stdout == "[dry-run] 0 candidates for deletion\n"  # logs are on stderr
+    assert '"event": "finish"' in result.stderr
 
 
 def test_compose_run_passes_the_exit_code_through(compose):
@@ -62,16 +67,12 @@ def test_stopping_the_container_of_a_compose_run_stops_the_job_gracefully(compos
         for line in walk.stderr:
             if '"event": "start"' in line:
                 break
-        (container,) = client().containers.list(
-            filters={
-                "label": [
-                    f"com.docker.compose.project={compose.project}",
-                    "com.docker.compose.oneoff=True",
-                ]
-            }
-        )
-        container.stop(timeout=30)
-        _, stderr = walk.communicate(timeout=60)
+        # The README's command, in this compose project.
+        running = compose("ps", "-aq", "--status", "running", "job").stdout.split()
+        assert len(running) == 1, running
+        stop = subprocess.run(["docker", "stop", *running], capture_output=True, text=True)
+        assert stop.returncode == 0, stop.stderr
+        _, stderr = walk.communicate(timeout=90)
     finally:
         walk.kill()
     assert walk.returncode == 143, stderr[-3000:]
