@@ -235,7 +235,8 @@ def crontab(job_bin, workdir, app_name, log_dir):
     from jobs.ctl.render.cron import crontab as render_crontab
 
     log_dir = log_dir or f"/var/log/{app_name}"
-    click.echo(render_crontab(scheduled(), job_bin, log_dir, workdir), nl=False)
+    settings_module = os.environ["DJANGO_SETTINGS_MODULE"]
+    click.echo(render_crontab(scheduled(), settings_module, job_bin, log_dir, workdir), nl=False)
 
 
 @render.command()
@@ -258,7 +259,15 @@ def systemd(job_bin, workdir, app_name, env_file, user, output_dir):
 
     env_file = env_file or f"/etc/{app_name}.env"
     try:
-        units = systemd_units(scheduled(), app_name, job_bin, workdir, env_file, user or app_name)
+        units = systemd_units(
+            scheduled(),
+            app_name,
+            os.environ["DJANGO_SETTINGS_MODULE"],
+            job_bin,
+            workdir,
+            env_file,
+            user or app_name,
+        )
     except Unsupported as e:
         raise UsageExit(f"cannot express as a systemd timer: {e}") from None
     if output_dir:

@@ -186,6 +186,7 @@ def test_render_crontab():
         ">> /var/log/j/scheduled_noop.log 2>&1"
     ) in result.output.splitlines()
     assert "CRON_TZ=UTC" in result.output.splitlines()
+    assert "DJANGO_SETTINGS_MODULE=tests.settings" in result.output.splitlines()
 
 
 def test_render_crontab_needs_an_absolute_job_bin():
@@ -210,6 +211,7 @@ def test_render_systemd(tmp_path):
     service = (tmp_path / "django-jobs-scheduled-noop.service").read_text()
     assert "ExecStart=/opt/venv/bin/job scheduled_noop --max-runtime 3600\n" in service
     assert "Type=oneshot\n" in service
+    assert "Environment=DJANGO_SETTINGS_MODULE=tests.settings\n" in service
 
 
 @pytest.mark.parametrize(
