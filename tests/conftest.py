@@ -5,7 +5,9 @@ With ``TEST_DATABASE_URL`` set (the Django-version lanes, which run in container
 own, set it), the in-process tests use that server instead and start no container."""
 
 import os
+import platform
 
+import django
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 from testcontainers.community.postgres import PostgresContainer
@@ -90,6 +92,7 @@ def job_image(image, docker_network, image_database):
 # -- the reliability report -----------------------------------------------------------------
 
 _REPORT = Report()
+_SUMMARY = []
 
 
 @pytest.fixture(scope="session")
@@ -98,7 +101,18 @@ def report():
     return _REPORT
 
 
+@pytest.fixture(scope="session")
+def summary():
+    """Lines to print at the end of the run (the Django lanes' results)."""
+    return _SUMMARY
+
+
 def pytest_terminal_summary(terminalreporter):
+    if _SUMMARY:
+        host = f"Django {django.get_version()} on Python {platform.python_version()}"
+        terminalreporter.write_line(f"This run: {host}")
+    for line in _SUMMARY:
+        terminalreporter.write_line(line)
     if _REPORT.cases:
         terminalreporter.write_line("")
         for line in _REPORT.table():

@@ -48,8 +48,8 @@ class Batch:
 
 
 def arguments_hash(options):
-    walk = {k: v for k, v in options.items() if k not in _NOT_PART_OF_THE_WALK}
-    encoded = json.dumps(walk, sort_keys=True, default=str).encode()
+    walked = {k: v for k, v in options.items() if k not in _NOT_PART_OF_THE_WALK}
+    encoded = json.dumps(walked, sort_keys=True, default=str).encode()
     return hashlib.sha256(encoded).hexdigest()
 
 

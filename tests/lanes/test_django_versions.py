@@ -6,6 +6,7 @@ run ``tests/framework`` and ``tests/ctl`` against the session's PostgreSQL, reac
 
 import re
 import shutil
+import time
 
 import pytest
 
@@ -32,7 +33,8 @@ def build_lane(django, folder):
 
 
 @pytest.mark.parametrize("django", ["6.0", "6.1"])
-def test_framework_tests_pass_on(django, tmp_path, postgres, docker_network):
+def test_framework_tests_pass_on(django, tmp_path, postgres, docker_network, summary):
+    started = time.monotonic()
     image = build_lane(django, tmp_path)
     name = f"lane_{django.replace('.', '_')}"
     inside, _ = create_database(postgres, name)
@@ -58,7 +60,8 @@ def test_framework_tests_pass_on(django, tmp_path, postgres, docker_network):
         output = container.logs().decode()
     finally:
         container.remove(force=True)
-    print(f"lane django {django}: {output.strip().splitlines()[-1]}")
+    result = output.strip().splitlines()[-1]
+    summary.append(f"Django {django} lane: {result}, {time.monotonic() - started:.0f}s in all")
     assert status["StatusCode"] == 0, output[-5000:]
     assert f"django {django}." in output
     assert re.search(r"^\d+ passed", output.strip().splitlines()[-1]), output[-2000:]
