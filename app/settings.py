@@ -120,7 +120,10 @@ JOB_APP_NAME = "django-jobs"
 JOB_DB_WAIT_SECONDS = env.seconds("JOB_DB_WAIT_SECONDS")
 JOB_DB_TIMEOUT = env.seconds("JOB_DB_TIMEOUT")
 JOB_PROGRESS_INTERVAL = env.seconds("JOB_PROGRESS_INTERVAL")
+JOB_MONITOR_TIMEOUT = env.seconds("JOB_MONITOR_TIMEOUT")
 JOB_PING_URL = env.str("JOB_PING_URL", default=None)
+JOB_PUSHGATEWAY_URL = env.str("JOB_PUSHGATEWAY_URL", default=None)
+JOB_SENTRY_DSN = env.str("SENTRY_DSN", default=None)
 JOB_LOCK_NAMESPACE = env.str("JOB_LOCK_NAMESPACE", default=None)
 JOB_LOG_FORMAT = env.str("JOB_LOG_FORMAT", default="") or None
 

@@ -9,6 +9,7 @@ pytest-django's ``settings`` fixture).
 """
 
 import functools
+import importlib.util
 import math
 import os
 import re
@@ -38,6 +39,17 @@ DEFAULTS = {
     "JOB_PROGRESS_INTERVAL": 10.0,
     # healthchecks.io-style monitor: <url>/start, then <url>/<exit code>.
     "JOB_PING_URL": "",
+    # Prometheus Pushgateway that receives each run's metrics (needs prometheus-client).
+    "JOB_PUSHGATEWAY_URL": "",
+    # Sentry DSN, for projects that do not initialise sentry-sdk themselves.
+    "JOB_SENTRY_DSN": "",
+    # Minutes late a scheduled run may check in before Sentry calls it missed.
+    "JOB_SENTRY_CHECKIN_MARGIN": 5,
+    # Exit codes that open a Sentry issue: bugs and the permanent failures. Retryable codes
+    # (69, 75, 130, 143) only mark the check-in as an error.
+    "JOB_SENTRY_ISSUE_EXIT_CODES": (1, 2, 65, 78),
+    # Seconds a monitor (ping, Pushgateway, Sentry) may take before it is given up on.
+    "JOB_MONITOR_TIMEOUT": 5.0,
     # Prefix of every lock key, so that projects sharing a server do not collide.
     "JOB_LOCK_NAMESPACE": "django-jobs",
     # "auto" (JSON off a terminal, text on one), "json" or "text".
@@ -49,7 +61,13 @@ DEFAULTS = {
     "JOB_IMAGE_UID": 10001,
 }
 
-_SECONDS = ("JOB_DB_WAIT_SECONDS", "JOB_DB_TIMEOUT", "JOB_PROGRESS_INTERVAL")
+_SECONDS = ("JOB_DB_WAIT_SECONDS", "JOB_DB_TIMEOUT", "JOB_PROGRESS_INTERVAL", "JOB_MONITOR_TIMEOUT")
+_URLS = ("JOB_PING_URL", "JOB_PUSHGATEWAY_URL")
+#: Settings that need a package the framework does not require: (setting, module, extra).
+_NEEDS = (
+    ("JOB_PUSHGATEWAY_URL", "prometheus_client", "prometheus"),
+    ("JOB_SENTRY_DSN", "sentry_sdk", "sentry"),
+)
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?")
 
 
@@ -93,9 +111,35 @@ def problems():
                 f"JOB_CONTROL_DATABASE is {control!r}, which is not a key of DATABASES",
             )
         )
-    url = value("JOB_PING_URL")
-    if not isinstance(url, str) or (url and not re.match(r"https?://", url)):
-        found.append(("JOB_PING_URL", f"JOB_PING_URL must be an http(s) URL, not {url!r}"))
+    for name in _URLS:
+        url = value(name)
+        if not isinstance(url, str) or (url and not re.match(r"https?://", url)):
+            found.append((name, f"{name} must be an http(s) URL, not {url!r}"))
+    for name, module, extra in _NEEDS:
+        if value(name) and importlib.util.find_spec(module) is None:
+            found.append((name, f"{name} needs {module}: pip install 'django-batch-jobs[{extra}]'"))
+    dsn = value("JOB_SENTRY_DSN")
+    if not isinstance(dsn, str) or (dsn and not re.match(r"https?://[^@/]+@", dsn)):
+        found.append(
+            ("JOB_SENTRY_DSN", "JOB_SENTRY_DSN must be a Sentry DSN (https://KEY@HOST/ID)")
+        )
+    margin = value("JOB_SENTRY_CHECKIN_MARGIN")
+    if isinstance(margin, bool) or not isinstance(margin, int) or margin < 1:
+        found.append(
+            (
+                "JOB_SENTRY_CHECKIN_MARGIN",
+                f"JOB_SENTRY_CHECKIN_MARGIN must be a whole number of minutes, 1 or more, "
+                f"not {margin!r}",
+            )
+        )
+    codes = value("JOB_SENTRY_ISSUE_EXIT_CODES")
+    if isinstance(codes, str | int) or not all(isinstance(c, int) for c in codes):
+        found.append(
+            (
+                "JOB_SENTRY_ISSUE_EXIT_CODES",
+                f"JOB_SENTRY_ISSUE_EXIT_CODES must be a list of exit codes, not {codes!r}",
+            )
+        )
     namespace = value("JOB_LOCK_NAMESPACE")
     if not isinstance(namespace, str) or not namespace:
         found.append(("JOB_LOCK_NAMESPACE", "JOB_LOCK_NAMESPACE must be a non-empty string"))

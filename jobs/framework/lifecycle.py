@@ -19,7 +19,7 @@ from jobs.framework import control, runs
 from jobs.framework.database import wait_for_database
 from jobs.framework.errors import classify
 from jobs.framework.lock import lock_for
-from jobs.framework.ping import ping
+from jobs.framework.monitors import Monitors, Outcome
 from jobs.framework.redact import redact_options
 from jobs.framework.stop import STOP, RuntimeLimitReached
 from jobs.framework.watchdog import WATCHDOG
@@ -88,22 +88,24 @@ class Run:
                 )
         _active_runs.append(self.record)
         started = time.monotonic()
-        ping(setting("JOB_PING_URL"), "start")
+        monitors = Monitors(self.command, self.record.pk)
+        monitors.start()
         self.log("start", "started", arguments=self.arguments, dry_run=self.dry_run)
-        status, code, reason = JobRun.Status.SUCCEEDED, ExitCode.OK, ""
+        status, code, reason, error = JobRun.Status.SUCCEEDED, ExitCode.OK, "", None
         try:
             return body()
         except BaseException as exc:
             code, reason = classify(exc)
             interrupted = isinstance(exc, KeyboardInterrupt | RuntimeLimitReached)
             status = JobRun.Status.INTERRUPTED if interrupted else JobRun.Status.FAILED
+            error = exc
             raise
         finally:
             _active_runs.pop()
             elapsed = time.monotonic() - started
-            counters = self.command.counters
+            counters = dict(self.command.counters)
             runs.finish(self.using, self.record, status, code, counters, reason)
-            ping(setting("JOB_PING_URL"), str(int(code)))
+            monitors.finish(Outcome(str(status), int(code), elapsed, counters, reason, error))
             self.log(
                 "finish",
                 "%s with exit code %s in %.2fs",
@@ -113,7 +115,7 @@ class Run:
                 status=str(status),
                 exit_code=int(code),
                 duration_s=round(elapsed, 3),
-                counters=dict(counters),
+                counters=counters,
                 error=reason or None,
                 level=logging.INFO if code == ExitCode.OK else logging.ERROR,
             )

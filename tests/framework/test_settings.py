@@ -47,6 +47,10 @@ def test_a_project_that_sets_nothing_gets_the_defaults(settings):
         ("JOB_PING_URL", "ftp://x", "JOB_PING_URL must be an http(s) URL"),
         ("JOB_IMAGE_UID", 0, "JOB_IMAGE_UID must be a user id above 0 (not root)"),
         ("JOB_APP_NAME", "My App", "JOB_APP_NAME must be a DNS label"),
+        ("JOB_PUSHGATEWAY_URL", "pushgw:9091", "JOB_PUSHGATEWAY_URL must be an http(s) URL"),
+        ("JOB_SENTRY_DSN", "https://sentry.io/1", "JOB_SENTRY_DSN must be a Sentry DSN"),
+        ("JOB_SENTRY_ISSUE_EXIT_CODES", 1, "JOB_SENTRY_ISSUE_EXIT_CODES must be a list"),
+        ("JOB_MONITOR_TIMEOUT", -0.5, "JOB_MONITOR_TIMEOUT must be zero or more seconds"),
     ],
 )
 def test_a_bad_value_is_a_system_check_error_and_a_configuration_error(

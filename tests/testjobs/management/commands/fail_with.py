@@ -1,4 +1,4 @@
-"""Raise CommandError with the given return code."""
+"""Raise CommandError with the given return code (0 succeeds, 1 raises a bug)."""
 
 from django.core.management.base import CommandError
 
@@ -6,11 +6,17 @@ from jobs import JobCommand
 
 
 class Command(JobCommand):
-    help = "Fail with CommandError(returncode=CODE)."
+    help = "Fail with CommandError(returncode=CODE); 0 succeeds, 1 raises an unexpected error."
 
     def add_arguments(self, parser):
         parser.add_argument("code", type=int)
         parser.add_argument("--message", default="the test asked for it")
 
     def handle(self, *args, **options):
-        raise CommandError(options["message"], returncode=options["code"])
+        self.counters["calls"] += 1
+        if options["code"] == 0:
+            self.stdout.write("ok")
+        elif options["code"] == 1:
+            raise RuntimeError(options["message"])
+        else:
+            raise CommandError(options["message"], returncode=options["code"])
