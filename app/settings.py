@@ -102,6 +102,17 @@ if env.str("JOB_CONTROL_DATABASE_URL", default=""):
     JOB_CONTROL_DATABASE = "job_control"
 
 # ------------------------------------------------------------------------------
+# E-mail: the daily report (send_daily_report)
+# ------------------------------------------------------------------------------
+# EMAIL_URL: smtp://USER:PASSWORD@HOST:25, smtp+tls://... (port 587) or smtp+ssl://... (465).
+vars().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
+# Seconds to wait on the mail server before the report job gives up (exit 75, then resumes).
+EMAIL_TIMEOUT = env.seconds("EMAIL_TIMEOUT") or 30.0
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="reports@localhost")
+# Who gets send_daily_report's mail, comma-separated; none: the job has nothing to send.
+DAILY_REPORT_TO = env.list("DAILY_REPORT_TO", default=[])
+
+# ------------------------------------------------------------------------------
 # The job framework (its settings and defaults: jobs/conf.py, and the README)
 # ------------------------------------------------------------------------------
 # Commands besides the jobs that `job` may run. Destructive or interactive ones (flush,

@@ -48,3 +48,32 @@ class DailyStat(models.Model):
 
     def __str__(self):
         return f"{self.date}: {self.order_count} orders / {self.total_amount}"
+
+
+class ReportDelivery(models.Model):
+    """One day's report to one recipient, recorded around the SMTP transaction.
+
+    ``sending`` is committed before the transaction starts and ``sent`` right after the server
+    accepts the message (its 250 reply to the end of DATA), so a rerun sends again exactly
+    what was not accepted, except in the window between that reply and the commit of
+    ``sent``, where a crash leads to a second copy with the same ``Message-ID``.
+    """
+
+    class State(models.TextChoices):
+        SENDING = "sending"
+        SENT = "sent"
+
+    date = models.DateField()
+    recipient = models.EmailField()
+    state = models.CharField(max_length=8, choices=State.choices, default=State.SENDING)
+    message_id = models.CharField(max_length=255)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["date", "recipient"], name="one_report_per_day")
+        ]
+
+    def __str__(self):
+        return f"report {self.date} to {self.recipient} ({self.state})"

@@ -48,15 +48,23 @@ def test_seed_is_deterministic_and_a_rerun_adds_nothing():
         assert cursor.fetchone()[0] == 25  # half need normalize_emails
 
 
-def test_nightly_runs_each_step_as_a_child_run():
+def test_nightly_runs_each_step_as_a_child_run(settings, mailoutbox):
+    settings.DAILY_REPORT_TO = ["ops@example.com"]
     call("seed_demo_data", "--orders", "100", "--tokens", "30")
     out = call("nightly")
     assert out.strip().endswith("Nightly batch complete")
     parent = JobRun.objects.get(job="nightly")
     children = JobRun.objects.filter(parent=parent).order_by("started_at")
-    assert [c.job for c in children] == ["cleanup_tokens", "compute_daily_stats"]
+    assert [c.job for c in children] == [
+        "cleanup_tokens",
+        "compute_daily_stats",
+        "send_daily_report",
+    ]
     assert {c.status for c in children} == {"succeeded"}
     assert DailyStat.objects.count() == 1
+    (mail,) = mailoutbox  # yesterday's figures, just computed
+    assert mail.to == ["ops@example.com"]
+    assert mail.subject.startswith(f"Orders on {DailyStat.objects.get().date}: ")
 
 
 def test_nightly_stops_at_the_first_failure_with_its_exit_code(monkeypatch):

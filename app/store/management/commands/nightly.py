@@ -6,11 +6,14 @@ from jobs import JobCommand
 
 
 class Command(JobCommand):
-    help = "Nightly batch: cleanup_tokens, then compute_daily_stats; stops at the first failure."
+    help = (
+        "Nightly batch: cleanup_tokens, compute_daily_stats, then send_daily_report; stops at "
+        "the first failure."
+    )
     schedule = "30 2 * * *"
     max_runtime = 3600
     #: (job, arguments) in order.
-    steps = [("cleanup_tokens", ()), ("compute_daily_stats", ())]
+    steps = [("cleanup_tokens", ()), ("compute_daily_stats", ()), ("send_daily_report", ())]
 
     def handle(self, *args, **options):
         for name, arguments in self.steps:
