@@ -16,8 +16,9 @@ class JobRun(models.Model):
         RUNNING = "running"
         SUCCEEDED = "succeeded"
         FAILED = "failed"
-        INTERRUPTED = "interrupted"
-        SKIPPED = "skipped"
+        INTERRUPTED = "interrupted"  # a planned stop: a signal or --max-runtime
+        BLOCKED = "blocked"  # another run held the lock (exit 75)
+        SKIPPED = "skipped"  # another run held the lock, and --skip-if-running (exit 0)
         ABANDONED = "abandoned"
 
     job = models.CharField(max_length=64)
@@ -30,7 +31,13 @@ class JobRun(models.Model):
     host = models.CharField(max_length=255, blank=True, help_text="Pod or container name.")
     pid = models.PositiveIntegerField(null=True, blank=True)
     dry_run = models.BooleanField(default=False)
-    counters = models.JSONField(default=dict, blank=True)
+    counters = models.JSONField(default=dict, blank=True, help_text="What this run did.")
+    walk = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Where a batch walk stands after this run: the key it resumed after, its "
+        "last key, the counters of the whole walk so far, and whether it finished.",
+    )
     error = models.TextField(blank=True, help_text="One line; empty on success.")
     lock_key = models.CharField(max_length=255, blank=True)
     parent = models.ForeignKey(

@@ -1,5 +1,6 @@
 """The ``jobctl`` command line: list, describe, render and history."""
 
+import contextlib
 import json
 import os
 import sys
@@ -115,6 +116,8 @@ def describe(name):
         )
     else:
         click.echo("lock: none (runs may overlap)")
+    if command.batch_size:
+        click.echo(f"checkpoint: {pending_checkpoint(job.name)}")
     click.echo(f"max runtime: {f'{command.max_runtime}s' if command.max_runtime else 'none'}")
     click.echo(f"retries: {command.retries}; stop grace period: {command.stop_grace_seconds}s")
     deadline = command.database_deadline
@@ -123,6 +126,23 @@ def describe(name):
     )
     click.echo("")
     click.echo(command.create_parser("job", job.name).format_help().rstrip())
+
+
+def pending_checkpoint(name):
+    """Where an unfinished walk of job ``name`` stands; describe works without a database."""
+    from django.db import DatabaseError
+
+    from jobs.ctl.history import checkpoints
+    from jobs.framework.errors import one_line
+
+    try:
+        pending = checkpoints(name)
+    except DatabaseError as e:
+        return f"unknown (cannot read the checkpoints: {one_line(e)})"
+    if not pending:
+        return "none (the next run starts from the top)"
+    resume = "the next run with the same arguments resumes there; --restart starts over"
+    return "; ".join(pending) + f" ({resume})"
 
 
 @cli.group()
@@ -292,24 +312,36 @@ def systemd(job_bin, workdir, app_name, env_file, user, output_dir):
 )
 def history(name, limit):
     """Show recent runs from the run records, newest first."""
-    from jobs.ctl.history import recent_runs, row
+    from jobs.ctl.history import HEADERS, recent_runs, row
 
     if name:
         get_job(name)
-    from django.db import DatabaseError
-
-    try:
+    with run_records():
         runs = recent_runs(name, limit)
-    except DatabaseError as e:
-        raise click.ClickException(
-            f"cannot read the run records: {' '.join(str(e).split())}"
-        ) from None
     if not runs:
         click.echo("no runs recorded" + (f" for {name}" if name else ""))
         return
-    table(
-        [row(r) for r in runs], ["ID", "JOB", "STATUS", "EXIT", "STARTED", "DURATION", "COUNTERS"]
-    )
+    table([row(r) for r in runs], HEADERS)
+
+
+@contextlib.contextmanager
+def run_records():
+    """Reading the run records: a missing table (78) or database (69) is one line."""
+    from django.db import OperationalError, ProgrammingError
+
+    from jobs.framework.errors import one_line
+
+    try:
+        yield
+    except ProgrammingError as e:
+        raise ConfigExit(
+            f"cannot read the run records ({one_line(e)}); apply the migrations: "
+            "`python manage.py migrate` (or `job migrate`)"
+        ) from None
+    except OperationalError as e:
+        error = click.ClickException(f"cannot read the run records: {one_line(e)}")
+        error.exit_code = int(ExitCode.DB_UNAVAILABLE)
+        raise error from None
 
 
 def main():

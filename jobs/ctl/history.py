@@ -1,7 +1,7 @@
 """Recent runs from the run records, as rows for a table."""
 
 from jobs.conf import setting
-from jobs.models import JobRun
+from jobs.models import JobCheckpoint, JobRun
 
 
 def recent_runs(job=None, limit=20):
@@ -11,15 +11,47 @@ def recent_runs(job=None, limit=20):
     return list(runs[:limit])
 
 
+def checkpoints(job):
+    """The unfinished walks of ``job``: lines for ``jobctl describe``."""
+    found = JobCheckpoint.objects.filter(job=job).order_by("-updated_at")
+    return [
+        f"after key {c.last_key}, saved {c.updated_at:%Y-%m-%d %H:%M:%S %Z}, "
+        f"the walk so far: {pairs(c.counters) or 'nothing counted'}"
+        for c in found
+    ]
+
+
+HEADERS = ["ID", "JOB", "STATUS", "EXIT", "STARTED", "DURATION", "HOST", "ARGUMENTS", "COUNTERS"]
+
+
 def row(run):
     duration = f"{run.duration.total_seconds():.1f}s" if run.duration is not None else "-"
-    counters = " ".join(f"{k}={v}" for k, v in sorted(run.counters.items()))
+    status = f"{run.status} (dry run)" if run.dry_run else run.status
     return [
         str(run.pk),
         run.job,
-        run.status,
+        status,
         "-" if run.exit_code is None else str(run.exit_code),
         run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
         duration,
-        counters,
+        run.host or "-",
+        pairs(arguments(run.arguments)) or "-",
+        pairs(run.counters),
     ]
+
+
+def arguments(recorded):
+    """The arguments a run was given (secrets already redacted), less the flags left unset."""
+    # None, False and "" are unset; 0 is a value (0 == False, hence no `in (None, False)`).
+    shown = {
+        k: v
+        for k, v in recorded.items()
+        if k != "dry_run" and not (v is None or v is False or v == "")
+    }
+    if words := shown.pop("args", None):
+        shown["args"] = " ".join(map(str, words))
+    return shown
+
+
+def pairs(values):
+    return " ".join(f"{k}={v}" for k, v in sorted(values.items()))

@@ -125,6 +125,7 @@ class JobCommand(BaseCommand):
         self.options = options
         self.dry_run = bool(options.get("dry_run"))
         self.counters = Counter()
+        self.walk_totals = Counter()  # run_batches: the whole walk's counters, resumes included
         max_runtime = options.get("max_runtime")
         self._stop_at = time.monotonic() + max_runtime if max_runtime else None
         self.run = Run(self, args, options)
@@ -156,7 +157,8 @@ class JobCommand(BaseCommand):
         ``batch.rows`` holds ``(key, *fields)`` tuples and ``batch.queryset`` the batch's key
         range. The checkpoint is saved in the same transaction; a rerun resumes after the last
         committed batch (``--restart`` starts over) and a finished walk clears it. In a dry
-        run every batch is rolled back and no checkpoint is read or written.
+        run every batch is rolled back and no checkpoint is read or written. ``self.counters``
+        count what this run did; ``self.walk_totals`` the whole walk, resumed runs included.
         """
         walk(self, queryset, process, fields=fields, key=key, total=total)
 

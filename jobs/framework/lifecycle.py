@@ -33,6 +33,14 @@ _active_runs = []
 # Runs inside Run.execute, recorded or not: the outermost closes the control connection.
 _depth = 0
 
+#: The log level of a run's last event, by status, when it exits non-zero: a planned stop or a
+#: lost lock race is a warning (the next run resumes or runs), a failure an error.
+LEVELS = {
+    JobRun.Status.INTERRUPTED: logging.WARNING,
+    JobRun.Status.BLOCKED: logging.WARNING,
+    JobRun.Status.FAILED: logging.ERROR,
+}
+
 
 class Run:
     """The bookkeeping of one run of ``command``; ``execute(body)`` runs it."""
@@ -116,8 +124,9 @@ class Run:
                 exit_code=int(code),
                 duration_s=round(elapsed, 3),
                 counters=counters,
+                walk=self.record.walk or None,
                 error=reason or None,
-                level=logging.INFO if code == ExitCode.OK else logging.ERROR,
+                level=LEVELS.get(status, logging.ERROR) if code else logging.INFO,
             )
 
     def acquire_lock(self):
@@ -127,14 +136,36 @@ class Run:
             return lock
         holder = runs.holder(self.using, self.lock_key)
         reason = f"already running: {self.job} is held by {holder}"
-        code = ExitCode.OK if self.skip_if_running else ExitCode.TEMPORARY
-        runs.record_skip(
-            self.using, self.job, self.arguments, self.dry_run, self.lock_key, code, reason
+        if self.skip_if_running:
+            status, code, level = JobRun.Status.SKIPPED, ExitCode.OK, logging.INFO
+        else:
+            status, code, level = JobRun.Status.BLOCKED, ExitCode.TEMPORARY, logging.WARNING
+        self.record = runs.record_skip(
+            self.using, self.job, self.arguments, self.dry_run, self.lock_key, status, code, reason
+        )
+        self.log(
+            str(status),
+            "%s; %s with exit code %s",
+            reason,
+            status,
+            int(code),
+            level=level,
+            status=str(status),
+            exit_code=int(code),
         )
         if self.skip_if_running:
-            self.log("skipped", "%s; skipped (--skip-if-running)", reason, exit_code=0)
             return False
         raise CommandError(reason, returncode=code)
+
+    def walk_stands(self, resumed_after, last_key, totals, done):
+        """Where the batch walk stands, for the run record (saved with the counters)."""
+        if self.record is not None:
+            self.record.walk = {
+                "resumed_after": resumed_after,
+                "last_key": last_key,
+                "counters": dict(totals),
+                "done": done,
+            }
 
     def save_counters(self):
         """Write the job's counters to the run record now (the finish writes them anyway)."""

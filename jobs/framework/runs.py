@@ -32,7 +32,8 @@ def start(using, job, arguments, dry_run, lock_key, parent=None, **fields):
     )
 
 
-def record_skip(using, job, arguments, dry_run, lock_key, exit_code, error):
+def record_skip(using, job, arguments, dry_run, lock_key, status, exit_code, error):
+    """A run that did not start because another held the lock: ``blocked`` or ``skipped``."""
     now = timezone.now()
     return start(
         using,
@@ -40,7 +41,7 @@ def record_skip(using, job, arguments, dry_run, lock_key, exit_code, error):
         arguments,
         dry_run,
         lock_key,
-        status=JobRun.Status.SKIPPED,
+        status=status,
         exit_code=exit_code,
         started_at=now,
         finished_at=now,
@@ -56,7 +57,7 @@ def finish(using, run, status, exit_code, counters, error=""):
     run.exit_code = int(exit_code)
     run.counters = dict(counters)
     run.error = error
-    fields = ["finished_at", "duration", "status", "exit_code", "counters", "error"]
+    fields = ["finished_at", "duration", "status", "exit_code", "counters", "walk", "error"]
     try:
         try:
             run.save(using=using, update_fields=fields)
@@ -76,7 +77,7 @@ def finish(using, run, status, exit_code, counters, error=""):
 
 def save_counters(using, run, counters):
     run.counters = dict(counters)
-    run.save(using=using, update_fields=["counters"])
+    run.save(using=using, update_fields=["counters", "walk"])
 
 
 def mark_abandoned(using, lock_key, by_run):

@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import json
 import time
+from collections import Counter
 
 from django.db import connections, router, transaction
 
@@ -124,16 +125,22 @@ def walk(job, queryset, process, *, fields=(), key="pk", total=None):
 
     ``job`` is the running ``JobCommand``: its options (``--batch-size``, ``--restart``,
     ``--throttle``), dry-run flag, counters, stop checks, transactions and progress.
+    ``job.counters`` count what this run does; the checkpoint, ``job.walk_totals`` and the run
+    record's ``walk`` count the whole walk, earlier runs included.
     """
     options, counters, using = job.options, job.counters, queryset.db
     checkpoints = Checkpoints(job.job_name, options, using=using)
-    after = None
+    after = resumed_after = None
+    earlier = Counter()  # what earlier runs of this walk counted: this run's are job.counters
     if options.get("restart") and not job.dry_run:
         checkpoints.clear()
     elif not job.dry_run and (checkpoint := checkpoints.load()) is not None:
-        after = checkpoint.last_key
-        counters.update(checkpoint.counters)
-        job.log_event("resume", "resuming after key %s", after, last_key=after)
+        after = resumed_after = checkpoint.last_key
+        earlier.update(checkpoint.counters)
+        job.log_event(
+            "resume", "resuming after key %s", after, last_key=after, walked=dict(earlier)
+        )
+    job.walk_totals = Counter(earlier)
     batch_size = options.get("batch_size") or job.batch_size
     progress = job.progress(total=total)
     try:
@@ -146,21 +153,26 @@ def walk(job, queryset, process, *, fields=(), key="pk", total=None):
                     if batch is None:
                         break
                     process(batch)
+                    totals = Counter(earlier)
+                    totals.update(counters)
                     if job.dry_run:
                         transaction.set_rollback(True, using=using)
                     else:
-                        checkpoints.save(batch.last_key, counters)
+                        checkpoints.save(batch.last_key, totals)
             except BaseException:
                 # The batch rolled back, and so do its counts.
                 counters.clear()
                 counters.update(before)
                 raise
             after = batch.last_key
+            job.walk_totals = totals
+            job.run.walk_stands(resumed_after, after, totals, done=False)
             progress.advance(len(batch))
             if options.get("throttle"):
                 time.sleep(options["throttle"])
     finally:
         progress.close()
+    job.run.walk_stands(resumed_after, after, job.walk_totals, done=True)
     if not job.dry_run:
         checkpoints.clear()
 

@@ -211,7 +211,7 @@ def test_a_new_project_adopts_the_framework(django, wheel, tmp_path, postgres, d
         ("succeeded", 0, {"candidates": 30}),
         ("failed", 65, {}),
         ("interrupted", 143, {}),
-        ("skipped", 75, {}),
+        ("blocked", 75, {}),
         ("succeeded", 0, {"deleted": 30}),
     ]
     finish_event = json.loads(done.stderr.splitlines()[-1])

@@ -6,7 +6,10 @@ example project can add or change jobs without touching these tests."""
 import datetime
 import itertools
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -251,14 +254,35 @@ def test_an_invalid_schedule_is_rejected_when_the_job_is_loaded():
 
 @pytest.mark.django_db
 def test_history_lists_recent_runs():
-    JobRun.objects.create(job="scheduled_noop", status="succeeded", exit_code=0, counters={"n": 2})
-    JobRun.objects.create(job="crash", status="failed", exit_code=75)
+    JobRun.objects.create(
+        job="scheduled_noop",
+        status="succeeded",
+        exit_code=0,
+        counters={"n": 2},
+        host="pod-a",
+        arguments={"dry_run": True, "exit": 0, "no_lock": False, "max_runtime": None},
+        dry_run=True,
+    )
+    JobRun.objects.create(job="crash", status="failed", exit_code=75, host="pod-b")
     result = jobctl("history")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split() == ["ID", "JOB", "STATUS", "EXIT", "STARTED", "DURATION", "COUNTERS"]
+    assert lines[0].split() == [
+        "ID",
+        "JOB",
+        "STATUS",
+        "EXIT",
+        "STARTED",
+        "DURATION",
+        "HOST",
+        "ARGUMENTS",
+        "COUNTERS",
+    ]
     assert lines[1].split()[1:4] == ["crash", "failed", "75"]
-    assert lines[2].split()[1:4] == ["scheduled_noop", "succeeded", "0"]
+    assert lines[2].split()[1:5] == ["scheduled_noop", "succeeded", "(dry", "run)"]
+    assert " pod-a " in lines[2] and " pod-b " in lines[1]
+    assert " exit=0 " in lines[2]  # the arguments given; unset flags are left out
+    assert "no_lock" not in lines[2] and "max_runtime" not in lines[2]
     assert lines[2].endswith("n=2")
     only = jobctl("history", "scheduled_noop", "--limit", "5").output.splitlines()
     assert len(only) == 2
@@ -284,3 +308,33 @@ def test_every_command_has_help_and_is_in_the_readme():
     for path, command in commands(cli):
         assert command.help and command.help.strip().endswith("."), path
         assert " ".join(path) in readme, f"{' '.join(path)} is not in README.md"
+
+
+@pytest.mark.django_db
+def test_describe_shows_a_pending_checkpoint():
+    from jobs.models import JobCheckpoint
+
+    assert (
+        "checkpoint: none (the next run starts from the top)\n"
+        in jobctl("describe", "upper_items").output
+    )
+    JobCheckpoint.objects.create(
+        job="upper_items", arguments_hash="x", last_key=300, counters={"checked": 300}
+    )
+    output = jobctl("describe", "upper_items").output
+    assert "checkpoint: after key 300, saved " in output
+    assert "the walk so far: checked=300 (the next run with the same arguments resumes" in output
+    assert "checkpoint" not in jobctl("describe", "scheduled_noop").output  # no batches
+
+
+def test_history_without_the_tables_exits_78_with_one_line(postgres):
+    from tests.support.docker import create_database
+
+    _, url = create_database(postgres, "history_unmigrated")
+    env = {**os.environ, "DATABASE_URL": url.replace("postgresql://", "postgres://")}
+    jobctl_bin = Path(sys.executable).with_name("jobctl")
+    result = subprocess.run([jobctl_bin, "history"], capture_output=True, text=True, env=env)
+    assert result.returncode == 78
+    assert result.stderr.startswith("Error: cannot read the run records (relation ")
+    assert result.stderr.rstrip().endswith("`python manage.py migrate` (or `job migrate`)")
+    assert len(result.stderr.splitlines()) == 1

@@ -94,10 +94,21 @@ def test_a_stopped_run_resumes_where_it_stopped(strategy, monkeypatch):
 
     monkeypatch.setattr(NormalizeEmails, original.__name__, original)
     assert normalize("--strategy", strategy, "--batch-size", "100") == (
-        "checked 1000 / changed 500 (commit)\n"  # 300 before the stop + 700 after: none twice
+        # This run's 700 rows, and the walk's 300 before the stop + 700 after: none twice.
+        "checked 700 / changed 350 (commit); the walk: checked 1000 / changed 500\n"
     )
     assert emails() == expected
     assert JobCheckpoint.objects.count() == 0
+    stopped, resumed = JobRun.objects.order_by("started_at")
+    assert stopped.counters == {"checked": 300, "changed": 150}
+    assert stopped.walk["done"] is False and stopped.walk["last_key"] == calls[2][1]
+    assert resumed.counters == {"checked": 700, "changed": 350}  # what this run did
+    assert resumed.walk == {
+        "resumed_after": calls[2][1],
+        "last_key": max(Customer.objects.values_list("pk", flat=True)),
+        "counters": {"checked": 1000, "changed": 500},
+        "done": True,
+    }
 
 
 def test_restart_ignores_the_checkpoint():

@@ -35,8 +35,30 @@ def test_a_held_lock_makes_the_run_exit_75_naming_the_holder(other_session):
     assert f"already running: slow_batches is held by run {holder.pk}" in str(excinfo.value)
     assert "on pod-a (pid 42)" in str(excinfo.value)
     assert Item.objects.count() == 0
-    skipped = JobRun.objects.get(status="skipped")
-    assert skipped.exit_code == 75
+    blocked = JobRun.objects.get(status="blocked")
+    assert blocked.exit_code == 75
+
+
+def test_a_lost_lock_race_is_logged_as_a_warning(other_session, caplog):
+    other_session.execute("SELECT pg_advisory_lock(%s)", [lock_id(LOCK_KEY)])
+    with caplog.at_level("INFO", logger="jobs"), pytest.raises(CommandError):
+        run("slow_batches", batches=1, sleep=0)
+    (event,) = [r for r in caplog.records if getattr(r, "event", None)]
+    assert (event.event, event.levelname, event.exit_code) == ("blocked", "WARNING", 75)
+    assert event.run_id == JobRun.objects.get(status="blocked").pk
+
+
+def test_a_planned_stop_finishes_at_warning_and_a_failure_at_error(caplog):
+    with caplog.at_level("INFO", logger="jobs"):
+        with pytest.raises(CommandError):
+            run("slow_batches", batches=50, size=1, sleep=0.05, max_runtime=0.1)
+        with pytest.raises(CommandError):
+            run("fail_with", 65)
+    finishes = [r for r in caplog.records if getattr(r, "event", None) == "finish"]
+    assert [(r.status, r.levelname) for r in finishes] == [
+        ("interrupted", "WARNING"),
+        ("failed", "ERROR"),
+    ]
 
 
 def test_skip_if_running_exits_0_and_records_a_skip(other_session):

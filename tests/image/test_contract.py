@@ -154,7 +154,7 @@ def test_two_concurrent_runs_one_works_the_other_exits_75(job_image, db):
     assert sorted([first.exit_code, second.exit_code]) == [0, 75]
     assert "already running" in second.stderr
     assert rows(db, "slow") == 4 * 5
-    assert sorted(status for status, *_ in runs(db)) == ["skipped", "succeeded"]
+    assert sorted(status for status, *_ in runs(db)) == ["blocked", "succeeded"]
 
 
 # -- 143 / 130: graceful stop --------------------------------------------------------------

@@ -31,9 +31,14 @@ class Command(JobCommand):
         else:
             self.run_batches(customers, self.normalize_in_python, fields=["email"])
         mode = "dry" if self.dry_run else "commit"
+        walked = ""
+        if self.walk_totals and self.walk_totals != self.counters:  # resumed: the whole walk
+            w = self.walk_totals
+            walked = f"; the walk: checked {w['checked']} / changed {w['changed']}"
         self.stdout.write(
             self.style.SUCCESS(
-                f"checked {self.counters['checked']} / changed {self.counters['changed']} ({mode})"
+                f"checked {self.counters['checked']} / changed {self.counters['changed']} "
+                f"({mode}){walked}"
             )
         )
 
