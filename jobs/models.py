@@ -38,6 +38,12 @@ class JobRun(models.Model):
         help_text="Where a batch walk stands after this run: the key it resumed after, its "
         "last key, the counters of the whole walk so far, and whether it finished.",
     )
+    progress = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Live progress, saved every JOB_PROGRESS_INTERVAL: rows done by this run, "
+        "the total (estimated: PostgreSQL's count of the table), rate and ETA.",
+    )
     error = models.TextField(blank=True, help_text="One line; empty on success.")
     lock_key = models.CharField(max_length=255, blank=True)
     parent = models.ForeignKey(
@@ -69,6 +75,7 @@ class JobCheckpoint(models.Model):
     arguments_hash = models.CharField(max_length=64)
     last_key = models.JSONField()
     counters = models.JSONField(default=dict)
+    rows = models.BigIntegerField(default=0, help_text="Rows walked so far, by every run.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

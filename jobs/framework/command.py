@@ -162,14 +162,15 @@ class JobCommand(BaseCommand):
         """
         walk(self, queryset, process, fields=fields, key=key, total=total)
 
-    def progress(self, total=None, unit="rows"):
+    def progress(self, total=None, unit="rows", **kwargs):
         """A ``Progress`` for a long loop: ``advance(n)`` per batch, ``close()`` at the end."""
         interval = setting("JOB_PROGRESS_INTERVAL")
-        return Progress(self._report_progress, total=total, interval=interval, unit=unit)
+        return Progress(self._report_progress, total=total, interval=interval, unit=unit, **kwargs)
 
-    def _report_progress(self, snapshot):
-        self.log_event("progress", "progress", counters=dict(self.counters), **snapshot)
-        self.save_counters()  # so that the run record shows how far a live run got
+    def _report_progress(self, snapshot, drawn):
+        if not drawn:  # the bar on the terminal shows it already
+            self.log_event("progress", "progress", counters=dict(self.counters), **snapshot)
+        self.run.progress(snapshot)  # so that the run record shows how far a live run got
 
     def save_counters(self):
         """Write ``self.counters`` to the run record now (the finish writes them anyway)."""

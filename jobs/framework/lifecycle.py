@@ -12,6 +12,7 @@ import time
 
 from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.utils import timezone
 
 from jobs.conf import setting
 from jobs.exitcodes import ExitCode
@@ -171,6 +172,12 @@ class Run:
         """Write the job's counters to the run record now (the finish writes them anyway)."""
         if self.record is not None:
             runs.save_counters(self.using, self.record, self.command.counters)
+
+    def progress(self, snapshot):
+        """Save a progress snapshot, with the counters, to the run record."""
+        if self.record is not None:
+            self.record.progress = {**snapshot, "at": timezone.now().isoformat()}
+            self.save_counters()
 
     def log(self, event, message, *args, level=logging.INFO, **fields):
         run_id = self.record.pk if self.record is not None else None

@@ -57,7 +57,8 @@ def finish(using, run, status, exit_code, counters, error=""):
     run.exit_code = int(exit_code)
     run.counters = dict(counters)
     run.error = error
-    fields = ["finished_at", "duration", "status", "exit_code", "counters", "walk", "error"]
+    fields = ["finished_at", "duration", "status", "exit_code", "counters", "walk", "progress"]
+    fields.append("error")
     try:
         try:
             run.save(using=using, update_fields=fields)
@@ -77,7 +78,7 @@ def finish(using, run, status, exit_code, counters, error=""):
 
 def save_counters(using, run, counters):
     run.counters = dict(counters)
-    run.save(using=using, update_fields=["counters", "walk"])
+    run.save(using=using, update_fields=["counters", "walk", "progress"])
 
 
 def mark_abandoned(using, lock_key, by_run):

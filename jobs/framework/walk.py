@@ -104,16 +104,20 @@ class Checkpoints:
     def load(self):
         return self.objects.filter(job=self.job, arguments_hash=self.hash).first()
 
-    def save(self, last_key, counters):
+    def save(self, last_key, counters, rows):
         # One INSERT ... ON CONFLICT DO UPDATE: it runs once per batch, so it stays cheap.
         checkpoint = JobCheckpoint(
-            job=self.job, arguments_hash=self.hash, last_key=last_key, counters=dict(counters)
+            job=self.job,
+            arguments_hash=self.hash,
+            last_key=last_key,
+            counters=dict(counters),
+            rows=rows,
         )
         self.objects.bulk_create(
             [checkpoint],
             update_conflicts=True,
             unique_fields=["job", "arguments_hash"],
-            update_fields=["last_key", "counters", "updated_at"],
+            update_fields=["last_key", "counters", "rows", "updated_at"],
         )
 
     def clear(self):
@@ -132,17 +136,22 @@ def walk(job, queryset, process, *, fields=(), key="pk", total=None):
     checkpoints = Checkpoints(job.job_name, options, using=using)
     after = resumed_after = None
     earlier = Counter()  # what earlier runs of this walk counted: this run's are job.counters
+    rows_before = 0
     if options.get("restart") and not job.dry_run:
         checkpoints.clear()
     elif not job.dry_run and (checkpoint := checkpoints.load()) is not None:
         after = resumed_after = checkpoint.last_key
         earlier.update(checkpoint.counters)
+        rows_before = checkpoint.rows
         job.log_event(
             "resume", "resuming after key %s", after, last_key=after, walked=dict(earlier)
         )
     job.walk_totals = Counter(earlier)
     batch_size = options.get("batch_size") or job.batch_size
-    progress = job.progress(total=total)
+    estimated = total is None
+    if estimated:
+        total = estimated_rows(queryset)
+    progress = job.progress(total=total, before=rows_before, estimated=estimated)
     try:
         while True:
             job.check_stop()
@@ -158,7 +167,9 @@ def walk(job, queryset, process, *, fields=(), key="pk", total=None):
                     if job.dry_run:
                         transaction.set_rollback(True, using=using)
                     else:
-                        checkpoints.save(batch.last_key, totals)
+                        checkpoints.save(
+                            batch.last_key, totals, rows_before + progress.done + len(batch)
+                        )
             except BaseException:
                 # The batch rolled back, and so do its counts.
                 counters.clear()
@@ -175,6 +186,22 @@ def walk(job, queryset, process, *, fields=(), key="pk", total=None):
     job.run.walk_stands(resumed_after, after, job.walk_totals, done=True)
     if not job.dry_run:
         checkpoints.clear()
+
+
+def estimated_rows(queryset):
+    """PostgreSQL's estimate of the rows in ``queryset``'s table (``pg_class.reltuples``, kept
+    by VACUUM and ANALYZE), or ``None``: no estimate yet, or another database. An estimate of
+    the whole table, so an upper bound for a filtered queryset."""
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql":
+        return None
+    table = connection.ops.quote_name(queryset.model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)", [table]
+        )
+        row = cursor.fetchone()
+    return row[0] if row and row[0] and row[0] > 0 else None
 
 
 def next_batch(queryset, fields, key, after, batch_size):

@@ -275,6 +275,7 @@ def test_history_lists_recent_runs():
         "STARTED",
         "DURATION",
         "HOST",
+        "PROGRESS",
         "ARGUMENTS",
         "COUNTERS",
     ]
@@ -284,6 +285,12 @@ def test_history_lists_recent_runs():
     assert " exit=0 " in lines[2]  # the arguments given; unset flags are left out
     assert "no_lock" not in lines[2] and "max_runtime" not in lines[2]
     assert lines[2].endswith("n=2")
+    JobRun.objects.create(
+        job="upper_items",
+        progress={"done": 450, "total": 1000, "estimated": True, "rate": 120.0, "eta_s": 4.6},
+    )
+    live = jobctl("history", "upper_items").output.splitlines()[1]
+    assert " running " in live and " 450/~1000 rows 45% 120/s ETA 4.6s " in live
     only = jobctl("history", "scheduled_noop", "--limit", "5").output.splitlines()
     assert len(only) == 2
     assert jobctl("history", "prune_job_runs").output == "no runs recorded for prune_job_runs\n"

@@ -117,7 +117,7 @@ def test_restart_ignores_the_checkpoint():
     from jobs.framework.walk import Checkpoints
 
     Checkpoints("normalize_emails", {"strategy": "python"}, using="default").save(
-        first_key, {"checked": 100, "changed": 0}
+        first_key, {"checked": 100, "changed": 0}, rows=100
     )
     assert normalize("--restart") == "checked 200 / changed 100 (commit)\n"
 

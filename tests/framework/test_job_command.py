@@ -8,6 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.utils import timezone
 
 from jobs.framework.lock import lock_id
@@ -234,6 +235,28 @@ def test_progress_events_off_a_terminal(settings, caplog):
     assert [(r.done, r.total) for r in progress] == [(2, 6), (4, 6), (6, 6)]
     assert progress[-1].counters == {"batches": 3, "rows": 6}
     assert JobRun.objects.get(job="slow_batches").counters == {"batches": 3, "rows": 6}
+
+
+def test_the_run_record_holds_live_progress_with_an_estimated_total(settings, monkeypatch):
+    settings.JOB_PROGRESS_INTERVAL = 0
+    Item.objects.bulk_create(Item(name=f"item-{i}") for i in range(250))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE testjobs_item")  # PostgreSQL's estimate: pg_class.reltuples
+    saved = []
+    original = JobRun.save
+
+    def spy(self, *args, **kwargs):
+        if self.progress and self.status == "running":
+            saved.append(dict(self.progress))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(JobRun, "save", spy)
+    run("upper_items", batch_size=100)
+    assert [p["done"] for p in saved] == [100, 200, 250]  # written while the run was live
+    assert all(p["total"] == 250 and p["estimated"] for p in saved)
+    assert all(p["rate"] > 0 and "eta_s" in p and "at" in p for p in saved)
+    assert saved[-1]["eta_s"] == 0
+    assert JobRun.objects.get(job="upper_items").progress["done"] == 250
 
 
 def test_the_admin_lists_runs_read_only(admin_client):
