@@ -6,6 +6,8 @@ code   retry?      meaning
 0      -           success, a dry run, nothing to do, or skipped (``--skip-if-running``)
 1      budget      unexpected exception (a bug): traceback on stderr
 2      no          bad arguments to the job (argparse usage on stderr)
+3      no          stopped by an operator (``jobctl stop``), or its job paused, at a batch
+                   boundary: the checkpoint is kept for a resume or a retry
 64     no          runner misuse: missing, malformed, refused or unknown job; forbidden option
 65     no          bad input data detected by the job
 69     yes         the database is unreachable after bounded retries
@@ -39,6 +41,7 @@ class ExitCode(enum.IntEnum):
     OK = 0, None, "success, a dry run, nothing to do, or skipped with --skip-if-running"
     BUG = 1, None, "unexpected exception (a bug): traceback on stderr"
     USAGE = 2, False, "bad arguments to the job (argparse usage on stderr)"
+    STOPPED = 3, False, "stopped by an operator, or its job paused, at a batch boundary"
     RUNNER_MISUSE = 64, False, "missing, malformed, refused or unknown job name; forbidden option"
     DATA_ERROR = 65, False, "bad input data detected by the job"
     DB_UNAVAILABLE = 69, True, "the database is unreachable after bounded retries"

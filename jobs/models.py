@@ -17,6 +17,7 @@ class JobRun(models.Model):
         SUCCEEDED = "succeeded"
         FAILED = "failed"
         INTERRUPTED = "interrupted"  # a planned stop: a signal or --max-runtime
+        STOPPED = "stopped"  # an operator stopped it, or paused its job (exit 3)
         BLOCKED = "blocked"  # another run held the lock (exit 75)
         SKIPPED = "skipped"  # another run held the lock, and --skip-if-running (exit 0)
         ABANDONED = "abandoned"
@@ -44,6 +45,13 @@ class JobRun(models.Model):
         help_text="Live progress, saved every JOB_PROGRESS_INTERVAL: rows done by this run, "
         "the total (estimated: PostgreSQL's count of the table), rate and ETA.",
     )
+    argv = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The command line after the job's name (secrets redacted); null when the "
+        "run was started from code (call_command).",
+    )
+    stopped_by = models.CharField(max_length=150, blank=True, help_text="Who stopped it.")
     error = models.TextField(blank=True, help_text="One line; empty on success.")
     lock_key = models.CharField(max_length=255, blank=True)
     parent = models.ForeignKey(
@@ -86,3 +94,45 @@ class JobCheckpoint(models.Model):
 
     def __str__(self):
         return f"{self.job} at {self.last_key}"
+
+
+class RunRequest(models.Model):
+    """An operator's request about a run or a job: the database is the control plane, so it
+    reaches a run on any host or pod, which looks for requests at its batch boundaries."""
+
+    class Action(models.TextChoices):
+        STOP = "stop"
+        PAUSE = "pause"
+        RESUME = "resume"
+        RETRY = "retry"
+
+    action = models.CharField(max_length=8, choices=Action.choices)
+    job = models.CharField(max_length=64)
+    run = models.ForeignKey(
+        JobRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="requests"
+    )
+    requested_by = models.CharField(max_length=150)
+    requested_at = models.DateTimeField(default=timezone.now)
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "batch_jobs_request"
+        ordering = ["-requested_at"]
+        indexes = [models.Index(fields=["run", "action", "handled_at"])]
+
+    def __str__(self):
+        return f"{self.action} {self.job} by {self.requested_by}"
+
+
+class JobPause(models.Model):
+    """A paused job: its runs do no work (exit 0, recorded skipped) until it is resumed."""
+
+    job = models.CharField(max_length=64, primary_key=True)
+    paused_by = models.CharField(max_length=150)
+    paused_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "batch_jobs_pause"
+
+    def __str__(self):
+        return f"{self.job} paused by {self.paused_by}"

@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def cli(ctx):
     history of their runs."""
     if ctx.invoked_subcommand:
         # Listing and rendering read the code, not the database.
-        setup_django(needs_database=ctx.invoked_subcommand == "history")
+        setup_django(needs_database=ctx.invoked_subcommand in NEEDS_DATABASE)
 
 
 @cli.command("list")
@@ -116,6 +117,7 @@ def describe(name):
         )
     else:
         click.echo("lock: none (runs may overlap)")
+    click.echo(f"paused: {pause_state(job.name)}")
     if command.batch_size:
         click.echo(f"checkpoint: {pending_checkpoint(job.name)}")
     click.echo(f"max runtime: {f'{command.max_runtime}s' if command.max_runtime else 'none'}")
@@ -126,6 +128,22 @@ def describe(name):
     )
     click.echo("")
     click.echo(command.create_parser("job", job.name).format_help().rstrip())
+
+
+def pause_state(name):
+    """Whether job ``name`` is paused; describe works without a database."""
+    from django.db import DatabaseError
+
+    from jobs.framework.errors import one_line
+    from jobs.models import JobPause
+
+    try:
+        pause = JobPause.objects.filter(job=name).first()
+    except DatabaseError as e:
+        return f"unknown (cannot read the pauses: {one_line(e)})"
+    if pause is None:
+        return "no"
+    return f"yes, by {pause.paused_by} at {pause.paused_at:%Y-%m-%d %H:%M:%S %Z}"
 
 
 def pending_checkpoint(name):
@@ -342,6 +360,93 @@ def run_records():
         error = click.ClickException(f"cannot read the run records: {one_line(e)}")
         error.exit_code = int(ExitCode.DB_UNAVAILABLE)
         raise error from None
+
+
+# -- run control -----------------------------------------------------------------------------
+
+NEEDS_DATABASE = {"history", "stop", "pause", "resume", "retry"}
+
+
+def by_option(command):
+    """--by, shared by the run-control commands: who asks, recorded with the request."""
+
+    def default():
+        from jobs.ctl.control import operator
+
+        return operator()
+
+    return click.option(
+        "--by", default=default, show_default="USER@HOST", help="Who asks (recorded)."
+    )(command)
+
+
+@contextlib.contextmanager
+def refusals():
+    from jobs.ctl.control import Refused
+
+    with run_records():
+        try:
+            yield
+        except Refused as e:
+            raise UsageExit(str(e)) from None
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN", type=click.IntRange(min=1))
+@by_option
+def stop(run_id, by):
+    """Ask a running run to stop at its next batch boundary (it exits 3, keeping its
+    checkpoint)."""
+    from jobs.ctl.control import stop as request_stop
+
+    with refusals():
+        run = request_stop(run_id, by)
+    click.echo(f"asked run {run.pk} ({run.job} on {run.host}) to stop at its next batch boundary")
+
+
+@cli.command()
+@click.argument("name")
+@by_option
+def pause(name, by):
+    """Pause a job: its run in flight stops at its next batch boundary, and later runs do
+    nothing (exit 0) until it is resumed."""
+    from jobs.ctl.control import pause as request_pause
+
+    get_job(name)
+    with refusals():
+        paused, created = request_pause(name, by)
+    if created:
+        click.echo(f"paused {name}; `jobctl resume {name}` lets it go on from its checkpoint")
+    else:
+        click.echo(f"{name} was already paused by {paused.paused_by}")
+
+
+@cli.command()
+@click.argument("name")
+@by_option
+def resume(name, by):
+    """Resume a paused job: its next run goes on from its checkpoint."""
+    from jobs.ctl.control import resume as request_resume
+
+    get_job(name)
+    with refusals():
+        was_paused = request_resume(name, by)
+    click.echo(f"resumed {name}" if was_paused else f"{name} was not paused")
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN", type=click.IntRange(min=1))
+@by_option
+def retry(run_id, by):
+    """Run a failed, stopped or interrupted run's job again with the same arguments, here;
+    it resumes from its checkpoint. Exits with the job's exit code."""
+    from jobs.ctl.control import retry_words
+
+    with refusals():
+        words = retry_words(run_id, by)
+    click.echo(f"retrying run {run_id}: job {' '.join(words)}", err=True)
+    job = str(Path(sys.executable).parent / "job")
+    raise SystemExit(subprocess.call([job, *words]))
 
 
 def main():

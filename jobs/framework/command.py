@@ -121,6 +121,10 @@ class JobCommand(BaseCommand):
         """Seconds of the database deadline: ``db_timeout``, else ``JOB_DB_TIMEOUT``; 0: none."""
         return setting("JOB_DB_TIMEOUT") if self.db_timeout is None else self.db_timeout
 
+    def run_from_argv(self, argv):
+        self.argv = argv[2:]  # recorded (secrets redacted), so that `jobctl retry` can rerun it
+        return super().run_from_argv(argv)
+
     def execute(self, *args, **options):
         self.options = options
         self.dry_run = bool(options.get("dry_run"))
@@ -134,7 +138,8 @@ class JobCommand(BaseCommand):
     # -- helpers for handle() -------------------------------------------------------------
 
     def check_stop(self):
-        """Stop here if a signal asked for it or ``--max-runtime`` has passed.
+        """Stop here if a signal asked for it, ``--max-runtime`` has passed, or an operator
+        stopped the run or paused its job (``jobctl stop|pause``).
 
         Call it between units of work that each commit or roll back as a whole.
         """
@@ -142,6 +147,7 @@ class JobCommand(BaseCommand):
             raise JobStopped(STOP.signum)
         if self._stop_at is not None and time.monotonic() >= self._stop_at:
             raise RuntimeLimitReached("--max-runtime reached with work left; rerun to resume")
+        self.run.check_requests()
 
     @contextlib.contextmanager
     def atomic(self, using=None):

@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 from django.db import InterfaceError, OperationalError
 
 from jobs.exitcodes import ExitCode
-from jobs.framework.stop import JobStopped, RuntimeLimitReached
+from jobs.framework.stop import JobStopped, OperatorStop, RuntimeLimitReached
 
 #: Database errors that say "try again later": a lost connection, a serialization failure,
 #: a deadlock, a lock or statement timeout. Django wraps psycopg's errors in its own classes.
@@ -30,6 +30,8 @@ def classify(exc):
         return ExitCode.SIGINT, "stopped by SIGINT"
     if isinstance(exc, RuntimeLimitReached):
         return ExitCode.TEMPORARY, one_line(exc)
+    if isinstance(exc, OperatorStop):
+        return ExitCode.STOPPED, one_line(exc)
     if isinstance(exc, CommandError):
         return exc.returncode, one_line(exc)
     if isinstance(exc, ImproperlyConfigured):

@@ -16,13 +16,13 @@ from django.utils import timezone
 
 from jobs.conf import setting
 from jobs.exitcodes import ExitCode
-from jobs.framework import control, runs
+from jobs.framework import control, runcontrol, runs
 from jobs.framework.database import wait_for_database
 from jobs.framework.errors import classify
 from jobs.framework.lock import lock_for
 from jobs.framework.monitors import Monitors, Outcome
-from jobs.framework.redact import redact_options
-from jobs.framework.stop import STOP, RuntimeLimitReached
+from jobs.framework.redact import redact_argv, redact_options
+from jobs.framework.stop import STOP, OperatorStop, RuntimeLimitReached
 from jobs.framework.watchdog import WATCHDOG
 from jobs.models import JobRun
 
@@ -38,6 +38,7 @@ _depth = 0
 #: lost lock race is a warning (the next run resumes or runs), a failure an error.
 LEVELS = {
     JobRun.Status.INTERRUPTED: logging.WARNING,
+    JobRun.Status.STOPPED: logging.WARNING,
     JobRun.Status.BLOCKED: logging.WARNING,
     JobRun.Status.FAILED: logging.ERROR,
 }
@@ -53,7 +54,8 @@ class Run:
         self.arguments = redact_options({**options, "args": list(args)} if args else options)
         self.options = options
         self.skip_if_running = bool(options.get("skip_if_running"))
-        self.lock_key = self.using = self.record = None
+        self.argv = getattr(command, "argv", None)  # from the command line, if any
+        self.lock_key = self.using = self.record = self.requests = None
 
     def execute(self, body):
         """Run ``body()`` (the job's own ``execute``) inside the whole lifecycle."""
@@ -87,7 +89,13 @@ class Run:
     def recorded(self, body):
         parent = _active_runs[-1] if _active_runs else None
         self.record = runs.start(
-            self.using, self.job, self.arguments, self.dry_run, self.lock_key, parent=parent
+            self.using,
+            self.job,
+            self.arguments,
+            self.dry_run,
+            self.lock_key,
+            parent=parent,
+            argv=redact_argv(self.argv) if self.argv is not None else None,
         )
         if self.lock_key:
             abandoned = runs.mark_abandoned(self.using, self.lock_key, self.record)
@@ -95,6 +103,17 @@ class Run:
                 self.log(
                     "abandoned", "marked %s earlier run(s) abandoned", abandoned, count=abandoned
                 )
+        if (pause := runcontrol.paused(self.using, self.job)) is not None:
+            reason = (
+                f"{self.job} is paused (by {pause.paused_by}, "
+                f"{pause.paused_at:%Y-%m-%d %H:%M:%S %Z}); `jobctl resume {self.job}` resumes it"
+            )
+            runs.finish(self.using, self.record, JobRun.Status.SKIPPED, ExitCode.OK, {}, reason)
+            self.log(
+                "paused", "%s; skipped with exit code 0", reason, status="skipped", exit_code=0
+            )
+            return None
+        self.requests = runcontrol.Requests(self.using, self.job, self.record.pk)
         _active_runs.append(self.record)
         started = time.monotonic()
         monitors = Monitors(self.command, self.record.pk)
@@ -105,8 +124,13 @@ class Run:
             return body()
         except BaseException as exc:
             code, reason = classify(exc)
-            interrupted = isinstance(exc, KeyboardInterrupt | RuntimeLimitReached)
-            status = JobRun.Status.INTERRUPTED if interrupted else JobRun.Status.FAILED
+            if isinstance(exc, OperatorStop):
+                status = JobRun.Status.STOPPED
+                self.record.stopped_by = exc.by
+            elif isinstance(exc, KeyboardInterrupt | RuntimeLimitReached):
+                status = JobRun.Status.INTERRUPTED
+            else:
+                status = JobRun.Status.FAILED
             error = exc
             raise
         finally:
@@ -157,6 +181,11 @@ class Run:
         if self.skip_if_running:
             return False
         raise CommandError(reason, returncode=code)
+
+    def check_requests(self):
+        """Raise ``OperatorStop`` if an operator asked this run to stop or paused its job."""
+        if self.requests is not None:
+            self.requests.check()
 
     def walk_stands(self, resumed_after, last_key, totals, done):
         """Where the batch walk stands, for the run record (saved with the counters)."""

@@ -58,7 +58,7 @@ def finish(using, run, status, exit_code, counters, error=""):
     run.counters = dict(counters)
     run.error = error
     fields = ["finished_at", "duration", "status", "exit_code", "counters", "walk", "progress"]
-    fields.append("error")
+    fields += ["stopped_by", "error"]
     try:
         try:
             run.save(using=using, update_fields=fields)

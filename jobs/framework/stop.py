@@ -31,6 +31,15 @@ class RuntimeLimitReached(Exception):
     """``--max-runtime`` passed with work left; a later run resumes."""
 
 
+class OperatorStop(Exception):
+    """An operator stopped the run, or paused its job (``jobs.framework.runcontrol``): stop at
+    this batch boundary, keeping the checkpoint (exit 3)."""
+
+    def __init__(self, by, reason):
+        super().__init__(reason)
+        self.by = by
+
+
 class StopSignals:
     """Process-wide stop state. Re-entrant, so nested jobs (``call_command``) share it."""
 

@@ -61,6 +61,7 @@ def test_list_json():
     }
 
 
+@pytest.mark.django_db  # describe reads whether the job is paused
 def test_describe_shows_schedule_lock_and_the_next_five_runs():
     result = jobctl("describe", "scheduled_noop")
     assert result.exit_code == 0, result.output
@@ -105,7 +106,7 @@ def test_render_kubernetes_produces_valid_cronjobs_with_the_contract():
         rules = job["podFailurePolicy"]["rules"]
         assert rules[0] == {
             "action": "FailJob",
-            "onExitCodes": {"containerName": "job", "operator": "In", "values": [2, 64, 65, 78]},
+            "onExitCodes": {"containerName": "job", "operator": "In", "values": [2, 3, 64, 65, 78]},
         }
         assert rules[1] == {
             "action": "Ignore",

@@ -157,6 +157,27 @@ def test_two_concurrent_runs_one_works_the_other_exits_75(job_image, db):
     assert sorted(status for status, *_ in runs(db)) == ["blocked", "succeeded"]
 
 
+def test_jobctl_stop_reaches_a_run_in_another_container(job_image, db):
+    container = job_image.start(
+        "job",
+        "slow_batches",
+        "--batches",
+        "40",
+        "--sleep",
+        "0.3",
+        env={"JOB_PROGRESS_INTERVAL": "0.2"},
+    )
+    wait_for_output(container, "batch 1 written")
+    (run_id,) = db.execute("SELECT id FROM batch_jobs_run WHERE status = 'running'").fetchone()
+    stop = job_image.run("jobctl", "stop", str(run_id), "--by", "ops")
+    assert stop.exit_code == 0, stop.stderr
+    result = finish(container)
+    assert result.exit_code == 3, result.stderr
+    assert result.stderr.splitlines()[-1] == "CommandError: stopped by ops"
+    assert runs(db) == [("stopped", 3, "stopped by ops")]
+    assert 0 < rows(db, "slow") < 40 * 5 and rows(db, "slow") % 5 == 0  # whole batches
+
+
 # -- 143 / 130: graceful stop --------------------------------------------------------------
 
 
