@@ -178,6 +178,18 @@ def image_reference(ctx, param, value):
     return value
 
 
+def check_arguments(job, args):
+    """Refuse (exit 2) arguments the job's own parser refuses, before rendering a Job whose pod
+    would exit 2."""
+    from django.core.management.base import CommandError
+
+    try:
+        job.command.create_parser("job", job.name).parse_args(list(args))
+    except CommandError as e:
+        message = str(e).removeprefix("Error: ")
+        raise click.UsageError(f"job {job.name} would refuse these arguments: {message}") from None
+
+
 def app_name_option(command):
     """--app-name, shared by every renderer: what the rendered files name things after."""
 
@@ -227,7 +239,9 @@ def kubernetes(image, namespace, app_name, secret, uid, one_off, args):
         namespace=namespace,
     )
     if one_off:
-        manifests = [k8s.one_off_job(get_job(one_off), args, target)]
+        job = get_job(one_off)
+        check_arguments(job, args)
+        manifests = [k8s.one_off_job(job, args, target)]
     else:
         manifests = [k8s.cron_job(job, target) for job in scheduled()]
     words = ["jobctl", "render", "kubernetes", "--image", image]

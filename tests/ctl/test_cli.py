@@ -126,7 +126,10 @@ def test_render_kubernetes_produces_valid_cronjobs_with_the_contract():
         }
         assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
     scheduled = manifests[1]["spec"]["jobTemplate"]["spec"]
-    assert scheduled["activeDeadlineSeconds"] == 3600 + 60
+    # Per pod: max_runtime + the grace period. Per Job: 3 attempts (retries 2), each with 60 s
+    # to start, plus the back-off between them (10 s, then 20 s).
+    assert scheduled["template"]["spec"]["activeDeadlineSeconds"] == 3600 + 60
+    assert scheduled["activeDeadlineSeconds"] == 3 * (3600 + 60 + 60) + 10 + 20
     assert scheduled["template"]["spec"]["containers"][0]["args"] == [
         "job",
         "scheduled_noop",
@@ -161,6 +164,16 @@ def test_render_a_one_off_job_with_arguments():
     [
         (["--image", "Not An Image"], 2, "is not an image reference"),
         (["--image", "jobs:1", "--job", "nope"], 64, "unknown job 'nope'"),
+        (
+            ["--image", "jobs:1", "--job", "upper_items", "--", "--shards", "4"],
+            2,
+            "job upper_items would refuse these arguments: unrecognized arguments: --shards 4",
+        ),
+        (
+            ["--image", "jobs:1", "--job", "upper_items", "--", "--strategy", "fast"],
+            2,
+            "argument --strategy: invalid choice: 'fast'",
+        ),
         (["--image", "jobs:1", "--", "--strategy", "set"], 2, "go with --job NAME"),
         ([], 2, "Missing option '--image'"),
     ],

@@ -125,9 +125,28 @@ def job_spec(job, args, target):
         },
     }
     if command.max_runtime:
-        # The job stops itself at --max-runtime (exit 75); the deadline is the backstop.
-        spec["activeDeadlineSeconds"] = command.max_runtime + command.stop_grace_seconds
+        pod, job = deadlines(command)
+        spec["template"]["spec"]["activeDeadlineSeconds"] = pod
+        spec["activeDeadlineSeconds"] = job
     return spec
+
+
+#: Seconds an attempt may spend being scheduled and starting, on top of its run.
+POD_START_SECONDS = 60
+
+
+def deadlines(command):
+    """``(per pod, per Job)`` deadlines, in seconds, for a job with a ``max_runtime``.
+
+    Each pod stops itself at ``--max-runtime`` (exit 75), then has the stop grace period: its
+    own ``activeDeadlineSeconds`` is the backstop for that. The Job's deadline covers every
+    attempt (``retries`` + 1), each with time to start, and Kubernetes' back-off between
+    them (10 s, doubling, at most 6 minutes), so that a retry after a run stopped at its
+    ``--max-runtime`` gets a whole run, not the grace period that is left.
+    """
+    pod = command.max_runtime + command.stop_grace_seconds
+    backoff = sum(min(10 * 2**i, 360) for i in range(command.retries))
+    return pod, (command.retries + 1) * (pod + POD_START_SECONDS) + backoff
 
 
 def metadata(name, job, target):
