@@ -55,17 +55,19 @@ def arguments_hash(options):
 
 
 def update_rows(model, fields, rows, key="pk"):
-    """Write ``rows`` (tuples ``(key, *values)`` for ``fields``) with one statement.
+    """Write ``rows`` (tuples ``(key, *values)`` for ``fields``) in one round of statements.
 
-    ``UPDATE table SET f = v.f FROM (VALUES ...) AS v(key, f...) WHERE table.key = v.key``.
-    Returns the number of rows updated.
+    The rows stream with ``COPY`` into a temporary table of the session (typed like the
+    columns, emptied at each call and at COMMIT), and one ``UPDATE table SET f = v.f FROM
+    that AS v WHERE table.key = v.key`` applies them: no SQL text grows with the batch, and
+    PostgreSQL parses no literals. Returns the number of rows updated.
     """
     if not rows:
         return 0
     using = router.db_for_write(model)
     connection = connections[using]
     if connection.vendor != "postgresql":
-        # SQLite and others lack typed VALUES lists; the local fallback can afford bulk_update.
+        # SQLite and others have no COPY; the local fallback can afford bulk_update.
         objs = [model(pk=row[0], **dict(zip(fields, row[1:], strict=True))) for row in rows]
         return model.objects.using(using).bulk_update(objs, fields)
     meta = model._meta
@@ -73,23 +75,28 @@ def update_rows(model, fields, rows, key="pk"):
     columns = [key_field] + [meta.get_field(name) for name in fields]
     qn = connection.ops.quote_name
     names = [qn(f.column) for f in columns]
-    # Cast the first row's placeholders so that PostgreSQL types the VALUES columns.
-    first = "(" + ", ".join(f"%s::{f.cast_db_type(connection)}" for f in columns) + ")"
-    rest = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    values = ", ".join([first] + [rest] * (len(rows) - 1))
-    assignments = ", ".join(f"{name} = v.{name}" for name in names[1:])
-    sql = (
-        f"UPDATE {qn(meta.db_table)} AS t SET {assignments} "
-        f"FROM (VALUES {values}) AS v({', '.join(names)}) "
-        f"WHERE t.{names[0]} = v.{names[0]}"
+    signature = hashlib.blake2b(
+        ",".join([meta.db_table, *names]).encode(), digest_size=6
+    ).hexdigest()
+    staging = qn(f"batch_jobs_rows_{signature}")
+    typed = ", ".join(
+        f"{n} {f.cast_db_type(connection)}" for n, f in zip(names, columns, strict=True)
     )
-    params = [
-        field.get_db_prep_value(value, connection)
-        for row in rows
-        for field, value in zip(columns, row, strict=True)
-    ]
+    assignments = ", ".join(f"{name} = v.{name}" for name in names[1:])
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ({typed}) ON COMMIT DELETE ROWS"
+        )
+        cursor.execute(f"TRUNCATE {staging}")
+        with cursor.cursor.copy(f"COPY {staging} ({', '.join(names)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(
+                    [f.get_db_prep_value(v, connection) for f, v in zip(columns, row, strict=True)]
+                )
+        cursor.execute(
+            f"UPDATE {qn(meta.db_table)} AS t SET {assignments} FROM {staging} AS v "
+            f"WHERE t.{names[0]} = v.{names[0]}"
+        )
         return cursor.rowcount
 
 

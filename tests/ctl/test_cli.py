@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 import kubernetes_validate
+import psycopg
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -348,11 +349,24 @@ def test_describe_shows_a_pending_checkpoint():
     assert "checkpoint" not in jobctl("describe", "scheduled_noop").output  # no batches
 
 
-def test_history_without_the_tables_exits_78_with_one_line(postgres):
-    from tests.support.docker import create_database
+@pytest.fixture
+def unmigrated_database():
+    """A URL of an empty database on the test server (no testcontainers: lanes run this)."""
+    from django.db import connection
 
-    _, url = create_database(postgres, "history_unmigrated")
-    env = {**os.environ, "DATABASE_URL": url.replace("postgresql://", "postgres://")}
+    db = connection.settings_dict
+    server = f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}"
+    with psycopg.connect(f"{server}/{db['NAME']}", autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS history_unmigrated WITH (FORCE)")
+        admin.execute("CREATE DATABASE history_unmigrated")
+    yield f"{server}/history_unmigrated".replace("postgresql://", "postgres://")
+    with psycopg.connect(f"{server}/{db['NAME']}", autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS history_unmigrated WITH (FORCE)")
+
+
+@pytest.mark.django_db
+def test_history_without_the_tables_exits_78_with_one_line(unmigrated_database):
+    env = {**os.environ, "DATABASE_URL": unmigrated_database}
     jobctl_bin = Path(sys.executable).with_name("jobctl")
     result = subprocess.run([jobctl_bin, "history"], capture_output=True, text=True, env=env)
     assert result.returncode == 78

@@ -28,7 +28,7 @@ def compose(image):
             env=env,
         )
 
-    run.project = project
+    run.project, run.env = project, env
     try:
         yield run
     finally:
@@ -58,6 +58,7 @@ def test_stopping_the_container_of_a_compose_run_stops_the_job_gracefully(compos
     walk = subprocess.Popen(
         ["docker", "compose", "-p", compose.project, "run", "--rm", "-T", "job", *command],
         cwd=ROOT,
+        env=compose.env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
