@@ -9,7 +9,7 @@ exactly after the last committed batch. Two write paths fit inside ``process``:
 * set-based: ``batch.queryset.filter(...).update(field=<expression>)``, one ``UPDATE`` per key
   range, for changes SQL can express;
 * Python: compute new values per row, then ``update_rows(model, fields, rows)``, one
-  ``UPDATE ... FROM (VALUES ...)`` per batch (not ``bulk_update``'s ``CASE WHEN`` per row).
+  ``COPY`` and one ``UPDATE ... FROM`` per batch (not ``bulk_update``'s ``CASE WHEN`` per row).
 """
 
 import dataclasses
