@@ -1,6 +1,5 @@
 """JobCommand in-process against a real PostgreSQL: lock, run records, stop, pings, logs."""
 
-import http.server
 import threading
 from datetime import timedelta
 from io import StringIO
@@ -13,6 +12,7 @@ from django.utils import timezone
 
 from jobs.framework.lock import lock_id
 from jobs.models import JobCheckpoint, JobRun
+from tests.support.http import recording_server
 from tests.support.locks import lock_is_free, unlock
 from tests.testjobs.models import Item
 
@@ -129,35 +129,18 @@ def test_prune_job_runs_deletes_only_old_finished_records():
     assert JobRun.objects.filter(pk__in=[recent.pk, stuck.pk]).count() == 2
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    paths = []
-
-    def do_GET(self):
-        type(self).paths.append(self.path)
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"OK")
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def ping_server():
-    _Recorder.paths = []
-    server = http.server.HTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/ping/abc", _Recorder.paths
-    server.shutdown()
-    server.server_close()
+    with recording_server() as (url, requests):
+        yield f"{url}/ping/abc", requests
 
 
 def test_ping_url_receives_start_and_exit_code(settings, ping_server):
-    settings.JOB_PING_URL, paths = ping_server
+    settings.JOB_PING_URL, requests = ping_server
     run("echo_args", dry_run=True)
     with pytest.raises(CommandError):
         run("fail_with", 65)
+    paths = [path for _, path, _ in requests]
     assert paths == ["/ping/abc/start", "/ping/abc/0", "/ping/abc/start", "/ping/abc/65"]
 
 

@@ -1,68 +1,48 @@
 """Sentry Crons check-ins and error reports, sent by sentry-sdk to a recording server on
 127.0.0.1, from real ``job`` processes."""
 
-import gzip
-import http.server
 import json
 import os
 import socket
 import subprocess
 import sys
-import threading
 import time
-import zlib
 from pathlib import Path
 
 import pytest
 from django.db import connection
+
+from tests.support.http import recording_server
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 JOB = Path(sys.executable).with_name("job")
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    envelopes = []
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        encoding = self.headers.get("Content-Encoding", "")
-        if encoding == "gzip":
-            body = gzip.decompress(body)
-        elif encoding == "deflate":
-            body = zlib.decompress(body)
-        elif encoding == "br":
-            import brotli
-
-            body = brotli.decompress(body)
-        type(self).envelopes.append((self.path, body))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def sentry():
     """A DSN whose server records every envelope; yields (dsn, items)."""
-    _Recorder.envelopes = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with recording_server() as (url, requests):
 
-    def items():
-        found = []
-        for _, body in _Recorder.envelopes:
-            lines = body.split(b"\n")
-            for header, payload in zip(lines[1::2], lines[2::2], strict=False):
-                found.append((json.loads(header)["type"], json.loads(payload)))
-        return found
+        def items():
+            found = []
+            for _, _, body in requests:
+                lines = body.split(b"\n")
+                for header, payload in zip(lines[1::2], lines[2::2], strict=False):
+                    found.append((json.loads(header)["type"], json.loads(payload)))
+            return found
 
-    yield f"http://publickey@127.0.0.1:{server.server_port}/42", items
-    server.shutdown()
-    server.server_close()
+        yield url.replace("http://", "http://publickey@") + "/42", items
+
+
+@pytest.fixture
+def silent_dsn():
+    """A DSN whose server accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    yield f"http://publickey@127.0.0.1:{server.getsockname()[1]}/42"
+    server.close()
 
 
 def job(*args, dsn, **env):
@@ -109,16 +89,6 @@ def test_failures_check_in_as_errors_and_only_lasting_ones_open_an_issue(sentry,
             "RuntimeError",
             "a bug in scheduled_noop",
         )
-
-
-@pytest.fixture
-def silent_dsn():
-    """A DSN whose server accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    yield f"http://publickey@127.0.0.1:{server.getsockname()[1]}/42"
-    server.close()
 
 
 @pytest.mark.parametrize("where", ["refused", "silent"])
