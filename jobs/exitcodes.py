@@ -3,7 +3,8 @@
 =====  ==========  ============================================================================
 code   retry?      meaning
 =====  ==========  ============================================================================
-0      -           success, a dry run, nothing to do, or skipped (``--skip-if-running``)
+0      -           success, a dry run, nothing to do, or skipped (``--skip-if-running``, or
+                   the job is paused)
 1      budget      unexpected exception (a bug): traceback on stderr
 2      no          bad arguments to the job (argparse usage on stderr)
 3      no          stopped by an operator (``jobctl stop``), or its job paused, at a batch
@@ -38,7 +39,7 @@ class ExitCode(enum.IntEnum):
         member.meaning = meaning
         return member
 
-    OK = 0, None, "success, a dry run, nothing to do, or skipped with --skip-if-running"
+    OK = 0, None, "success, a dry run, nothing to do, or skipped (--skip-if-running, paused)"
     BUG = 1, None, "unexpected exception (a bug): traceback on stderr"
     USAGE = 2, False, "bad arguments to the job (argparse usage on stderr)"
     STOPPED = 3, False, "stopped by an operator, or its job paused, at a batch boundary"
