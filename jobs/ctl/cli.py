@@ -134,11 +134,12 @@ def pause_state(name):
     """Whether job ``name`` is paused; describe works without a database."""
     from django.db import DatabaseError
 
+    from jobs.ctl.control import on_control
     from jobs.framework.errors import one_line
     from jobs.models import JobPause
 
     try:
-        pause = JobPause.objects.filter(job=name).first()
+        pause = on_control(JobPause).filter(job=name).first()
     except DatabaseError as e:
         return f"unknown (cannot read the pauses: {one_line(e)})"
     if pause is None:

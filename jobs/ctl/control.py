@@ -29,8 +29,13 @@ def operator():
     return f"{getpass.getuser()}@{host_name()}"
 
 
+def on_control(model):
+    """``model``'s rows where runs write them: the ``JOB_CONTROL_DATABASE`` (None: default)."""
+    return model.objects.using(setting("JOB_CONTROL_DATABASE"))
+
+
 def records():
-    return JobRun.objects.using(setting("JOB_CONTROL_DATABASE"))
+    return on_control(JobRun)
 
 
 def get_run(run_id):
@@ -52,10 +57,9 @@ def stop(run_id, by):
 def pause(job, by):
     """Pause ``job``: the run in flight stops at its next boundary, later runs do nothing.
     Returns the pause, and whether it is new."""
-    with transaction.atomic(using=setting("JOB_CONTROL_DATABASE")):
-        pause, created = JobPause.objects.using(setting("JOB_CONTROL_DATABASE")).get_or_create(
-            job=job, defaults={"paused_by": by}
-        )
+    pauses = on_control(JobPause)
+    with transaction.atomic(using=pauses.db):
+        pause, created = pauses.get_or_create(job=job, defaults={"paused_by": by})
         if created:
             request(RunRequest.Action.PAUSE, job, by)
     return pause, created
@@ -63,10 +67,9 @@ def pause(job, by):
 
 def resume(job, by):
     """Resume ``job``; whether it was paused."""
-    with transaction.atomic(using=setting("JOB_CONTROL_DATABASE")):
-        deleted, _ = (
-            JobPause.objects.using(setting("JOB_CONTROL_DATABASE")).filter(job=job).delete()
-        )
+    pauses = on_control(JobPause)
+    with transaction.atomic(using=pauses.db):
+        deleted, _ = pauses.filter(job=job).delete()
         if deleted:
             request(RunRequest.Action.RESUME, job, by)
     return bool(deleted)
@@ -90,7 +93,7 @@ def retry_words(run_id, by):
 
 
 def request(action, job, by, run=None, handled=False):
-    return RunRequest.objects.using(setting("JOB_CONTROL_DATABASE")).create(
+    return on_control(RunRequest).create(
         action=action,
         job=job,
         run=run,

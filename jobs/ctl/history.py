@@ -1,11 +1,11 @@
 """Recent runs from the run records, as rows for a table."""
 
-from jobs.conf import setting
+from jobs.ctl.control import on_control
 from jobs.models import JobCheckpoint, JobRun
 
 
 def recent_runs(job=None, limit=20):
-    runs = JobRun.objects.using(setting("JOB_CONTROL_DATABASE")).order_by("-started_at")
+    runs = on_control(JobRun).order_by("-started_at")
     if job:
         runs = runs.filter(job=job)
     return list(runs[:limit])
