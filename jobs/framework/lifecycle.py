@@ -1,10 +1,11 @@
 """One run of a job, start to finish: everything ``JobCommand.execute`` wraps around ``handle``.
 
 In order: listen for stop signals and arm the database deadline; wait for the database; take
-the overlap lock (or record a skip); write the run record; ping and log ``start``; run the
-job; then, however it ended, write the record's end, ping, log ``finish`` and release the
-lock. Every exception leaves as ``CommandError`` with the contract's exit code and one line,
-except a bug, which keeps its traceback (exit 1).
+the overlap lock (or record a skip); write the run record (a paused job's run stops there,
+recorded as a skip); tell the monitors and log ``start``; run the job; then, however it ended,
+write the record's end, tell the monitors, log ``finish`` and release the lock. Every
+exception leaves as ``CommandError`` with the contract's exit code and one line, except a bug,
+which keeps its traceback (exit 1).
 """
 
 import logging

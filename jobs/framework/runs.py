@@ -57,8 +57,17 @@ def finish(using, run, status, exit_code, counters, error=""):
     run.exit_code = int(exit_code)
     run.counters = dict(counters)
     run.error = error
-    fields = ["finished_at", "duration", "status", "exit_code", "counters", "walk", "progress"]
-    fields += ["stopped_by", "error"]
+    fields = [
+        "finished_at",
+        "duration",
+        "status",
+        "exit_code",
+        "counters",
+        "walk",
+        "progress",
+        "stopped_by",
+        "error",
+    ]
     try:
         try:
             run.save(using=using, update_fields=fields)
