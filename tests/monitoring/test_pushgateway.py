@@ -1,7 +1,5 @@
 """Run metrics in a real Prometheus Pushgateway, and the shipped alert rules in promtool."""
 
-import socket
-import threading
 import time
 import urllib.request
 from io import StringIO
@@ -13,6 +11,7 @@ from django.core.management.base import CommandError
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.docker import ROOT, client
+from tests.support.http import silent_server
 
 pytestmark = [pytest.mark.image, pytest.mark.django_db(transaction=True, databases="__all__")]
 
@@ -102,21 +101,14 @@ def test_a_dry_run_pushes_nothing(settings, pushgateway):
 
 
 @pytest.fixture
-def silent_server():
-    """A port that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    accepted = []
-    thread = threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    server.close()
+def silent_pushgateway():
+    with silent_server() as url:
+        yield url
 
 
 @pytest.mark.parametrize("where", ["silent", "refused"])
-def test_a_push_that_hangs_or_fails_is_one_log_line(settings, caplog, silent_server, where):
-    settings.JOB_PUSHGATEWAY_URL = silent_server if where == "silent" else "http://127.0.0.1:9"
+def test_a_push_that_hangs_or_fails_is_one_log_line(settings, caplog, silent_pushgateway, where):
+    settings.JOB_PUSHGATEWAY_URL = silent_pushgateway if where == "silent" else "http://127.0.0.1:9"
     settings.JOB_MONITOR_TIMEOUT = 0.5
     started = time.monotonic()
     with caplog.at_level("WARNING", logger="jobs"):

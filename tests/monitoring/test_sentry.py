@@ -3,7 +3,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from tests.support.http import recording_server
+from tests.support.http import recording_server, silent_server
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -38,11 +37,8 @@ def sentry():
 @pytest.fixture
 def silent_dsn():
     """A DSN whose server accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    yield f"http://publickey@127.0.0.1:{server.getsockname()[1]}/42"
-    server.close()
+    with silent_server() as url:
+        yield url.replace("http://", "http://publickey@") + "/42"
 
 
 def job(*args, dsn, **env):

@@ -3,6 +3,7 @@
 import contextlib
 import gzip
 import http.server
+import socket
 import threading
 import zlib
 
@@ -42,3 +43,13 @@ def recording_server():
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextlib.contextmanager
+def silent_server():
+    """Yields the base URL of a port that takes connections (the kernel's backlog does) and
+    never answers, as a hung server does."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
