@@ -31,6 +31,8 @@ RUN uv sync --locked --no-dev --group example --no-editable --python "$(command 
 COPY manage.py /srv/
 COPY app /srv/app
 RUN /opt/venv/bin/python -m compileall -q /srv/app
+# The console's static files (the admin's), served by WhiteNoise from /srv/staticfiles.
+RUN cd /srv && /opt/venv/bin/python manage.py collectstatic --noinput --verbosity 0
 
 # --- runtime: the virtualenv, tini and an unprivileged user ------------------------------
 FROM ${PYTHON_IMAGE} AS runtime

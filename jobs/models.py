@@ -61,6 +61,9 @@ class JobRun(models.Model):
     class Meta:
         db_table = "batch_jobs_run"
         ordering = ["-started_at"]
+        # Who may press the console's Stop, Pause, Resume and Retry buttons (viewing runs
+        # takes view_jobrun, as in any admin).
+        permissions = [("operate_jobrun", "Can stop, pause, resume and retry job runs")]
         indexes = [
             models.Index(fields=["job", "-started_at"]),
             models.Index(fields=["status"]),

@@ -10,6 +10,13 @@ os.environ.setdefault("DJANGO_EXTRA_APPS", "tests.testjobs")
 from app.settings import *  # noqa: F403
 
 SECRET_KEY = "tests-only-not-a-secret"
+# The admin's pages without a collectstatic first (the image collects them at build time, and
+# serves them with WhiteNoise: tests/console/test_browser.py).
+MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("whitenoise.")]  # noqa: F405
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 JOB_DB_WAIT_SECONDS = 5.0
 
 # A second connection to the same test database, for the tests of a separate control

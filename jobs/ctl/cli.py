@@ -450,18 +450,40 @@ def resume(name, by):
 
 
 @cli.command()
-@click.argument("run_id", metavar="RUN", type=click.IntRange(min=1))
+@click.argument("run_id", metavar="RUN", type=click.IntRange(min=1), required=False)
+@click.option(
+    "--pending", is_flag=True, help="Run every retry requested from the console, oldest first."
+)
 @by_option
-def retry(run_id, by):
+def retry(run_id, pending, by):
     """Run a failed, stopped or interrupted run's job again with the same arguments, here;
-    it resumes from its checkpoint. Exits with the job's exit code."""
-    from jobs.ctl.control import retry_words
+    it resumes from its checkpoint. Exits with the job's exit code (with --pending, the last
+    non-zero one)."""
+    from jobs.ctl.control import pending_retries, retry_words
 
+    if (run_id is None) == (not pending):
+        raise click.UsageError("give a RUN or --pending, not both")
+    if pending:
+        with run_records():
+            requested = [(r.run_id, r.requested_by) for r in pending_retries() if r.run_id]
+        if not requested:
+            click.echo("no retry is pending", err=True)
+        code = 0
+        for requested_run, requested_by in requested:
+            with refusals():
+                words = retry_words(requested_run, by)
+            click.echo(f"retrying run {requested_run} (asked by {requested_by})", err=True)
+            code = run_job(words) or code
+        raise SystemExit(code)
     with refusals():
         words = retry_words(run_id, by)
     click.echo(f"retrying run {run_id}: job {' '.join(words)}", err=True)
-    job = str(Path(sys.executable).parent / "job")
-    raise SystemExit(subprocess.call([job, *words]))
+    raise SystemExit(run_job(words))
+
+
+def run_job(words):
+    """Run ``job WORDS`` here, beside this jobctl; its exit code."""
+    return subprocess.call([str(Path(sys.executable).parent / "job"), *words])
 
 
 def main():

@@ -75,9 +75,8 @@ def resume(job, by):
     return bool(deleted)
 
 
-def retry_words(run_id, by):
-    """The command line that reruns run ``run_id`` with the same arguments (it resumes from
-    its checkpoint), after recording the request."""
+def retryable(run_id):
+    """Run ``run_id``, if it can be run again with the same command line."""
     run = get_run(run_id)
     if run.status not in RETRYABLE:
         raise Refused(f"run {run_id} ({run.job}) {run.status}: nothing to retry")
@@ -88,8 +87,35 @@ def retry_words(run_id, by):
         )
     if any(REDACTED in word for word in run.argv):
         raise Refused(f"run {run_id} had secret arguments, which were not recorded: run it by hand")
+    return run
+
+
+def retry_words(run_id, by):
+    """The command line that reruns run ``run_id`` with the same arguments (it resumes from
+    its checkpoint), after recording the request (and answering any pending one)."""
+    run = retryable(run_id)
+    pending_retries().filter(run=run).update(handled_at=timezone.now())
     request(RunRequest.Action.RETRY, run.job, by, run=run, handled=True)
     return [run.job, *run.argv]
+
+
+def request_retry(run_id, by):
+    """Record a retry of run ``run_id`` for someone who cannot start runs (the console): the
+    job's next run with the same command line answers it, or ``jobctl retry --pending``."""
+    run = retryable(run_id)
+    if pending_retries().filter(run=run).exists():
+        raise Refused(f"a retry of run {run_id} is already pending")
+    return request(RunRequest.Action.RETRY, run.job, by, run=run)
+
+
+def pending_retries():
+    """Retry requests nobody has answered yet, oldest first."""
+    return (
+        on_control(RunRequest)
+        .filter(action=RunRequest.Action.RETRY, handled_at=None)
+        .select_related("run")
+        .order_by("requested_at")
+    )
 
 
 def request(action, job, by, run=None, handled=False):

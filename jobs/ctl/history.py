@@ -65,7 +65,7 @@ def arguments(recorded):
     return shown
 
 
-def progress(run):
+def progress(run, eta=True):
     """``"450/~1000 rows 45% 120/s ETA 5s"``: a live run's last progress report, or ``-``."""
     p = run.progress
     if not p:
@@ -78,7 +78,7 @@ def progress(run):
     if p.get("total"):
         text += f" {min(100 * done // p['total'], 100)}%"
     text += f" {p['rate']:g}/s"
-    if run.status == run.Status.RUNNING and "eta_s" in p:
+    if eta and run.status == run.Status.RUNNING and "eta_s" in p:
         text += f" ETA {p['eta_s']:g}s"
     return text
 

@@ -171,7 +171,14 @@ class JobCommand(BaseCommand):
     def progress(self, total=None, unit="rows", **kwargs):
         """A ``Progress`` for a long loop: ``advance(n)`` per batch, ``close()`` at the end."""
         interval = setting("JOB_PROGRESS_INTERVAL")
-        return Progress(self._report_progress, total=total, interval=interval, unit=unit, **kwargs)
+        return Progress(
+            self._report_progress,
+            total=total,
+            interval=interval,
+            unit=unit,
+            settle=self.run.settle_progress,
+            **kwargs,
+        )
 
     def _report_progress(self, snapshot, drawn):
         if not drawn:  # the bar on the terminal shows it already

@@ -114,6 +114,8 @@ class Run:
                 "paused", "%s; skipped with exit code 0", reason, status="skipped", exit_code=0
             )
             return None
+        if not self.dry_run and (answered := runcontrol.answer_retries(self.using, self.record)):
+            self.log("retry", "answers %s pending retry request(s)", answered, count=answered)
         self.requests = runcontrol.Requests(self.using, self.job, self.record.pk)
         _active_runs.append(self.record)
         started = time.monotonic()
@@ -206,8 +208,13 @@ class Run:
     def progress(self, snapshot):
         """Save a progress snapshot, with the counters, to the run record."""
         if self.record is not None:
-            self.record.progress = {**snapshot, "at": timezone.now().isoformat()}
+            self.settle_progress(snapshot)
             self.save_counters()
+
+    def settle_progress(self, snapshot):
+        """Keep the last progress snapshot for the record's finish to write."""
+        if self.record is not None:
+            self.record.progress = {**snapshot, "at": timezone.now().isoformat()}
 
     def log(self, event, message, *args, level=logging.INFO, **fields):
         run_id = self.record.pk if self.record is not None else None

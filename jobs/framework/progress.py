@@ -12,6 +12,7 @@ class Progress:
     ``interval`` seconds (never once per row) it calls ``report(snapshot, drawn)``, ``drawn``
     saying whether the bar shows it already; ``JobCommand.progress`` passes a ``report`` that
     saves the snapshot to the run record and, unless drawn, logs a ``progress`` event.
+    ``close()`` hands the last snapshot to ``settle``, if given, so the record ends exact.
 
     ``before`` counts what earlier runs of a resumed walk did: the ETA is for what is left of
     ``total``, while ``done`` and the rate are this run's. ``estimated`` marks a total that is
@@ -27,8 +28,10 @@ class Progress:
         stream=None,
         before=0,
         estimated=False,
+        settle=None,
     ):
         self.report = report
+        self.settle = settle
         self.total = total
         self.interval = interval
         self.unit = unit
@@ -70,6 +73,9 @@ class Progress:
         return info
 
     def close(self):
+        if self.settle is not None:
+            self.settle(self.snapshot())
+            self.settle = None
         if self._bar is not None:
             self._bar.close()
             self._bar = None

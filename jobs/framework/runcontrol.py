@@ -20,6 +20,20 @@ def paused(using, job):
     return JobPause.objects.using(using).filter(job=job).first()
 
 
+def answer_retries(using, record):
+    """Mark the pending retry requests that run ``record`` answers (the same job and command
+    line) as handled; their number."""
+    if record.argv is None:  # started from code: no command line to compare
+        return 0
+    return (
+        RunRequest.objects.using(using)
+        .filter(
+            action=RunRequest.Action.RETRY, job=record.job, handled_at=None, run__argv=record.argv
+        )
+        .update(handled_at=timezone.now())
+    )
+
+
 class Requests:
     """The requests that concern one run, looked for at most every ``every`` seconds."""
 

@@ -242,6 +242,14 @@ def test_the_run_record_holds_live_progress_with_an_estimated_total(settings, mo
     assert JobRun.objects.get(job="upper_items").progress["done"] == 250
 
 
+def test_a_finished_record_holds_the_last_progress_even_between_reports(settings):
+    settings.JOB_PROGRESS_INTERVAL = 3600  # no report while it runs
+    Item.objects.bulk_create(Item(name=f"item-{i}") for i in range(250))
+    run("upper_items", batch_size=100)
+    progress = JobRun.objects.get(job="upper_items").progress
+    assert (progress["done"], progress["unit"]) == (250, "rows")
+
+
 def test_the_admin_lists_runs_read_only(admin_client):
     JobRun.objects.create(job="cleanup_tokens", status="succeeded", exit_code=0)
     page = admin_client.get("/admin/batch_jobs/jobrun/?status__exact=succeeded")

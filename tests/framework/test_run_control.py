@@ -15,6 +15,7 @@ from django.core.management.base import CommandError
 from django.db import connection, connections
 
 from jobs.ctl.cli import cli
+from jobs.ctl.control import request_retry
 from jobs.models import JobCheckpoint, JobPause, JobRun, RunRequest
 from tests.testjobs.models import Item
 
@@ -111,6 +112,27 @@ def test_retry_reruns_a_run_with_its_arguments_and_exits_with_its_code():
     again = JobRun.objects.filter(job="fail_with").latest("started_at")
     assert again.pk != failed.pk and again.arguments == failed.arguments
     assert RunRequest.objects.get(action="retry").requested_by == "carol"
+
+
+def test_retry_pending_runs_the_retries_asked_for_from_the_console():
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    job = Path(sys.executable).with_name("job")
+    env = {**os.environ, "DATABASE_URL": url}
+    subprocess.run([job, "fail_with", "75"], env=env, capture_output=True)
+    subprocess.run([job, "fail_with", "65"], env=env, capture_output=True)
+    first, second = JobRun.objects.filter(job="fail_with").order_by("started_at")
+    assert jobctl("retry", "--pending", DATABASE_URL=url).exit_code == 0  # none yet
+    request_retry(first.pk, "erin")
+    request_retry(second.pk, "erin")
+    result = jobctl("retry", "--pending", "--by", "frank", DATABASE_URL=url)
+    assert result.exit_code == 65  # the last non-zero exit code
+    assert f"retrying run {first.pk} (asked by erin)" in result.output
+    retries = list(JobRun.objects.filter(job="fail_with").order_by("started_at"))[2:]
+    assert [r.argv for r in retries] == [["75"], ["65"]]
+    assert not RunRequest.objects.filter(handled_at=None).exists()
+    assert jobctl("retry").exit_code == 2  # a RUN or --pending
+    assert jobctl("retry", str(first.pk), "--pending").exit_code == 2
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,10 @@
 """The README's first command, end to end, in a compose project of its own."""
 
-import os
 import subprocess
-import uuid
 
 import pytest
 
-from tests.support.docker import ROOT, TEST_IMAGE
+from tests.support.compose import Compose
 
 pytestmark = pytest.mark.image
 
@@ -14,25 +12,11 @@ pytestmark = pytest.mark.image
 @pytest.fixture
 def compose(image):
     """``docker compose -p <a project of its own> ...``, on the image the session built."""
-    project = f"jobs-e2e-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "JOB_IMAGE": TEST_IMAGE}
-
-    def run(*args, timeout=600):
-        return subprocess.run(
-            ["docker", "compose", "-p", project, *args],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
-
-    run.project, run.env = project, env
+    project = Compose()
     try:
-        yield run
+        yield project
     finally:
-        run("down", "--volumes", "--remove-orphans", "--timeout", "5")
+        project.down()
 
 
 def test_compose_run_job_dry_run_prints_only_the_jobs_output(compose):
@@ -55,15 +39,7 @@ def test_stopping_the_container_of_a_compose_run_stops_the_job_gracefully(compos
     seeded = compose("run", "--rm", "job", "seed_demo_data", "--users", "20000", "--orders", "1")
     assert seeded.returncode == 0, seeded.stderr[-3000:]
     command = ["normalize_emails", "--batch-size", "500", "--throttle", "0.5"]
-    walk = subprocess.Popen(
-        ["docker", "compose", "-p", compose.project, "run", "--rm", "-T", "job", *command],
-        cwd=ROOT,
-        env=compose.env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    walk = compose.popen("run", "--rm", "-T", "job", *command)
     try:
         for line in walk.stderr:
             if '"event": "start"' in line:

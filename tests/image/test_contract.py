@@ -259,3 +259,65 @@ def test_json_log_events_carry_run_id_and_end_with_a_summary(job_image, db):
     assert log[-1]["exit_code"] == 0
     assert log[-1]["counters"] == {"batches": 2, "rows": 10}
     assert log[-1]["duration_s"] >= 0
+
+
+# -- 3 and 0: pause, resume and retry, across containers -------------------------------------
+
+
+def test_pause_resume_and_retry_a_walk_across_containers(job_image, db):
+    """A walk in one container, paused from another: it stops at a batch boundary (3); the
+    schedule's run and a retry do nothing while paused (0, skipped); after resume, a retry of
+    the stopped run goes on from the checkpoint. Every row once, none twice."""
+    db.execute(
+        "INSERT INTO testjobs_item (name, batch) SELECT 'item-' || g, '' "
+        "FROM generate_series(1, 400) g"
+    )
+    db.execute("TRUNCATE batch_jobs_checkpoint, batch_jobs_pause, batch_jobs_request")
+    walk = ["job", "upper_items", "--batch-size", "10", "--throttle", "0.1"]
+    env = {"JOB_PROGRESS_INTERVAL": "0.2"}
+    container = job_image.start(*walk, env=env)
+    deadline = time.monotonic() + 60
+    while not db.execute("SELECT rows FROM batch_jobs_checkpoint").fetchone():
+        assert time.monotonic() < deadline, container.logs().decode()
+        time.sleep(0.05)
+    paused = job_image.run("jobctl", "pause", "upper_items", "--by", "ops")
+    assert paused.exit_code == 0, paused.stderr
+    stopped = finish(container)
+    assert stopped.exit_code == 3, stopped.stderr
+    assert stopped.stderr.splitlines()[-1].startswith("CommandError: paused by ops")
+    (first_id, done), *_ = db.execute(
+        "SELECT id, (counters->>'checked')::int FROM batch_jobs_run ORDER BY id"
+    ).fetchall()
+    (checkpoint,) = db.execute("SELECT rows FROM batch_jobs_checkpoint").fetchone()
+    assert 0 < done < 400 and done % 10 == 0 and checkpoint == done  # whole batches, kept
+    upper = "SELECT count(*) FROM testjobs_item WHERE name LIKE 'ITEM-%'"
+    assert db.execute(upper).fetchone()[0] == done
+
+    scheduled = job_image.run("job", "upper_items", "--batch-size", "10", env=env)
+    retried = job_image.run("jobctl", "retry", str(first_id), "--by", "ops", env=env)
+    for result in (scheduled, retried):
+        assert result.exit_code == 0, result.stderr
+        assert "upper_items is paused (by ops" in result.stderr
+    assert db.execute(upper).fetchone()[0] == done  # the paused job did nothing
+
+    assert job_image.run("jobctl", "resume", "upper_items", "--by", "ops").exit_code == 0
+    resumed = job_image.run("jobctl", "retry", str(first_id), "--by", "ops", env=env)
+    assert resumed.exit_code == 0, resumed.stderr
+    assert db.execute(upper).fetchone()[0] == 400
+    assert db.execute("SELECT count(*) FROM batch_jobs_checkpoint").fetchone()[0] == 0
+    records = db.execute(
+        "SELECT status, exit_code, (counters->>'checked')::int, argv FROM batch_jobs_run "
+        "ORDER BY id"
+    ).fetchall()
+    assert [(status, code) for status, code, *_ in records] == [
+        ("stopped", 3),
+        ("skipped", 0),
+        ("skipped", 0),
+        ("succeeded", 0),
+    ]
+    assert records[0][2] + records[3][2] == 400  # every row walked once, across two runs
+    assert records[3][3] == walk[2:]  # the retry ran the stopped run's command line
+    requests = db.execute(
+        "SELECT action, requested_by FROM batch_jobs_request ORDER BY id"
+    ).fetchall()
+    assert requests == [("pause", "ops"), ("retry", "ops"), ("resume", "ops"), ("retry", "ops")]

@@ -1,7 +1,8 @@
 """The framework's in-process tests on Django 6.0 and 6.1, each in a Python 3.13 container.
 
 The host lane (Python 3.11, Django 5.2 from the lock file) runs the whole suite; these lanes
-run ``tests/framework`` and ``tests/ctl`` against the session's PostgreSQL, reached as ``db``.
+run ``tests/framework``, ``tests/ctl`` and the console's in-process tests against the
+session's PostgreSQL, reached as ``db``.
 """
 
 import re
@@ -14,7 +15,7 @@ from tests.support.docker import ROOT, client, create_database
 
 pytestmark = pytest.mark.image
 
-LANE_TESTS = ["tests/framework", "tests/ctl"]
+LANE_TESTS = ["tests/framework", "tests/ctl", "tests/console/test_console.py"]
 
 
 def build_lane(django, folder):
