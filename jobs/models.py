@@ -139,3 +139,27 @@ class JobPause(models.Model):
 
     def __str__(self):
         return f"{self.job} paused by {self.paused_by}"
+
+
+class JobShardPlan(models.Model):
+    """How a sharded walk splits its keys: the cut points every shard of the walk uses, and
+    the shards that have finished. Written by the walk's first shard; removed when the last
+    one finishes (``jobs.framework.shards``)."""
+
+    job = models.CharField(max_length=64)
+    arguments_hash = models.CharField(max_length=64, help_text="Of the walk's arguments.")
+    shards = models.PositiveSmallIntegerField()
+    bounds = models.JSONField(help_text="shards - 1 cut points: range i is (cut[i-1], cut[i]].")
+    finished = models.JSONField(default=list, help_text="Shards that walked their range.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "batch_jobs_shard_plan"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "arguments_hash", "shards"], name="one_plan_per_sharded_walk"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.job} in {self.shards} shards"

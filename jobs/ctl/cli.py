@@ -224,14 +224,23 @@ def app_name_option(command):
     metavar="NAME",
     help="Render a one-off Job for NAME instead of the CronJobs; arguments follow --.",
 )
+@click.option(
+    "--shards",
+    type=click.IntRange(min=1, max=1000),
+    help="With --job: an Indexed Job of N pods, pod I walking shard I of N (batch jobs).",
+)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def kubernetes(image, namespace, app_name, secret, uid, one_off, args):
+def kubernetes(image, namespace, app_name, secret, uid, one_off, shards, args):
     """Render CronJobs for every scheduled job (or a one-off Job) as YAML on stdout."""
     from jobs.conf import setting
     from jobs.ctl.render import kubernetes as k8s
 
     if args and not one_off:
         raise click.UsageError("arguments after -- go with --job NAME")
+    if shards and not one_off:
+        raise click.UsageError(
+            "--shards goes with --job NAME; a scheduled job declares `shards` for its CronJob"
+        )
     target = k8s.Target(
         image=image,
         app=app_name,
@@ -242,7 +251,11 @@ def kubernetes(image, namespace, app_name, secret, uid, one_off, args):
     if one_off:
         job = get_job(one_off)
         check_arguments(job, args)
-        manifests = [k8s.one_off_job(job, args, target)]
+        if shards and not job.command.batch_size:
+            raise click.UsageError(f"job {job.name} is not a batch job: it cannot be sharded")
+        if shards and any(a == "--shard" or a.startswith("--shard=") for a in args):
+            raise click.UsageError("--shards gives each pod its shard; leave --shard out")
+        manifests = [k8s.one_off_job(job, args, target, shards)]
     else:
         manifests = [k8s.cron_job(job, target) for job in scheduled()]
     words = ["jobctl", "render", "kubernetes", "--image", image]

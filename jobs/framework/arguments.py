@@ -23,6 +23,16 @@ positive_int = bounded(int, "a positive whole number")
 non_negative_seconds = bounded(float, "zero or more seconds", inclusive=True)
 
 
+def shard(text):
+    """An argparse type: ``I/N``, normalized."""
+    from jobs.framework.shards import Shard
+
+    try:
+        return str(Shard.parse(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def add_job_options(parser, command):
     """Add the framework's options for ``command`` (a ``JobCommand``) to its parser."""
     group = parser.add_argument_group("job options")
@@ -55,6 +65,14 @@ def add_job_options(parser, command):
             "--restart",
             action="store_true",
             help="Ignore the checkpoint of an unfinished earlier run and start from the top.",
+        )
+        group.add_argument(
+            "--shard",
+            type=shard,
+            metavar="I/N",
+            help="Walk only shard I of N (I counts from 0): the walk's keys split into N "
+            "ranges of about as many rows, each with its own checkpoint and lock. In a "
+            "Kubernetes Indexed Job, JOB_COMPLETION_INDEX and JOB_SHARDS set it.",
         )
         group.add_argument(
             "--throttle",

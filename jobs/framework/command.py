@@ -10,11 +10,12 @@ import logging
 import time
 from collections import Counter
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from jobs.conf import setting
-from jobs.framework import schedule
+from jobs.framework import schedule, shards
 from jobs.framework.arguments import add_job_options
 from jobs.framework.lifecycle import Run
 from jobs.framework.progress import Progress
@@ -69,6 +70,9 @@ class JobCommand(BaseCommand):
         Kubernetes resource requests, such as ``{"cpu": "100m", "memory": "256Mi"}``.
     ``stop_grace_seconds = 60``
         Seconds between SIGTERM and SIGKILL that a scheduler grants; longer than one batch.
+    ``shards = None``
+        For a batch job with a schedule: how many shards its CronJob's Indexed Job runs
+        side by side (``jobctl render kubernetes``), each walking its own key range.
     ``db_timeout = None``
         Seconds one batch (with its COMMIT) or one statement outside batches may wait on the
         database before the job closes its connections and exits 75; ``None`` takes the
@@ -95,6 +99,7 @@ class JobCommand(BaseCommand):
     retries = 2
     resources = {}
     stop_grace_seconds = 60
+    shards = None
     db_timeout = None
     requires_system_checks = []
     # The job runner refuses these (they would import code named on the command line).
@@ -102,9 +107,15 @@ class JobCommand(BaseCommand):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        name = cls.__module__.rpartition(".")[2]
         if cls.schedule is not None:
-            schedule.validate(
-                cls.__module__.rpartition(".")[2], cls.schedule, cls.schedule_timezone
+            schedule.validate(name, cls.schedule, cls.schedule_timezone)
+        if cls.shards is not None and not (
+            isinstance(cls.shards, int) and cls.shards >= 1 and cls.batch_size
+        ):
+            raise ImproperlyConfigured(
+                f"job {name}: shards = {cls.shards!r} needs a batch job (batch_size) and a "
+                "whole number of shards, 1 or more"
             )
 
     def create_parser(self, prog_name, subcommand, **kwargs):
@@ -126,6 +137,8 @@ class JobCommand(BaseCommand):
         return super().run_from_argv(argv)
 
     def execute(self, *args, **options):
+        if self.batch_size and not options.get("shard"):
+            options["shard"] = shards.from_environment()  # an Indexed Job's pod: its index
         self.options = options
         self.dry_run = bool(options.get("dry_run"))
         self.counters = Counter()

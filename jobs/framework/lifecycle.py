@@ -228,6 +228,8 @@ def lock_key(command, options):
         return ""
     parts = [setting("JOB_LOCK_NAMESPACE"), command.job_name]
     parts += [f"{name}={options.get(name)}" for name in command.lock_args]
+    if options.get("shard"):  # each shard of a sharded walk has a lock of its own
+        parts.append(f"shard={options['shard']}")
     return ":".join(parts)[:255]
 
 

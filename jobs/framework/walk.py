@@ -21,6 +21,7 @@ from collections import Counter
 from django.db import connections, router, transaction
 
 from jobs.framework.redact import DJANGO_DEFAULT_OPTIONS
+from jobs.framework.shards import Plans, Shard, key_range
 from jobs.models import JobCheckpoint
 
 # Options that change how a run goes, not what it walks: a rerun with other values resumes.
@@ -48,8 +49,14 @@ class Batch:
         return len(self.rows)
 
 
-def arguments_hash(options):
-    walked = {k: v for k, v in options.items() if k not in _NOT_PART_OF_THE_WALK}
+def arguments_hash(options, shard=True):
+    """What identifies a walk: its arguments, less those that only change how it goes. A
+    shard is part of it (each has its checkpoint) unless ``shard`` is false (the plan's)."""
+    walked = {
+        k: v
+        for k, v in options.items()
+        if k not in _NOT_PART_OF_THE_WALK and not (k == "shard" and (v is None or not shard))
+    }
     encoded = json.dumps(walked, sort_keys=True, default=str).encode()
     return hashlib.sha256(encoded).hexdigest()
 
@@ -144,6 +151,23 @@ def walk(job, queryset, process, *, fields=(), key="pk", total=None):
     after = resumed_after = None
     earlier = Counter()  # what earlier runs of this walk counted: this run's are job.counters
     rows_before = 0
+    shard = Shard.parse(options["shard"]) if options.get("shard") else None
+    if shard is not None:
+        plans = Plans(job.job_name, arguments_hash(options, shard=False), shard, using)
+        if options.get("restart") and not job.dry_run:
+            plans.reopen()
+        plan = plans.get_or_plan(queryset, key, save=not job.dry_run)
+        if shard.index in plan.finished:
+            job.log_event(
+                "shard_walked",
+                "shard %s has walked its range; it walks again when every shard of this walk "
+                "has finished (or with --restart)",
+                shard,
+                shard=str(shard),
+            )
+            job.run.walk_stands(None, None, Counter(), done=True)
+            return
+        queryset = key_range(queryset, key, plan.bounds, shard.index)
     if options.get("restart") and not job.dry_run:
         checkpoints.clear()
     elif not job.dry_run and (checkpoint := checkpoints.load()) is not None:
@@ -158,6 +182,8 @@ def walk(job, queryset, process, *, fields=(), key="pk", total=None):
     estimated = total is None
     if estimated:
         total = estimated_rows(queryset)
+        if total and shard is not None:
+            total = -(-total // shard.count)  # the plan gives each shard about as many rows
     progress = job.progress(total=total, before=rows_before, estimated=estimated)
     try:
         while True:
@@ -192,7 +218,10 @@ def walk(job, queryset, process, *, fields=(), key="pk", total=None):
         progress.close()
     job.run.walk_stands(resumed_after, after, job.walk_totals, done=True)
     if not job.dry_run:
-        checkpoints.clear()
+        with transaction.atomic(using=using):  # both or neither: a crash here redoes nothing
+            checkpoints.clear()
+            if shard is not None:
+                plans.finish()
 
 
 def estimated_rows(queryset):

@@ -160,6 +160,72 @@ def test_render_a_one_off_job_with_arguments():
     assert container["args"] == ["job", "upper_items", "--strategy", "set"]
 
 
+def test_render_a_sharded_walk_as_an_indexed_job():
+    result = jobctl(
+        "render", "kubernetes", "--image", "jobs:1", "--job", "upper_items", "--shards", "4",
+        "--", "--strategy", "set",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (manifest,) = documents(result.output)
+    kubernetes_validate.validate(manifest, "1.33", strict=True)
+    spec = manifest["spec"]
+    assert {k: spec[k] for k in list(spec)[:6]} == {
+        "completionMode": "Indexed",
+        "completions": 4,
+        "parallelism": 4,
+        "backoffLimitPerIndex": 2,
+        "maxFailedIndexes": 4,  # a failed shard never stops the others
+        "podReplacementPolicy": "Failed",
+    }
+    assert "backoffLimit" not in spec
+    rules = spec["podFailurePolicy"]["rules"]
+    assert rules[0]["action"] == "FailIndex"
+    assert rules[0]["onExitCodes"]["values"] == [2, 3, 64, 65, 78]
+    assert rules[1]["action"] == "Ignore"
+    container = spec["template"]["spec"]["containers"][0]
+    assert container["args"] == ["job", "upper_items", "--strategy", "set"]
+    assert {"name": "JOB_SHARDS", "value": "4"} in container["env"]
+
+
+def test_a_scheduled_job_declares_shards_for_its_cronjob(settings):
+    class Command(JobCommand):
+        batch_size = 100
+        schedule = "0 3 * * *"
+        shards = 3
+        max_runtime = 600
+
+    job = catalog.Job("sharded", Command())
+    from jobs.ctl.render.kubernetes import Target, cron_job
+
+    manifest = cron_job(job, Target(image="jobs:1", app="app", uid=10001, secret="app"))
+    kubernetes_validate.validate(manifest, "1.33", strict=True)
+    spec = manifest["spec"]["jobTemplate"]["spec"]
+    assert (spec["completionMode"], spec["completions"], spec["parallelism"]) == ("Indexed", 3, 3)
+    assert spec["activeDeadlineSeconds"] == 3 * (600 + 60 + 60) + 10 + 20  # every index's
+    with pytest.raises(ImproperlyConfigured, match="shards = 2 needs a batch job"):
+
+        class NotABatchJob(JobCommand):
+            shards = 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--shards", "4"], "--shards goes with --job NAME"),
+        (["--job", "echo_args", "--shards", "2"], "job echo_args is not a batch job"),
+        (
+            ["--job", "upper_items", "--shards", "2", "--", "--shard", "1/2"],
+            "--shards gives each pod its shard; leave --shard out",
+        ),
+        (["--job", "upper_items", "--shards", "0"], "0 is not in the range 1<=x<=1000"),
+    ],
+)
+def test_render_refuses_shards_that_cannot_work(args, message):
+    result = jobctl("render", "kubernetes", "--image", "jobs:1", *args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [

@@ -321,3 +321,57 @@ def test_pause_resume_and_retry_a_walk_across_containers(job_image, db):
         "SELECT action, requested_by FROM batch_jobs_request ORDER BY id"
     ).fetchall()
     assert requests == [("pause", "ops"), ("retry", "ops"), ("resume", "ops"), ("retry", "ops")]
+
+
+# -- sharded walks: an Indexed Job's pods, as containers -------------------------------------
+
+
+def test_four_shards_as_four_containers_and_one_killed_shard_rerun_alone(job_image, db):
+    db.execute(
+        "INSERT INTO testjobs_item (name, batch) SELECT 'item-' || g, '' "
+        "FROM generate_series(1, 800) g"
+    )
+    db.execute("TRUNCATE batch_jobs_checkpoint, batch_jobs_shard_plan")
+    walk = ["job", "upper_items", "--batch-size", "10", "--throttle", "0.1"]
+
+    def shard(index):  # as Kubernetes starts an Indexed Job's pod
+        return job_image.start(*walk, env={"JOB_COMPLETION_INDEX": str(index), "JOB_SHARDS": "4"})
+
+    containers = [shard(index) for index in range(4)]
+    deadline = time.monotonic() + 60
+    while True:  # until shard 2 has committed a batch of its range
+        plan = db.execute("SELECT bounds FROM batch_jobs_shard_plan").fetchone()
+        if (
+            plan
+            and db.execute(
+                "SELECT count(*) FROM testjobs_item WHERE name LIKE 'ITEM-%%' AND id > %s "
+                "AND id <= %s",
+                plan[0][1:3],
+            ).fetchone()[0]
+        ):
+            break
+        assert time.monotonic() < deadline, containers[2].logs().decode()
+        time.sleep(0.05)
+    containers[2].kill(signal="SIGKILL")
+    results = [finish(container) for container in containers]
+    assert [r.exit_code for r in results] == [0, 0, 137, 0], [r.stderr for r in results]
+    upper = "SELECT count(*) FROM testjobs_item WHERE name LIKE 'ITEM-%'"
+    assert 600 < db.execute(upper).fetchone()[0] < 800
+
+    rerun = finish(shard(2))  # that index alone, as its retry
+    assert rerun.exit_code == 0, rerun.stderr
+    assert db.execute(upper).fetchone()[0] == 800
+    records = db.execute(
+        "SELECT arguments->>'shard', status, (counters->>'checked')::int, "
+        "(walk->'counters'->>'checked')::int FROM batch_jobs_run ORDER BY id"
+    ).fetchall()
+    by_shard = {}
+    for name, status, checked, walked in records:
+        by_shard.setdefault(name, []).append((status, checked, walked))
+    assert sorted(by_shard) == ["0/4", "1/4", "2/4", "3/4"]
+    killed, resumed = by_shard["2/4"]
+    assert killed[0] == "abandoned" and resumed[0] == "succeeded"
+    assert 0 < resumed[1] < resumed[2]  # the rerun walked only what was left of its range
+    whole = sum(runs[0][1] for name, runs in by_shard.items() if name != "2/4") + resumed[2]
+    assert whole == 800  # every row once across the shards, none twice
+    assert db.execute("SELECT count(*) FROM batch_jobs_shard_plan").fetchone()[0] == 0

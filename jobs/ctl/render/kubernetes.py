@@ -52,13 +52,13 @@ def labels(job, target):
     }
 
 
-def pod_failure_policy():
-    """Fail the Job at once on a permanent exit code; do not count disruptions (drains,
-    preemption) against the retry budget."""
+def pod_failure_policy(action="FailJob"):
+    """Fail the Job (an Indexed Job's index: ``FailIndex``) at once on a permanent exit code;
+    do not count disruptions (drains, preemption) against the retry budget."""
     return {
         "rules": [
             {
-                "action": "FailJob",
+                "action": action,
                 "onExitCodes": {
                     "containerName": CONTAINER,
                     "operator": "In",
@@ -73,16 +73,21 @@ def pod_failure_policy():
     }
 
 
-def job_spec(job, args, target):
+def job_spec(job, args, target, shards=None):
+    """A Job's spec; with ``shards``, an Indexed Job whose pod I walks shard I of N (the
+    framework reads ``JOB_COMPLETION_INDEX``, which Kubernetes sets, and ``JOB_SHARDS``)."""
     command = job.command
+    env = [
+        {"name": "DATABASE_URL_FILE", "value": f"{target.secrets_dir}/database-url"},
+        {"name": "JOB_LOG_FORMAT", "value": "json"},
+    ]
+    if shards:
+        env.append({"name": "JOB_SHARDS", "value": str(shards)})
     container = {
         "name": CONTAINER,
         "image": target.image,
         "args": ["job", job.name, *args],
-        "env": [
-            {"name": "DATABASE_URL_FILE", "value": f"{target.secrets_dir}/database-url"},
-            {"name": "JOB_LOG_FORMAT", "value": "json"},
-        ],
+        "env": env,
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
@@ -96,9 +101,22 @@ def job_spec(job, args, target):
     }
     if command.resources:
         container["resources"] = {"requests": dict(command.resources)}
-    spec = {
-        "backoffLimit": command.retries,
-        "podFailurePolicy": pod_failure_policy(),
+    if shards:
+        # Each index retries on its own (backoffLimitPerIndex), fails at once on a permanent
+        # exit code (FailIndex), and never stops the others (maxFailedIndexes = all): the
+        # shards that can finish do, and a failed one is rerun alone.
+        spec = {
+            "completionMode": "Indexed",
+            "completions": shards,
+            "parallelism": shards,
+            "backoffLimitPerIndex": command.retries,
+            "maxFailedIndexes": shards,
+            "podReplacementPolicy": "Failed",
+            "podFailurePolicy": pod_failure_policy("FailIndex"),
+        }
+    else:
+        spec = {"backoffLimit": command.retries, "podFailurePolicy": pod_failure_policy()}
+    spec |= {
         "template": {
             "metadata": {"labels": labels(job.name, target)},
             "spec": {
@@ -142,7 +160,9 @@ def deadlines(command):
     own ``activeDeadlineSeconds`` is the backstop for that. The Job's deadline covers every
     attempt (``retries`` + 1), each with time to start, and Kubernetes' back-off between
     them (10 s, doubling, at most 6 minutes), so that a retry after a run stopped at its
-    ``--max-runtime`` gets a whole run, not the grace period that is left.
+    ``--max-runtime`` gets a whole run, not the grace period that is left. An Indexed Job's
+    indexes run side by side (parallelism = completions), each with that retry budget
+    (``backoffLimitPerIndex``), so the same deadline fits every index.
     """
     pod = command.max_runtime + command.stop_grace_seconds
     backoff = sum(min(10 * 2**i, 360) for i in range(command.retries))
@@ -168,7 +188,7 @@ def cron_job(job, target):
             "failedJobsHistoryLimit": 5,
             "jobTemplate": {
                 "metadata": {"labels": labels(job.name, target)},
-                "spec": job_spec(job, job.scheduled_args, target),
+                "spec": job_spec(job, job.scheduled_args, target, job.command.shards),
             },
         }
     )
@@ -180,11 +200,11 @@ def cron_job(job, target):
     }
 
 
-def one_off_job(job, args, target):
+def one_off_job(job, args, target, shards=None):
     meta = metadata(None, job.name, target)
     del meta["name"]
     meta = {"generateName": f"{resource_name(job.name)}-", **meta}
-    spec = job_spec(job, list(args), target)
+    spec = job_spec(job, list(args), target, shards)
     spec["ttlSecondsAfterFinished"] = ONE_OFF_TTL_SECONDS
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": spec}
 
