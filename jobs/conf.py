@@ -59,6 +59,9 @@ DEFAULTS = {
     "JOB_APP_NAME": None,
     # The user id the image runs as (Kubernetes runAsUser).
     "JOB_IMAGE_UID": 10001,
+    # Dotted paths of checks that hold every batch walk between batches while they return a
+    # reason: check(connection) -> None when the database is healthy, else a one-line reason.
+    "JOB_HEALTH_CHECKS": (),
 }
 
 _SECONDS = ("JOB_DB_WAIT_SECONDS", "JOB_DB_TIMEOUT", "JOB_PROGRESS_INTERVAL", "JOB_MONITOR_TIMEOUT")
@@ -98,6 +101,24 @@ def problems():
             for app in apps:
                 if app not in installed:
                     found.append(("JOB_APPS", f"JOB_APPS names {app!r}, which is not installed"))
+    checks = value("JOB_HEALTH_CHECKS")
+    if isinstance(checks, str) or not all(isinstance(c, str) for c in checks):
+        found.append(
+            (
+                "JOB_HEALTH_CHECKS",
+                f"JOB_HEALTH_CHECKS must be a list of dotted paths, not {checks!r}",
+            )
+        )
+    else:
+        from django.utils.module_loading import import_string
+
+        for path in checks:
+            try:
+                import_string(path)
+            except ImportError as e:
+                found.append(
+                    ("JOB_HEALTH_CHECKS", f"JOB_HEALTH_CHECKS: cannot import {path!r}: {e}")
+                )
     allowed = value("JOB_ALLOWED_COMMANDS")
     if isinstance(allowed, str) or not all(isinstance(c, str) for c in allowed):
         found.append(

@@ -2,6 +2,8 @@
 
 import argparse
 
+from jobs.framework.pacing import DEFAULT_BATCH_TIME, DEFAULT_HEALTH_WAIT
+
 
 def bounded(convert, what, minimum=0, inclusive=False):
     """An argparse type: ``convert`` the text and require it above (or at) ``minimum``."""
@@ -60,6 +62,39 @@ def add_job_options(parser, command):
             default=command.batch_size,
             metavar="N",
             help=f"Rows per batch, each in its own transaction (default {command.batch_size}).",
+        )
+        group.add_argument(
+            "--batch-time",
+            type=positive_seconds,
+            nargs="?",
+            const=DEFAULT_BATCH_TIME,
+            default=command.batch_time,
+            metavar="SECONDS",
+            help="Size each batch to take about this long (alone: "
+            f"{DEFAULT_BATCH_TIME:g}), from a smoothed rows-per-second; --batch-size is then "
+            f"the first batch's size. Sizes stay within {command.min_batch_size} and "
+            f"{command.max_batch_size}.",
+        )
+        group.add_argument(
+            "--max-lag",
+            type=positive_seconds,
+            metavar="SECONDS",
+            help="Wait between batches while a streaming replica's replay lag, as the primary "
+            "sees it, is over this (the role needs pg_monitor).",
+        )
+        group.add_argument(
+            "--max-active",
+            type=positive_int,
+            metavar="N",
+            help="Wait between batches while more than N other backends are running a statement.",
+        )
+        group.add_argument(
+            "--max-health-wait",
+            type=positive_seconds,
+            default=DEFAULT_HEALTH_WAIT,
+            metavar="SECONDS",
+            help="Give up (exit 75, the checkpoint kept) after waiting this long for the "
+            f"database to be healthy (default {DEFAULT_HEALTH_WAIT:g}).",
         )
         group.add_argument(
             "--restart",

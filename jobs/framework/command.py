@@ -13,6 +13,7 @@ from collections import Counter
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 from jobs.conf import setting
 from jobs.framework import schedule, shards
@@ -70,6 +71,9 @@ class JobCommand(BaseCommand):
         Kubernetes resource requests, such as ``{"cpu": "100m", "memory": "256Mi"}``.
     ``stop_grace_seconds = 60``
         Seconds between SIGTERM and SIGKILL that a scheduler grants; longer than one batch.
+    ``batch_time = None``
+        Seconds each batch should take: sizes adapt toward it (``--batch-time``), within
+        ``min_batch_size`` (10) and ``max_batch_size`` (100,000). ``None``: fixed sizes.
     ``shards = None``
         For a batch job with a schedule: how many shards its CronJob's Indexed Job runs
         side by side (``jobctl render kubernetes``), each walking its own key range.
@@ -99,6 +103,9 @@ class JobCommand(BaseCommand):
     retries = 2
     resources = {}
     stop_grace_seconds = 60
+    batch_time = None
+    min_batch_size = 10
+    max_batch_size = 100_000
     shards = None
     db_timeout = None
     requires_system_checks = []
@@ -180,6 +187,19 @@ class JobCommand(BaseCommand):
         count what this run did; ``self.walk_totals`` the whole walk, resumed runs included.
         """
         walk(self, queryset, process, fields=fields, key=key, total=total)
+
+    def health_check(self, connection):
+        """Override to hold a batch walk while the database is busy by a measure of your own:
+        return ``None`` when all is well, else a one-line reason to wait (checked between
+        batches, with ``JOB_HEALTH_CHECKS`` and ``--max-lag``/``--max-active``)."""
+        return None
+
+    def get_health_checks(self):
+        """The checks a batch walk waits on: the project's, then this job's own."""
+        checks = [import_string(path) for path in setting("JOB_HEALTH_CHECKS")]
+        if type(self).health_check is not JobCommand.health_check:
+            checks.append(self.health_check)
+        return checks
 
     def progress(self, total=None, unit="rows", **kwargs):
         """A ``Progress`` for a long loop: ``advance(n)`` per batch, ``close()`` at the end."""

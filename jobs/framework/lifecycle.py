@@ -190,14 +190,17 @@ class Run:
         if self.requests is not None:
             self.requests.check()
 
-    def walk_stands(self, resumed_after, last_key, totals, done):
-        """Where the batch walk stands, for the run record (saved with the counters)."""
+    def walk_stands(self, resumed_after, last_key, totals, done, **more):
+        """Where the batch walk stands, for the run record (saved with the counters); ``more``
+        (the batch size chosen last) stays until replaced."""
         if self.record is not None:
             self.record.walk = {
+                **self.record.walk,
                 "resumed_after": resumed_after,
                 "last_key": last_key,
                 "counters": dict(totals),
                 "done": done,
+                **more,
             }
 
     def save_counters(self):

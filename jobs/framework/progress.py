@@ -38,6 +38,7 @@ class Progress:
         self.before = before
         self.estimated = estimated
         self.done = 0
+        self.extra = {}  # more to report, such as the batch size an adaptive walk chose
         self.started = self._last = time.monotonic()
         stream = stream or sys.stderr
         self._bar = None
@@ -60,7 +61,7 @@ class Progress:
     def snapshot(self):
         elapsed = time.monotonic() - self.started
         rate = self.done / elapsed if elapsed > 0 else 0.0
-        info = {"done": self.done, "rate": round(rate, 1), "unit": self.unit}
+        info = {"done": self.done, "rate": round(rate, 1), "unit": self.unit, **self.extra}
         if self.before:
             info["before"] = self.before
         if self.total:

@@ -20,6 +20,7 @@ from collections import Counter
 
 from django.db import connections, router, transaction
 
+from jobs.framework.pacing import BatchSizer, Health, timed_out
 from jobs.framework.redact import DJANGO_DEFAULT_OPTIONS
 from jobs.framework.shards import Plans, Shard, key_range
 from jobs.models import JobCheckpoint
@@ -27,6 +28,10 @@ from jobs.models import JobCheckpoint
 # Options that change how a run goes, not what it walks: a rerun with other values resumes.
 _NOT_PART_OF_THE_WALK = DJANGO_DEFAULT_OPTIONS | {
     "batch_size",
+    "batch_time",
+    "max_lag",
+    "max_active",
+    "max_health_wait",
     "throttle",
     "dry_run",
     "restart",
@@ -178,20 +183,36 @@ def walk(job, queryset, process, *, fields=(), key="pk", total=None):
             "resume", "resuming after key %s", after, last_key=after, walked=dict(earlier)
         )
     job.walk_totals = Counter(earlier)
-    batch_size = options.get("batch_size") or job.batch_size
+    sizer = BatchSizer(
+        options.get("batch_size") or job.batch_size,
+        target=options.get("batch_time"),
+        floor=job.min_batch_size,
+        ceiling=job.max_batch_size,
+    )
+    health = Health(
+        job,
+        connections[using],
+        max_lag=options.get("max_lag"),
+        max_active=options.get("max_active"),
+        checks=job.get_health_checks(),
+        limit=options.get("max_health_wait"),
+    )
     estimated = total is None
     if estimated:
         total = estimated_rows(queryset)
         if total and shard is not None:
             total = -(-total // shard.count)  # the plan gives each shard about as many rows
     progress = job.progress(total=total, before=rows_before, estimated=estimated)
+    retried = False
     try:
         while True:
             job.check_stop()
+            health.wait()
             before = counters.copy()
+            started = time.monotonic()
             try:
                 with job.atomic(using=using):
-                    batch = next_batch(queryset, fields, key, after, batch_size)
+                    batch = next_batch(queryset, fields, key, after, sizer.size)
                     if batch is None:
                         break
                     process(batch)
@@ -203,14 +224,34 @@ def walk(job, queryset, process, *, fields=(), key="pk", total=None):
                         checkpoints.save(
                             batch.last_key, totals, rows_before + progress.done + len(batch)
                         )
-            except BaseException:
+            except BaseException as exc:
                 # The batch rolled back, and so do its counts.
                 counters.clear()
                 counters.update(before)
+                # A server-side timeout: once, at half the size; a second in a row is 75.
+                if sizer.adaptive and not retried and timed_out(exc):
+                    retried = True
+                    failed_size = sizer.size
+                    sizer.halve()
+                    job.log_event(
+                        "batch_timeout",
+                        "a batch of %s rows timed out; retrying it at %s",
+                        failed_size,
+                        sizer.size,
+                        batch_size=sizer.size,
+                    )
+                    continue
                 raise
+            retried = False
+            sizer.measured(len(batch), time.monotonic() - started)
             after = batch.last_key
             job.walk_totals = totals
-            job.run.walk_stands(resumed_after, after, totals, done=False)
+            pacing = {"batch_size": sizer.size}
+            if health.waits:
+                pacing |= {"health_waits": health.waits, "health_wait_s": round(health.waited, 1)}
+            job.run.walk_stands(resumed_after, after, totals, done=False, **pacing)
+            if sizer.adaptive:
+                progress.extra["batch_size"] = sizer.size
             progress.advance(len(batch))
             if options.get("throttle"):
                 time.sleep(options["throttle"])

@@ -1,0 +1,103 @@
+"""Throttling on database health: a walk waits between batches while the database is busy,
+resumes when it is not, and gives up with 75 after --max-health-wait."""
+
+import threading
+import time
+from io import StringIO
+
+import psycopg
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from jobs.conf import problems
+from jobs.framework.pacing import active_backends
+from jobs.models import JobCheckpoint, JobRun
+from tests.testjobs.management.commands import upper_items
+from tests.testjobs.models import Item
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BUSY = {"reason": None}
+
+
+def busy_check(connection):
+    """A project's own check (JOB_HEALTH_CHECKS), driven by the test."""
+    return BUSY["reason"]
+
+
+@pytest.fixture
+def items():
+    Item.objects.bulk_create(Item(name=f"item-{i}") for i in range(300))
+
+
+def run(*args):
+    call_command("upper_items", *args, stdout=StringIO())
+
+
+def test_a_project_check_holds_the_walk_until_it_passes(settings, items, caplog):
+    settings.JOB_HEALTH_CHECKS = ["tests.framework.test_health.busy_check"]
+    BUSY["reason"] = "the nightly backup is running"
+    threading.Timer(1.5, BUSY.update, [{"reason": None}]).start()
+    with caplog.at_level("INFO", logger="jobs"):
+        run("--batch-size", "100")
+    events = [(r.event, r.getMessage()) for r in caplog.records if hasattr(r, "event")]
+    throttled = [e for e in events if e[0] in ("throttled", "unthrottled")]
+    assert throttled[0] == ("throttled", "waiting: the nightly backup is running")
+    assert throttled[1][0] == "unthrottled"
+    walk = JobRun.objects.get(job="upper_items").walk
+    assert walk["health_waits"] == 1 and walk["health_wait_s"] >= 1.0
+    assert not Item.objects.exclude(name__startswith="ITEM").exists()
+
+
+def test_too_long_a_wait_exits_75_keeping_the_checkpoint(items, monkeypatch):
+    calls = []
+
+    def health_check(self, connection):  # a job's own check: busy from the third batch on
+        calls.append(1)
+        return "still busy" if len(calls) > 2 else None
+
+    monkeypatch.setattr(upper_items.Command, "health_check", health_check)
+    with pytest.raises(CommandError) as excinfo:
+        run("--batch-size", "100", "--max-health-wait", "1")
+    assert excinfo.value.returncode == 75
+    assert str(excinfo.value).startswith("gave up after waiting 1s for the database: still busy")
+    assert JobCheckpoint.objects.get().rows == 200  # two batches done, kept for the rerun
+    record = JobRun.objects.get(job="upper_items")
+    assert (record.status, record.exit_code) == ("failed", 75)
+
+
+def test_max_active_waits_while_other_backends_are_busy(items, caplog):
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+
+    def sleep():
+        with psycopg.connect(**params, autocommit=True) as conn:
+            conn.execute("SELECT pg_sleep(1.5)")
+
+    sleepers = [threading.Thread(target=sleep) for _ in range(2)]
+    for sleeper in sleepers:
+        sleeper.start()
+    try:
+        deadline = time.monotonic() + 5
+        while active_backends(connection) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with caplog.at_level("INFO", logger="jobs"):
+            run("--batch-size", "100", "--max-active", "1")
+    finally:
+        for sleeper in sleepers:
+            sleeper.join()
+    events = [(r.event, r.getMessage()) for r in caplog.records if hasattr(r, "event")]
+    assert ("throttled", "waiting: 2 active backends, over --max-active 1") in events
+    assert "unthrottled" in [event for event, _ in events]
+    assert not Item.objects.exclude(name__startswith="ITEM").exists()
+
+
+def test_an_unknown_health_check_is_a_configuration_error(settings):
+    settings.JOB_HEALTH_CHECKS = ["tests.nowhere.check"]
+    assert any(
+        name == "JOB_HEALTH_CHECKS" and "cannot import 'tests.nowhere.check'" in message
+        for name, message in problems()
+    )

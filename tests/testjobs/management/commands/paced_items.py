@@ -1,0 +1,38 @@
+"""Walk items, spending a set time per row: rows of batch "slow" cost more. With --in-sql the
+time is spent in PostgreSQL (pg_sleep), where --statement-timeout can cut it."""
+
+import time
+
+from django.db import connection
+
+from jobs import JobCommand
+from tests.testjobs.models import Item
+
+
+class Command(JobCommand):
+    help = "Walk items at a set cost per row (more for rows of batch 'slow')."
+    batch_size = 100
+
+    def add_arguments(self, parser):
+        parser.add_argument("--fast", type=float, default=0.0002, help="Seconds per row.")
+        parser.add_argument("--slow", type=float, default=0.002, help="Per 'slow' row.")
+        parser.add_argument("--in-sql", action="store_true", help="Spend it in pg_sleep.")
+        parser.add_argument("--statement-timeout", help="SET LOCAL statement_timeout.")
+
+    def handle(self, *args, **options):
+        self.run_batches(Item.objects.all(), self.process, fields=["batch"])
+
+    def process(self, batch):
+        options = self.options
+        seconds = sum(options["slow"] if b == "slow" else options["fast"] for _, b in batch.rows)
+        with connection.cursor() as cursor:
+            if options["statement_timeout"]:
+                cursor.execute(
+                    "SELECT set_config('statement_timeout', %s, true)",
+                    [options["statement_timeout"]],
+                )
+            if options["in_sql"]:
+                cursor.execute("SELECT pg_sleep(%s)", [seconds])
+            else:
+                time.sleep(seconds)
+        self.counters["rows"] += len(batch)
