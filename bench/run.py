@@ -1,11 +1,12 @@
 """The benchmark driver: its own PostgreSQL 17, data generated in SQL, every variant in one run.
 
-    make bench                      # N = 1,000,000 e-mails, 2,000,000 orders
+    make bench                      # N = 1,000,000 e-mails (and 10,000,000), 2,000,000 orders
     BENCH_SCALE=0.1 make bench      # a quick check at a tenth of every N
 
 Prints one table and writes the same rows to bench/results/latest.json.
 """
 
+import itertools
 import json
 import os
 import statistics
@@ -67,8 +68,8 @@ class Bench:
                 raise SystemExit(f"{' '.join(command)} failed:\n{err.read().decode()}")
         return usage, out.decode()
 
-    def variant(self, suite, variant, rows):
-        command = [sys.executable, "-m", "bench.variants", suite, variant]
+    def variant(self, suite, variant, rows, *args):
+        command = [sys.executable, "-m", "bench.variants", suite, variant, *args]
         usage, out = self.spawn(command, stdout=subprocess.PIPE)
         result = json.loads(out.strip().splitlines()[-1])
         return result["seconds"], usage.ru_maxrss / 1024, result["detail"]
@@ -96,7 +97,7 @@ class Bench:
         """n customers, every other one needing normalisation."""
         self.sql(
             "TRUNCATE store_customer RESTART IDENTITY CASCADE",
-            "TRUNCATE batch_jobs_checkpoint",
+            "TRUNCATE batch_jobs_checkpoint, batch_jobs_shard_plan",
             "INSERT INTO store_customer (email, name) SELECT CASE WHEN i % 2 = 1 "
             "THEN '  User' || i || '@Example.COM ' ELSE 'user' || i || '@example.com' END, '' "
             f"FROM generate_series(1, {n}) AS i",
@@ -143,16 +144,68 @@ class Bench:
         for label, n in [
             ("python_path_100k", scaled(100_000)),
             ("python_path_1m", scaled(1_000_000)),
+            ("python_path_10m", scaled(10_000_000)),
         ]:
             self.customers(n)
             seconds, rss, detail = self.variant("normalize_emails", "python_path", n)
             self.record("memory", label, n, seconds, rss, note=detail)
-        small, large = self.rows[-2]["peak_rss_mb"], self.rows[-1]["peak_rss_mb"]
-        print(
-            f"  peak RSS grows {large - small:+.1f} MB from {self.rows[-2]['rows']:,} "
-            f"to {self.rows[-1]['rows']:,} rows",
-            flush=True,
-        )
+        rows = self.rows[-3:]
+        for small, large in itertools.pairwise(rows):
+            print(
+                f"  peak RSS grows {large['peak_rss_mb'] - small['peak_rss_mb']:+.1f} MB from "
+                f"{small['rows']:,} to {large['rows']:,} rows",
+                flush=True,
+            )
+
+    def shards(self):
+        """The whole walk's rows per second: one run, then four shards side by side (as an
+        Indexed Job's pods), on the same data."""
+        n = scaled(1_000_000)
+        for count in (1, 4):
+            self.customers(n)
+            command = [sys.executable, "-m", "bench.variants", "normalize_emails", "python_path"]
+            started = time.perf_counter()
+            processes = [
+                subprocess.Popen(
+                    [*command, *(["--shard", f"{i}/{count}"] if count > 1 else [])],
+                    cwd=ROOT,
+                    env=self.env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
+                for i in range(count)
+            ]
+            peak = 0.0
+            for process in processes:
+                _, status, usage = os.wait4(process.pid, 0)
+                if os.waitstatus_to_exitcode(status):
+                    raise SystemExit(f"shard failed: {process.stderr.read().decode()}")
+                peak = max(peak, usage.ru_maxrss / 1024)
+            seconds = time.perf_counter() - started
+            note = f"{count} process(es) at once on {os.cpu_count()} cores; RSS: the largest"
+            self.record("shards", f"python_path_x{count}", n, seconds, peak, note=note)
+
+    def adaptive(self):
+        """Fixed batch sizes against --batch-time (0.5 s, its default), on the same data."""
+        n = scaled(1_000_000)
+        best = None
+        for label, args in [
+            ("fixed_500", ["--batch-size", "500"]),
+            ("fixed_2000", ["--batch-size", "2000"]),
+            ("fixed_5000", ["--batch-size", "5000"]),
+            ("fixed_20000", ["--batch-size", "20000"]),
+            ("adaptive_0.5s", ["--batch-time"]),
+        ]:
+            self.customers(n)
+            seconds, rss, detail = self.variant("normalize_emails", "python_path", n, *args)
+            if label.startswith("fixed"):
+                best = min(best or seconds, seconds)
+            note = detail + (
+                " (against the best fixed size)" if best and "adaptive" in label else ""
+            )
+            self.record(
+                "batch_size", label, n, seconds, rss, best if "adaptive" in label else None, note
+            )
 
     def startup(self):
         subprocess.run(
@@ -239,6 +292,8 @@ def main():
         bench.normalize_emails()
         bench.daily_stats()
         bench.memory()
+        bench.shards()
+        bench.adaptive()
         bench.startup()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(bench.rows, indent=2) + "\n")

@@ -75,9 +75,9 @@ def normalize_bulk_update():
 
 
 def normalize_with(strategy):
-    def run():
+    def run(*args):
         out = StringIO()
-        call_command("normalize_emails", strategy=strategy, stdout=out)
+        call_command("normalize_emails", *args, strategy=strategy, stdout=out)
         return out.getvalue().strip()
 
     return run
@@ -130,13 +130,14 @@ VARIANTS = {
 }
 
 
-def main(suite, variant):
+def main(suite, variant, *args):
+    """Run one variant; ``args`` go to the job's command line (python_path only)."""
     operation = VARIANTS[(suite, variant)]
     started = time.perf_counter()
-    detail = operation()
+    detail = operation(*args)
     seconds = time.perf_counter() - started
     print(json.dumps({"seconds": seconds, "detail": str(detail)}))
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(*sys.argv[1:])
