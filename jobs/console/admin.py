@@ -141,7 +141,6 @@ class JobRunAdmin(ReadOnly):
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "can_operate": self.can_operate(request),
-            "refresh_seconds": REFRESH_SECONDS,
             **context,
         }
 
@@ -194,7 +193,7 @@ class JobRunAdmin(ReadOnly):
         """One job: schedule and next runs, checkpoint, pause, a chart and its last runs."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        job = next((j for j in known_jobs() if j.name == name), None)
+        job = find_job(name)
         runs = self.get_queryset(request).filter(job=name).order_by("-started_at")
         if job is None and not runs.exists():
             raise Http404(f"no job {name!r}")

@@ -93,6 +93,16 @@ class Plans:
     def _mine(self):
         return self.objects.filter(job=self.job, arguments_hash=self.hash, shards=self.shard.count)
 
+    def scope(self, queryset, key, restart=False, dry_run=False):
+        """``queryset`` limited to this shard's range of the walk's plan, or ``None`` when
+        this shard has walked it already (``restart`` walks it again)."""
+        if restart and not dry_run:
+            self.reopen()
+        plan = self.get_or_plan(queryset, key, save=not dry_run)
+        if self.shard.index in plan.finished:
+            return None
+        return key_range(queryset, key, plan.bounds, self.shard.index)
+
     def get_or_plan(self, queryset, key, save=True):
         """The walk's plan: the saved one, else a new one (saved unless ``save`` is false,
         for a dry run)."""

@@ -22,7 +22,7 @@ from django.db import connections, router, transaction
 
 from jobs.framework.pacing import BatchSizer, Health, timed_out
 from jobs.framework.redact import DJANGO_DEFAULT_OPTIONS
-from jobs.framework.shards import Plans, Shard, key_range
+from jobs.framework.shards import Plans, Shard
 from jobs.models import JobCheckpoint
 
 # Options that change how a run goes, not what it walks: a rerun with other values resumes.
@@ -159,10 +159,8 @@ def walk(job, queryset, process, *, fields=(), key="pk", total=None):
     shard = Shard.parse(options["shard"]) if options.get("shard") else None
     if shard is not None:
         plans = Plans(job.job_name, arguments_hash(options, shard=False), shard, using)
-        if options.get("restart") and not job.dry_run:
-            plans.reopen()
-        plan = plans.get_or_plan(queryset, key, save=not job.dry_run)
-        if shard.index in plan.finished:
+        queryset = plans.scope(queryset, key, restart=options.get("restart"), dry_run=job.dry_run)
+        if queryset is None:
             job.log_event(
                 "shard_walked",
                 "shard %s has walked its range; it walks again when every shard of this walk "
@@ -172,7 +170,6 @@ def walk(job, queryset, process, *, fields=(), key="pk", total=None):
             )
             job.run.walk_stands(None, None, Counter(), done=True)
             return
-        queryset = key_range(queryset, key, plan.bounds, shard.index)
     if options.get("restart") and not job.dry_run:
         checkpoints.clear()
     elif not job.dry_run and (checkpoint := checkpoints.load()) is not None:
@@ -204,10 +201,21 @@ def walk(job, queryset, process, *, fields=(), key="pk", total=None):
             total = -(-total // shard.count)  # the plan gives each shard about as many rows
     progress = job.progress(total=total, before=rows_before, estimated=estimated)
     retried = False
+
+    def stands():  # where the walk stands, and how it was paced, for the run record
+        pacing = {"batch_size": sizer.size}
+        if health.waits:
+            pacing |= {"health_waits": health.waits, "health_wait_s": round(health.waited, 1)}
+        job.run.walk_stands(resumed_after, after, job.walk_totals, done=False, **pacing)
+
     try:
         while True:
             job.check_stop()
-            health.wait()
+            try:
+                health.wait()
+            finally:
+                if health.waits:  # a wait that gave up (75) is counted too
+                    stands()
             before = counters.copy()
             started = time.monotonic()
             try:
@@ -246,10 +254,7 @@ def walk(job, queryset, process, *, fields=(), key="pk", total=None):
             sizer.measured(len(batch), time.monotonic() - started)
             after = batch.last_key
             job.walk_totals = totals
-            pacing = {"batch_size": sizer.size}
-            if health.waits:
-                pacing |= {"health_waits": health.waits, "health_wait_s": round(health.waited, 1)}
-            job.run.walk_stands(resumed_after, after, totals, done=False, **pacing)
+            stands()
             if sizer.adaptive:
                 progress.extra["batch_size"] = sizer.size
             progress.advance(len(batch))

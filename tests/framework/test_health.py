@@ -66,6 +66,7 @@ def test_too_long_a_wait_exits_75_keeping_the_checkpoint(items, monkeypatch):
     assert JobCheckpoint.objects.get().rows == 200  # two batches done, kept for the rerun
     record = JobRun.objects.get(job="upper_items")
     assert (record.status, record.exit_code) == ("failed", 75)
+    assert record.walk["health_waits"] == 1 and record.walk["health_wait_s"] >= 1
 
 
 def test_max_active_waits_while_other_backends_are_busy(items, caplog):
