@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from jobs.console import charts, display
 from jobs.ctl import control
-from jobs.models import JobCheckpoint, JobPause, JobRun, RunRequest
+from jobs.models import JobCheckpoint, JobPause, JobRun, JobShardPlan, RunRequest
 
 #: Seconds between reloads of a page that shows a live run.
 REFRESH_SECONDS = 5
@@ -207,6 +207,7 @@ class JobRunAdmin(ReadOnly):
             next_runs=next_runs(job),
             paused=control.on_control(JobPause).filter(job=name).first(),
             checkpoints=JobCheckpoint.objects.filter(job=name).order_by("-updated_at"),
+            plans=JobShardPlan.objects.filter(job=name).order_by("-created_at"),
             chart=charts.runs_chart(charted, self.run_url) if charted else None,
             runs=[
                 {

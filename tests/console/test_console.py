@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from jobs.models import JobCheckpoint, JobPause, JobRun, RunRequest
+from jobs.models import JobCheckpoint, JobPause, JobRun, JobShardPlan, RunRequest
 from tests.testjobs.management.commands.echo_args import Command as EchoArgs
 from tests.testjobs.management.commands.fail_with import Command as FailWith
 
@@ -237,6 +237,12 @@ def test_the_job_page_shows_schedule_next_runs_checkpoint_and_a_chart(viewer):
     next_runs = re.search(r'id="next-runs">(.*?)</td>', html).group(1).split("<br>")
     assert len(next_runs) == 5 and all(" 02:30 UTC" in when for when in next_runs)
     assert "after key <code>4242</code>, 1234 rows walked" in html
+    assert 'id="shard-plans"' not in html
+    JobShardPlan.objects.create(
+        job="scheduled_noop", arguments_hash="x", shards=4, bounds=[1, 2, 3], finished=[0, 2]
+    )
+    plans = re.search(r'id="shard-plans">(.*?)</td>', page(viewer, f"{JOBS}scheduled_noop/"))
+    assert plans[1].startswith("4 shards planned ") and plans[1].endswith("finished: 0, 2")
     chart = re.search(r'<div class="console-section" id="chart">(.*?)</div>', html, re.S)[1]
     bars = re.findall(r"<title>(#\d+ \w+: [^<]+)</title>", chart)
     # Three runs that worked, twice (duration, rows per second); the skipped one is left out.
