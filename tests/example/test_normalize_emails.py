@@ -108,6 +108,7 @@ def test_a_stopped_run_resumes_where_it_stopped(strategy, monkeypatch):
         "last_key": max(Customer.objects.values_list("pk", flat=True)),
         "counters": {"checked": 1000, "changed": 500},
         "done": True,
+        "batch_size": 100,  # the size of its last batch: fixed here (no --batch-time)
     }
 
 
