@@ -150,6 +150,15 @@ class Bench:
             seconds, rss, detail = self.variant("normalize_emails", "python_path", n)
             self.record("memory", label, n, seconds, rss, note=detail)
         rows = self.rows[-3:]
+        # What a sharded walk's plan costs on the largest table: the quantiles of its keys.
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            started = time.perf_counter()
+            conn.execute(
+                "SELECT percentile_disc(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY id) "
+                "FROM store_customer"
+            )
+            planned = time.perf_counter() - started
+        self.record("shards", "plan_4_shards", rows[-1]["rows"], planned, None, note="quantiles")
         for small, large in itertools.pairwise(rows):
             print(
                 f"  peak RSS grows {large['peak_rss_mb'] - small['peak_rss_mb']:+.1f} MB from "
