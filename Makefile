@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 
 export PG_IMAGE
 
-.PHONY: help build up down test lint job bench manifests reliability dist
+.PHONY: help build up down web test lint job bench manifests reliability dist
 
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z_-]*:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,6 +27,10 @@ build: ## Build the job image (IMAGE=django-jobs:local).
 up: ## Start PostgreSQL and apply migrations (docker compose).
 	docker compose up --build --detach --wait db
 	docker compose run --rm migrate
+
+web: ## Serve the console on http://127.0.0.1:8000/admin/ (docker compose, web service).
+	docker compose up --build --detach --wait web
+	@echo "console: http://127.0.0.1:$${WEB_PORT:-8000}/admin/ (first user: docker compose run --rm web django-admin createsuperuser)"
 
 down: ## Stop the compose stack and delete its database volume.
 	docker compose down --volumes --remove-orphans

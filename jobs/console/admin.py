@@ -67,6 +67,7 @@ class JobRunAdmin(ReadOnly):
         "error",
         "progress_bar",
         "eta",
+        "run_pacing",
         "started_at",
         "finished_at",
         "run_duration",
@@ -81,7 +82,7 @@ class JobRunAdmin(ReadOnly):
         "parent",
         "lock_key",
     ]
-    readonly_fields = ["job_link", "progress_bar", "eta", "run_duration"]
+    readonly_fields = ["job_link", "progress_bar", "eta", "run_pacing", "run_duration"]
     change_list_template = "admin/batch_jobs/jobrun/change_list.html"
     change_form_template = "admin/batch_jobs/jobrun/change_form.html"
 
@@ -102,6 +103,10 @@ class JobRunAdmin(ReadOnly):
     @admin.display(description="ETA")
     def eta(self, run):
         return display.eta(run)
+
+    @admin.display(description="pacing")
+    def run_pacing(self, run):
+        return display.pacing(run)
 
     @admin.display(description="duration", ordering="duration")
     def run_duration(self, run):

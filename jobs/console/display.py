@@ -75,3 +75,17 @@ def rows_per_second(run):
     if not p or not run.duration or run.duration.total_seconds() <= 0:
         return None
     return p["done"] / run.duration.total_seconds()
+
+
+def pacing(run):
+    """How a batch walk was paced: its last batch size, and its waits on database health."""
+    walk = run.walk or {}
+    parts = []
+    if "batch_size" in walk:
+        parts.append(f"batches of {walk['batch_size']:,} rows (the last)")
+    if walk.get("health_waits"):
+        parts.append(
+            f"waited for database health {walk['health_waits']} times, "
+            f"{seconds(walk.get('health_wait_s', 0))} in all"
+        )
+    return "; ".join(parts) or "-"

@@ -217,6 +217,19 @@ def test_secret_arguments_stay_redacted(operator):
     assert "***" in page(operator, f"/admin/batch_jobs/jobrun/{run.pk}/change/")
 
 
+def test_a_run_page_says_how_its_walk_was_paced(viewer):
+    run = record(
+        status="succeeded",
+        exit_code=0,
+        walk={"batch_size": 12500, "health_waits": 2, "health_wait_s": 75.0, "done": True},
+    )
+    html = page(viewer, f"/admin/batch_jobs/jobrun/{run.pk}/change/")
+    assert (
+        "batches of 12,500 rows (the last); waited for database health 2 times, 1m 15s in all"
+        in html
+    )
+
+
 def test_the_job_page_shows_schedule_next_runs_checkpoint_and_a_chart(viewer):
     now = timezone.now()
     for i, status in enumerate(["succeeded", "failed", "skipped", "succeeded"]):
