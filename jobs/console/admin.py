@@ -16,7 +16,8 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from jobs.console import charts, display
-from jobs.ctl import control
+from jobs.ctl import catalog, control
+from jobs.framework import schedule
 from jobs.models import JobCheckpoint, JobPause, JobRun, JobShardPlan, RunRequest
 
 #: Seconds between reloads of a page that shows a live run.
@@ -176,16 +177,16 @@ class JobRunAdmin(ReadOnly):
         """Every job: its schedule, next run, whether it is paused, and its last run."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        catalog = {job.name: job for job in known_jobs()}
+        known = {job.name: job for job in catalog.jobs()}
         runs = self.get_queryset(request)
-        names = sorted(set(catalog) | set(runs.values_list("job", flat=True).distinct()))
+        names = sorted(set(known) | set(runs.values_list("job", flat=True).distinct()))
         paused = {p.job: p for p in control.on_control(JobPause).all()}
         rows = [
             {
                 "name": name,
                 "url": self.job_url(name),
-                "job": catalog.get(name),
-                "next_run": next_run(catalog.get(name)),
+                "job": known.get(name),
+                "next_run": next_run(known.get(name)),
                 "paused": paused.get(name),
                 "last": runs.filter(job=name).order_by("-started_at").first(),
             }
@@ -306,22 +307,18 @@ class JobPauseAdmin(ReadOnly):
     list_display = ["job", "paused_by", "paused_at"]
 
 
-def known_jobs():
-    from jobs.ctl import catalog
-
-    return catalog.jobs()
-
-
 def find_job(name):
-    return next((job for job in known_jobs() if job.name == name), None)
+    """The project's job ``name``, or ``None``: only its records may be left."""
+    try:
+        return catalog.get(name)
+    except catalog.UnknownJob:
+        return None
 
 
 def next_runs(job, count=5):
-    from jobs.framework.schedule import next_runs as upcoming
-
     if job is None or not job.schedule:
         return []
-    return upcoming(job.schedule, job.timezone, count=count)
+    return schedule.next_runs(job.schedule, job.timezone, count=count)
 
 
 def next_run(job):

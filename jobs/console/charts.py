@@ -41,12 +41,12 @@ def bar_chart(title, points, label, run_url, width=720, height=110, top=18, bott
         bars.append(
             (
                 run_url(run),
-                f"#{run.pk} {run.status}: {label(value)}",
                 round(i * slot + slot * 0.15, 1),
                 round(top + plot - h, 1),
                 round(slot * 0.7, 1),
                 round(h, 1),
                 COLORS.get(run.status, "#757575"),
+                f"#{run.pk} {run.status}: {label(value)}",
             )
         )
     return format_html(
@@ -66,6 +66,6 @@ def bar_chart(title, points, label, run_url, width=720, height=110, top=18, bott
             "",
             '<a href="{}"><rect x="{}" y="{}" width="{}" height="{}" fill="{}">'
             "<title>{}</title></rect></a>",
-            ((url, x, y, w, h, color, tip) for url, tip, x, y, w, h, color in bars),
+            bars,
         ),
     )

@@ -3,6 +3,7 @@
 import argparse
 
 from jobs.framework.pacing import DEFAULT_BATCH_TIME, DEFAULT_HEALTH_WAIT
+from jobs.framework.shards import Shard
 
 
 def bounded(convert, what, minimum=0, inclusive=False):
@@ -27,8 +28,6 @@ non_negative_seconds = bounded(float, "zero or more seconds", inclusive=True)
 
 def shard(text):
     """An argparse type: ``I/N``, normalized."""
-    from jobs.framework.shards import Shard
-
     try:
         return str(Shard.parse(text))
     except ValueError as e:

@@ -10,6 +10,10 @@ keeps a fixed size (with ``--batch-time``, it is the first batch's).
 import time
 
 import psycopg
+from django.core.management.base import CommandError
+from django.db import OperationalError
+
+from jobs.exitcodes import ExitCode
 
 #: What ``--batch-time`` alone means: pt-online-schema-change's default ``--chunk-time``.
 DEFAULT_BATCH_TIME = 0.5
@@ -57,8 +61,6 @@ class BatchSizer:
 def timed_out(exc):
     """Whether ``exc`` is the server's statement or lock timeout (``statement_timeout``,
     ``lock_timeout``, or a cancel): the transaction is gone, the connection is fine."""
-    from django.db import OperationalError
-
     if not isinstance(exc, OperationalError | psycopg.OperationalError):
         return False
     cause = exc.__cause__ if exc.__cause__ is not None else exc
@@ -127,10 +129,6 @@ class Health:
     def wait(self):
         """Return once the database is healthy; raise ``CommandError`` (75) if it stays
         unhealthy for ``limit`` seconds. A stop request still stops the run while it waits."""
-        from django.core.management.base import CommandError
-
-        from jobs.exitcodes import ExitCode
-
         if not self.active or (reason := self.problem()) is None:
             return
         started = time.monotonic()

@@ -101,17 +101,18 @@ def update_rows(model, fields, rows, key="pk"):
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ({typed}) ON COMMIT DELETE ROWS"
         )
         cursor.execute(f"TRUNCATE {staging}")
-        prepared = [f for f in columns if not passes_through(f)]
+        # Per column, Django's preparation, or None where psycopg adapts the value itself.
+        prepare = [None if passes_through(f) else f.get_db_prep_value for f in columns]
         with cursor.cursor.copy(f"COPY {staging} ({', '.join(names)}) FROM STDIN") as copy:
-            if not prepared:  # str, int, float and bool: psycopg adapts them itself
+            if not any(prepare):  # str, int, float and bool only
                 for row in rows:
                     copy.write_row(row)
             else:
                 for row in rows:
                     copy.write_row(
                         [
-                            v if passes_through(f) else f.get_db_prep_value(v, connection)
-                            for f, v in zip(columns, row, strict=True)
+                            v if p is None else p(v, connection)
+                            for p, v in zip(prepare, row, strict=True)
                         ]
                     )
         cursor.execute(
