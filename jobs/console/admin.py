@@ -211,7 +211,7 @@ class JobRunAdmin(ReadOnly):
             name=name,
             job=job,
             next_runs=next_runs(job),
-            paused=control.on_control(JobPause).filter(job=name).first(),
+            paused=control.paused(name),
             checkpoints=JobCheckpoint.objects.filter(job=name).order_by("-updated_at"),
             plans=JobShardPlan.objects.filter(job=name).order_by("-created_at"),
             chart=charts.runs_chart(charted, self.run_url) if charted else None,

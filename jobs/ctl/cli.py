@@ -134,12 +134,11 @@ def pause_state(name):
     """Whether job ``name`` is paused; describe works without a database."""
     from django.db import DatabaseError
 
-    from jobs.ctl.control import on_control
+    from jobs.ctl.control import paused
     from jobs.framework.errors import one_line
-    from jobs.models import JobPause
 
     try:
-        pause = on_control(JobPause).filter(job=name).first()
+        pause = paused(name)
     except DatabaseError as e:
         return f"unknown (cannot read the pauses: {one_line(e)})"
     if pause is None:

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs.conf import setting
+from jobs.framework import runcontrol
 from jobs.framework.redact import REDACTED
 from jobs.framework.runs import host_name
 from jobs.models import JobPause, JobRun, RunRequest
@@ -32,6 +33,11 @@ def operator():
 def on_control(model):
     """``model``'s rows where runs write them: the ``JOB_CONTROL_DATABASE`` (None: default)."""
     return model.objects.using(setting("JOB_CONTROL_DATABASE"))
+
+
+def paused(job):
+    """The ``JobPause`` of ``job``, or ``None``: where runs look for it."""
+    return runcontrol.paused(setting("JOB_CONTROL_DATABASE"), job)
 
 
 def records():
