@@ -159,19 +159,18 @@ class JobRunAdmin(ReadOnly):
         }
         return super().changelist_view(request, extra)
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        run = self.get_object(request, object_id)
-        extra = {
-            "can_operate": self.can_operate(request),
-            "can_stop": run is not None and run.status == JobRun.Status.RUNNING,
-            "can_retry": run is not None and run.status in control.RETRYABLE,
-            "job_url": self.job_url(run.job) if run else None,
-            "refresh_seconds": REFRESH_SECONDS
-            if run and run.status == JobRun.Status.RUNNING
-            else None,
-            **(extra_context or {}),
-        }
-        return super().change_view(request, object_id, form_url, extra)
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # A run's page: the run the admin fetched already, and its buttons.
+        if obj is not None:
+            running = obj.status == JobRun.Status.RUNNING
+            context.update(
+                can_operate=self.can_operate(request),
+                can_stop=running,
+                can_retry=obj.status in control.RETRYABLE,
+                job_url=self.job_url(obj.job),
+                refresh_seconds=REFRESH_SECONDS if running else None,
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def jobs_view(self, request):
         """Every job: its schedule, next run, whether it is paused, and its last run."""
