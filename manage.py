@@ -6,6 +6,6 @@ import sys
 
 if __name__ == "__main__":
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "app.settings")
-    from jobs.runner.cli import manage
+    from batch_jobs.runner.cli import manage
 
     sys.exit(manage(sys.argv))

@@ -5,7 +5,7 @@ import warnings
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from jobs.framework.redact import masked_url
+from batch_jobs.framework.redact import masked_url
 
 
 class SecretFileMapping(environ.FileAwareMapping):

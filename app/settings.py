@@ -34,7 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "jobs",  # the framework: run records, checkpoints, prune_job_runs
+    "batch_jobs",  # the framework: run records, checkpoints, prune_job_runs
     "app.store",  # the domain, with the example jobs as its management commands
     # Apps installed beside the project: a package of your own jobs layered on the image.
     *env.list("DJANGO_EXTRA_APPS", default=[]),
@@ -131,7 +131,7 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="reports@localhost")
 DAILY_REPORT_TO = env.list("DAILY_REPORT_TO", default=[])
 
 # ------------------------------------------------------------------------------
-# The job framework (its settings and defaults: jobs/conf.py, and the README)
+# The job framework (its settings and defaults: jobs/batch_jobs/conf.py, and the README)
 # ------------------------------------------------------------------------------
 # Commands besides the jobs that `job` may run. Destructive or interactive ones (flush,
 # shell, dbshell, sqlflush, loaddata, ...) stay refused unless added through
@@ -164,10 +164,10 @@ JOB_LOG_FORMAT = env.str("JOB_LOG_FORMAT", default="") or None
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"job": {"()": "jobs.framework.logs.JobLogFormatter"}},
+    "formatters": {"job": {"()": "batch_jobs.framework.logs.JobLogFormatter"}},
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "job"}},
     "loggers": {
-        "jobs": {
+        "batch_jobs": {
             "handlers": ["stderr"],
             "level": env.str("JOB_LOG_LEVEL", default="INFO"),
             "propagate": False,

@@ -34,9 +34,9 @@ def test_the_wheel_holds_the_framework_and_nothing_else(dist):
         metadata = email.message_from_bytes(archive.read(f"{dist_info(names)}/METADATA"))
         entry_points = archive.read(f"{dist_info(names)}/entry_points.txt")
     packages = {name.split("/")[0] for name in names}
-    assert {p for p in packages if not p.endswith(".dist-info")} == {"jobs"}
-    assert "jobs/migrations/0001_initial.py" in names
-    assert "jobs/management/commands/prune_job_runs.py" in names
+    assert {p for p in packages if not p.endswith(".dist-info")} == {"batch_jobs"}
+    assert "batch_jobs/migrations/0001_initial.py" in names
+    assert "batch_jobs/management/commands/prune_job_runs.py" in names
     requires = metadata.get_all("Requires-Dist")
     assert "django<6.2,>=5.2" in requires
     # Every dependency has a range a project can live with: a floor and a ceiling.
@@ -44,8 +44,8 @@ def test_the_wheel_holds_the_framework_and_nothing_else(dist):
         assert re.search(r">=", requirement) and re.search(r"<", requirement), requirement
     classifiers = metadata.get_all("Classifier")
     assert {f"Framework :: Django :: {v}" for v in ("5.2", "6.0", "6.1")} <= set(classifiers)
-    assert b"job = jobs.runner.cli:main" in entry_points
-    assert b"jobctl = jobs.ctl.cli:main" in entry_points
+    assert b"job = batch_jobs.runner.cli:main" in entry_points
+    assert b"jobctl = batch_jobs.ctl.cli:main" in entry_points
 
 
 def test_the_sdist_has_no_example_project(dist):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.exitcodes import ExitCode
+from batch_jobs.exitcodes import ExitCode
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -46,7 +46,7 @@ def test_readme_starts_with_the_two_commands():
 
 
 def test_readme_settings_table_lists_every_framework_setting():
-    from jobs.conf import DEFAULTS
+    from batch_jobs.conf import DEFAULTS
 
     readme = (ROOT / "README.md").read_text()
     table = readme.split("## Settings\n", 1)[1].split("\n### ", 1)[0]

@@ -99,8 +99,8 @@ def adopt(project, wheel, django):
     (project / "requirements.txt").write_text(
         f"django=={django}.*\n./wheels/{wheel.name}[binary]\n"
     )
-    # Step 2: "jobs" in INSTALLED_APPS (the migration runs in the container below).
-    text = re.sub(r"(INSTALLED_APPS = \[\n(?:.*\n)*?)\]", r'\1    "jobs",\n]', text, count=1)
+    # Step 2: "batch_jobs" in INSTALLED_APPS (the migration runs in the container below).
+    text = re.sub(r"(INSTALLED_APPS = \[\n(?:.*\n)*?)\]", r'\1    "batch_jobs",\n]', text, count=1)
     settings.write_text(text)
     # Step 3: the README's job, in the app's management/commands.
     commands = project / "reports" / "management" / "commands"

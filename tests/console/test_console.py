@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from jobs.models import JobCheckpoint, JobPause, JobRun, JobShardPlan, RunRequest
+from batch_jobs.models import JobCheckpoint, JobPause, JobRun, JobShardPlan, RunRequest
 from tests.testjobs.management.commands.echo_args import Command as EchoArgs
 from tests.testjobs.management.commands.fail_with import Command as FailWith
 

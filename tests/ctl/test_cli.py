@@ -20,11 +20,11 @@ import yaml
 from click.testing import CliRunner
 from django.core.exceptions import ImproperlyConfigured
 
-from jobs import JobCommand
-from jobs.ctl import catalog
-from jobs.ctl.cli import cli
-from jobs.ctl.render.cron import Unsupported, on_calendar
-from jobs.models import JobRun
+from batch_jobs import JobCommand
+from batch_jobs.ctl import catalog
+from batch_jobs.ctl.cli import cli
+from batch_jobs.ctl.render.cron import Unsupported, on_calendar
+from batch_jobs.models import JobRun
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -195,7 +195,7 @@ def test_a_scheduled_job_declares_shards_for_its_cronjob(settings):
         max_runtime = 600
 
     job = catalog.Job("sharded", Command())
-    from jobs.ctl.render.kubernetes import Target, cron_job
+    from batch_jobs.ctl.render.kubernetes import Target, cron_job
 
     manifest = cron_job(job, Target(image="jobs:1", app="app", uid=10001, secret="app"))
     kubernetes_validate.validate(manifest, "1.33", strict=True)
@@ -400,7 +400,7 @@ def test_every_command_has_help_and_is_in_the_readme():
 
 @pytest.mark.django_db
 def test_describe_shows_a_pending_checkpoint():
-    from jobs.models import JobCheckpoint
+    from batch_jobs.models import JobCheckpoint
 
     assert (
         "checkpoint: none (the next run starts from the top)\n"

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from app.store.models import AuthToken
-from jobs.models import JobRun
+from batch_jobs.models import JobRun
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

@@ -12,8 +12,8 @@ from django.db import connection
 
 from app.store.management.commands.normalize_emails import Command as NormalizeEmails
 from app.store.models import Customer
-from jobs.framework.stop import STOP
-from jobs.models import JobCheckpoint, JobRun
+from batch_jobs.framework.stop import STOP
+from batch_jobs.models import JobCheckpoint, JobRun
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -115,7 +115,7 @@ def test_a_stopped_run_resumes_where_it_stopped(strategy, monkeypatch):
 def test_restart_ignores_the_checkpoint():
     seed(200)
     first_key = Customer.objects.order_by("pk").values_list("pk", flat=True)[99]
-    from jobs.framework.walk import Checkpoints
+    from batch_jobs.framework.walk import Checkpoints
 
     Checkpoints("normalize_emails", {"strategy": "python"}, using="default").save(
         first_key, {"checked": 100, "changed": 0}, rows=100

@@ -9,7 +9,7 @@ from django.db import connection
 
 from app.store.management.commands.nightly import Command as Nightly
 from app.store.models import AuthToken, Customer, DailyStat, Order
-from jobs.models import JobRun
+from batch_jobs.models import JobRun
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

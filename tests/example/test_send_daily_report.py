@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from app.store.models import DailyStat, ReportDelivery
-from jobs.models import JobRun
+from batch_jobs.models import JobRun
 from tests.support.smtp import SMTPServer
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")

@@ -8,8 +8,8 @@ import pytest
 from django.db import models
 
 from app.store.models import Customer, Order
-from jobs import update_rows
-from jobs.framework.walk import passes_through
+from batch_jobs import update_rows
+from batch_jobs.framework.walk import passes_through
 
 pytestmark = pytest.mark.django_db
 

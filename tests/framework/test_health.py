@@ -11,9 +11,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from jobs.conf import problems
-from jobs.framework.pacing import active_backends
-from jobs.models import JobCheckpoint, JobRun
+from batch_jobs.conf import problems
+from batch_jobs.framework.pacing import active_backends
+from batch_jobs.models import JobCheckpoint, JobRun
 from tests.testjobs.management.commands import upper_items
 from tests.testjobs.models import Item
 
@@ -40,7 +40,7 @@ def test_a_project_check_holds_the_walk_until_it_passes(settings, items, caplog)
     settings.JOB_HEALTH_CHECKS = ["tests.framework.test_health.busy_check"]
     BUSY["reason"] = "the nightly backup is running"
     threading.Timer(1.5, BUSY.update, [{"reason": None}]).start()
-    with caplog.at_level("INFO", logger="jobs"):
+    with caplog.at_level("INFO", logger="batch_jobs"):
         run("--batch-size", "100")
     events = [(r.event, r.getMessage()) for r in caplog.records if hasattr(r, "event")]
     throttled = [e for e in events if e[0] in ("throttled", "unthrottled")]
@@ -85,7 +85,7 @@ def test_max_active_waits_while_other_backends_are_busy(items, caplog):
         deadline = time.monotonic() + 5
         while active_backends(connection) < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
-        with caplog.at_level("INFO", logger="jobs"):
+        with caplog.at_level("INFO", logger="batch_jobs"):
             run("--batch-size", "100", "--max-active", "1")
     finally:
         for sleeper in sleepers:

@@ -10,8 +10,8 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
-from jobs.framework.lock import lock_id
-from jobs.models import JobCheckpoint, JobRun
+from batch_jobs.framework.lock import lock_id
+from batch_jobs.models import JobCheckpoint, JobRun
 from tests.support.http import recording_server
 from tests.support.locks import lock_is_free, unlock
 from tests.testjobs.models import Item
@@ -42,7 +42,7 @@ def test_a_held_lock_makes_the_run_exit_75_naming_the_holder(other_session):
 
 def test_a_lost_lock_race_is_logged_as_a_warning(other_session, caplog):
     other_session.execute("SELECT pg_advisory_lock(%s)", [lock_id(LOCK_KEY)])
-    with caplog.at_level("INFO", logger="jobs"), pytest.raises(CommandError):
+    with caplog.at_level("INFO", logger="batch_jobs"), pytest.raises(CommandError):
         run("slow_batches", batches=1, sleep=0)
     (event,) = [r for r in caplog.records if getattr(r, "event", None)]
     assert (event.event, event.levelname, event.exit_code) == ("blocked", "WARNING", 75)
@@ -50,7 +50,7 @@ def test_a_lost_lock_race_is_logged_as_a_warning(other_session, caplog):
 
 
 def test_a_planned_stop_finishes_at_warning_and_a_failure_at_error(caplog):
-    with caplog.at_level("INFO", logger="jobs"):
+    with caplog.at_level("INFO", logger="batch_jobs"):
         with pytest.raises(CommandError):
             run("slow_batches", batches=50, size=1, sleep=0.05, max_runtime=0.1)
         with pytest.raises(CommandError):
@@ -212,7 +212,7 @@ def test_db_timeout_zero_waits_for_the_answer(settings, table_locked):
 
 def test_progress_events_off_a_terminal(settings, caplog):
     settings.JOB_PROGRESS_INTERVAL = 0
-    with caplog.at_level("INFO", logger="jobs"):
+    with caplog.at_level("INFO", logger="batch_jobs"):
         run("slow_batches", batches=3, size=2, sleep=0)
     progress = [r for r in caplog.records if getattr(r, "event", None) == "progress"]
     assert [(r.done, r.total) for r in progress] == [(2, 6), (4, 6), (6, 6)]

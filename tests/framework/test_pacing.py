@@ -6,8 +6,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from jobs.framework.pacing import BatchSizer
-from jobs.models import JobCheckpoint, JobRun
+from batch_jobs.framework.pacing import BatchSizer
+from batch_jobs.models import JobCheckpoint, JobRun
 from tests.testjobs.models import Item
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,7 +29,7 @@ def test_the_size_follows_the_target_when_rows_get_slower_halfway(settings, capl
     settings.JOB_PROGRESS_INTERVAL = 0  # an event per batch
     Item.objects.bulk_create(Item(name=f"fast-{i}") for i in range(3000))
     Item.objects.bulk_create(Item(name=f"slow-{i}", batch="slow") for i in range(1500))
-    with caplog.at_level("INFO", logger="jobs"):
+    with caplog.at_level("INFO", logger="batch_jobs"):
         run("--batch-time", "0.1", "--batch-size", "20", "--fast", "0.0001", "--slow", "0.002")
     chosen = sizes(caplog)
     fast = [size for done, size in chosen if done <= 3000]
@@ -46,7 +46,7 @@ def test_the_size_follows_the_target_when_rows_get_slower_halfway(settings, capl
 def test_fixed_sizes_without_batch_time(settings, caplog):
     settings.JOB_PROGRESS_INTERVAL = 0
     Item.objects.bulk_create(Item(name=f"fast-{i}") for i in range(250))
-    with caplog.at_level("INFO", logger="jobs"):
+    with caplog.at_level("INFO", logger="batch_jobs"):
         run("--batch-size", "100")
     progress = [r for r in caplog.records if getattr(r, "event", None) == "progress"]
     assert [r.done for r in progress] == [100, 200, 250]
@@ -55,7 +55,7 @@ def test_fixed_sizes_without_batch_time(settings, caplog):
 
 def test_a_batch_that_times_out_is_retried_once_at_half_the_size(caplog):
     Item.objects.bulk_create(Item(name=f"slow-{i}", batch="slow") for i in range(400))
-    with caplog.at_level("INFO", logger="jobs"):
+    with caplog.at_level("INFO", logger="batch_jobs"):
         # 200 rows at 1 ms each is 0.2 s, over the 150 ms timeout; 100 rows fit.
         run(
             "--batch-time", "10", "--batch-size", "200", "--slow", "0.001", "--in-sql",

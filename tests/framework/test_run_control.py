@@ -14,9 +14,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, connections
 
-from jobs.ctl.cli import cli
-from jobs.ctl.control import request_retry
-from jobs.models import JobCheckpoint, JobPause, JobRun, RunRequest
+from batch_jobs.ctl.cli import cli
+from batch_jobs.ctl.control import request_retry
+from batch_jobs.models import JobCheckpoint, JobPause, JobRun, RunRequest
 from tests.testjobs.models import Item
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")

@@ -11,8 +11,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-import jobs
-from jobs import conf
+import batch_jobs
+from batch_jobs import conf
 
 ROOT = Path(__file__).resolve().parents[2]
 JOB = Path(sys.executable).with_name("job")
@@ -111,7 +111,7 @@ def test_the_console_scripts_need_the_settings_module(module, message):
 
 def test_nothing_under_jobs_imports_the_example_project():
     offenders = []
-    for path in Path(jobs.__file__).parent.rglob("*.py"):
+    for path in Path(batch_jobs.__file__).parent.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             names = []
             if isinstance(node, ast.Import):
@@ -123,6 +123,6 @@ def test_nothing_under_jobs_imports_the_example_project():
 
 
 def test_the_public_surface_resolves():
-    for name in jobs.__all__:
-        assert getattr(jobs, name) is not None, name
-    assert jobs.JobCommand.__module__ == "jobs.framework.command"
+    for name in batch_jobs.__all__:
+        assert getattr(batch_jobs, name) is not None, name
+    assert batch_jobs.JobCommand.__module__ == "batch_jobs.framework.command"

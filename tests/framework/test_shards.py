@@ -12,8 +12,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from jobs.framework.shards import Shard, from_environment
-from jobs.models import JobCheckpoint, JobRun, JobShardPlan
+from batch_jobs.framework.shards import Shard, from_environment
+from batch_jobs.models import JobCheckpoint, JobRun, JobShardPlan
 from tests.testjobs.models import Item
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from jobs.models import JobRun
+from batch_jobs.models import JobRun
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

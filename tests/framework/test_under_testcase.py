@@ -13,8 +13,8 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.test import TestCase, override_settings
 
-from jobs.framework.lock import lock_id
-from jobs.models import JobRun
+from batch_jobs.framework.lock import lock_id
+from batch_jobs.models import JobRun
 from tests.testjobs.models import Item
 
 

@@ -5,7 +5,7 @@ import time
 import pytest
 from django.db import connection
 
-from jobs.framework.watchdog import WATCHDOG, DatabaseTimeout
+from batch_jobs.framework.watchdog import WATCHDOG, DatabaseTimeout
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

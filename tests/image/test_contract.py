@@ -6,7 +6,7 @@ import time
 import psycopg
 import pytest
 
-from jobs.framework.lock import lock_id
+from batch_jobs.framework.lock import lock_id
 from tests.support.docker import finish
 
 pytestmark = pytest.mark.image

@@ -111,7 +111,7 @@ def test_a_push_that_hangs_or_fails_is_one_log_line(settings, caplog, silent_pus
     settings.JOB_PUSHGATEWAY_URL = silent_pushgateway if where == "silent" else "http://127.0.0.1:9"
     settings.JOB_MONITOR_TIMEOUT = 0.5
     started = time.monotonic()
-    with caplog.at_level("WARNING", logger="jobs"):
+    with caplog.at_level("WARNING", logger="batch_jobs"):
         run("fail_with", "0")
     assert time.monotonic() - started < 5
     failed = [r for r in caplog.records if getattr(r, "event", None) == "monitor_failed"]

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jobs.runner import cli
-from jobs.runner.allowlist import runnable_commands
+from batch_jobs.runner import cli
+from batch_jobs.runner.allowlist import runnable_commands
 from tests.support.reliability import FULL
 
 # Names built to hit the edges: shell metacharacters, paths, options, Unicode, length.

@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 
 from app.store.models import DailyStat, ReportDelivery
-from jobs.models import JobRun
+from batch_jobs.models import JobRun
 from tests.support.smtp import SMTPServer
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")

@@ -4,7 +4,7 @@ import time
 
 import psycopg
 
-from jobs.framework.lock import lock_id
+from batch_jobs.framework.lock import lock_id
 
 
 def lock_is_free(conn, key, timeout=10):

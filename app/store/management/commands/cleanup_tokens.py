@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from app.store.models import AuthToken
-from jobs import JobCommand
+from batch_jobs import JobCommand
 
 
 class Command(JobCommand):

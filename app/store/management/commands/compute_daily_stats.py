@@ -10,7 +10,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from app.store.models import DailyStat, Order
-from jobs import ExitCode, JobCommand
+from batch_jobs import ExitCode, JobCommand
 
 
 def iso_date(text):

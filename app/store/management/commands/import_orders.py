@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from app.store.models import Order
-from jobs import ExitCode, JobCommand, positive_int
+from batch_jobs import ExitCode, JobCommand, positive_int
 
 COLUMNS = ("external_id", "amount", "created_at")
 # How many bad lines the error message names.

@@ -4,7 +4,7 @@ from django.db import transaction
 from django.db.models.functions import Lower, Trim
 
 from app.store.models import Customer
-from jobs import JobCommand, update_rows
+from batch_jobs import JobCommand, update_rows
 
 
 class Command(JobCommand):

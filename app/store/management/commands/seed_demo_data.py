@@ -7,7 +7,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from app.store.models import AuthToken, Customer, Order
-from jobs import JobCommand
+from batch_jobs import JobCommand
 
 # Knuth's multiplicative hash: row i's values depend on (seed, i) alone, so a rerun (or a
 # larger N) regenerates exactly the same rows without replaying a random stream.

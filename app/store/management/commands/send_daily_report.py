@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from app.store.management.commands.compute_daily_stats import iso_date
 from app.store.models import DailyStat, ReportDelivery
-from jobs import CommandError, ExitCode, JobCommand
+from batch_jobs import CommandError, ExitCode, JobCommand
 
 
 class Command(JobCommand):

@@ -1,6 +1,6 @@
 """Raise an unexpected exception (a bug)."""
 
-from jobs import JobCommand
+from batch_jobs import JobCommand
 
 
 class Command(JobCommand):

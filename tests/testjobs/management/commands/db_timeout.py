@@ -2,7 +2,7 @@
 
 from django.db import connection, transaction
 
-from jobs import JobCommand
+from batch_jobs import JobCommand
 
 
 class Command(JobCommand):

@@ -2,7 +2,7 @@
 
 import json
 
-from jobs import JobCommand
+from batch_jobs import JobCommand
 
 
 class Command(JobCommand):

@@ -5,7 +5,7 @@ import time
 
 from django.db import connection
 
-from jobs import JobCommand
+from batch_jobs import JobCommand
 from tests.testjobs.models import Item
 
 

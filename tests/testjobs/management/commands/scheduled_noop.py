@@ -2,7 +2,7 @@
 
 from django.core.management.base import CommandError
 
-from jobs import JobCommand
+from batch_jobs import JobCommand
 
 
 class Command(JobCommand):

@@ -2,7 +2,7 @@
 
 import time
 
-from jobs import JobCommand
+from batch_jobs import JobCommand
 from tests.testjobs.models import Item
 
 

@@ -2,7 +2,7 @@
 
 from django.db.models.functions import Upper
 
-from jobs import JobCommand, update_rows
+from batch_jobs import JobCommand, update_rows
 from tests.testjobs.models import Item
 
 

@@ -1,0 +1,50 @@
+"""Setting Django up for the ``job`` and ``jobctl`` console scripts.
+
+Both need ``DJANGO_SETTINGS_MODULE`` from the environment, as ``django-admin`` does. Every
+configuration problem (the variable unset, a settings module that cannot be imported or
+raises ``ImproperlyConfigured``, a framework setting with a bad value) comes out as
+``ImproperlyConfigured`` with one line, which the scripts print and exit 78 with.
+"""
+
+import importlib
+import os
+import sys
+
+from django.core.exceptions import ImproperlyConfigured
+
+#: Set to "0" in the environment for commands that touch no database (``job --list``,
+#: ``jobctl render``...), so that settings which insist on a database URL may let them run.
+NEEDS_DATABASE = "JOB_RUNNER_NEEDS_DATABASE"
+
+
+def setup(needs_database=True):
+    """``django.setup()`` with the framework's settings checked; raises ImproperlyConfigured."""
+    import django
+
+    module = os.environ.get("DJANGO_SETTINGS_MODULE")
+    if not module:
+        raise ImproperlyConfigured(
+            "DJANGO_SETTINGS_MODULE is not set; export it as your project's settings module "
+            "(for example DJANGO_SETTINGS_MODULE=mysite.settings)"
+        )
+    if not needs_database:
+        os.environ[NEEDS_DATABASE] = "0"
+    # As with `python manage.py`, whose folder is on sys.path: the project imports from the
+    # directory the script runs in. Appended, so that it shadows no installed package.
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    try:
+        importlib.import_module(module)
+    except ImportError as e:
+        raise ImproperlyConfigured(
+            f"cannot import settings module {module!r}: {e}; run it from your project's "
+            "directory (where manage.py is), or put that directory on PYTHONPATH"
+        ) from None
+    django.setup()
+    from batch_jobs.conf import setting
+
+    setting("JOB_APPS")  # reads and checks every framework setting
+
+
+def one_line(error):
+    return "configuration error: " + " ".join(str(error).split())

@@ -1,0 +1,91 @@
+"""How runs read in the console: progress bars, ETAs, durations and one-line errors."""
+
+import datetime
+
+from django.utils import timezone
+from django.utils.html import format_html
+
+from batch_jobs.ctl.history import progress as progress_text
+from batch_jobs.models import JobRun
+
+
+def seconds(value):
+    """``"2h 05m"``, ``"3m 20s"``, ``"4.2s"``, ``"0.03s"``: a duration for people."""
+    value = float(value)
+    if value < 1:
+        return f"{value:.2f}s"
+    if value < 60:
+        return f"{value:.1f}s"
+    minutes, secs = divmod(round(value), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def duration(run):
+    if run.duration is not None:
+        return seconds(run.duration.total_seconds())
+    if run.status == JobRun.Status.RUNNING:
+        return seconds((timezone.now() - run.started_at).total_seconds()) + " so far"
+    return "-"
+
+
+def progress(run):
+    """A ``<progress>`` bar (when the total is known) and the progress line."""
+    p = run.progress
+    if not p:
+        return "-"
+    text = progress_text(run, eta=False)  # the ETA has a column of its own
+    total = p.get("total")
+    if not total:
+        return text
+    done = min(p.get("before", 0) + p["done"], total)
+    return format_html('<progress value="{}" max="{}"></progress> {}', done, total, text)
+
+
+def eta(run):
+    """When a live run should finish, from its last progress report: ``"3m 20s (22:41)"``."""
+    p = run.progress
+    if run.status != JobRun.Status.RUNNING or not p or "eta_s" not in p:
+        return "-"
+    reported = datetime.datetime.fromisoformat(p["at"]) if "at" in p else timezone.now()
+    left = max(p["eta_s"] - (timezone.now() - reported).total_seconds(), 0)
+    at = timezone.localtime(timezone.now() + datetime.timedelta(seconds=left))
+    return f"{seconds(left)} ({at:%H:%M})"
+
+
+def status(run):
+    label = f"{run.status} (dry run)" if run.dry_run else run.status
+    return format_html('<span class="status-{}">{}</span>', run.status, label)
+
+
+def error(run, width=80):
+    """The run's one-line error, cut to ``width`` with the whole line as its tooltip."""
+    if not run.error:
+        return "-"
+    if len(run.error) <= width:
+        return run.error
+    return format_html('<span title="{}">{}…</span>', run.error, run.error[: width - 1])
+
+
+def rows_per_second(run):
+    """What a finished run did per second (its own rows), or ``None``."""
+    p = run.progress
+    if not p or not run.duration or run.duration.total_seconds() <= 0:
+        return None
+    return p["done"] / run.duration.total_seconds()
+
+
+def pacing(run):
+    """How a batch walk was paced: its last batch size, and its waits on database health."""
+    walk = run.walk or {}
+    parts = []
+    if "batch_size" in walk:
+        parts.append(f"batches of {walk['batch_size']:,} rows (the last)")
+    if walk.get("health_waits"):
+        parts.append(
+            f"waited for database health {walk['health_waits']} times, "
+            f"{seconds(walk.get('health_wait_s', 0))} in all"
+        )
+    return "; ".join(parts) or "-"

@@ -1,0 +1,134 @@
+"""Operators' requests to runs and jobs, written where every run looks: the database."""
+
+import getpass
+
+from django.db import transaction
+from django.utils import timezone
+
+from batch_jobs.conf import setting
+from batch_jobs.framework import runcontrol
+from batch_jobs.framework.redact import REDACTED
+from batch_jobs.framework.runs import host_name
+from batch_jobs.models import JobPause, JobRun, RunRequest
+
+#: Runs that may be retried: they ended without finishing their work.
+RETRYABLE = {
+    JobRun.Status.FAILED,
+    JobRun.Status.STOPPED,
+    JobRun.Status.INTERRUPTED,
+    JobRun.Status.BLOCKED,
+    JobRun.Status.ABANDONED,
+}
+
+
+class Refused(Exception):
+    """A request that cannot be made (exit 64): an unknown run, a finished one..."""
+
+
+def operator():
+    """Who asks, by default: ``user@host``."""
+    return f"{getpass.getuser()}@{host_name()}"
+
+
+def on_control(model):
+    """``model``'s rows where runs write them: the ``JOB_CONTROL_DATABASE`` (None: default)."""
+    return model.objects.using(setting("JOB_CONTROL_DATABASE"))
+
+
+def paused(job):
+    """The ``JobPause`` of ``job``, or ``None``: where runs look for it."""
+    return runcontrol.paused(setting("JOB_CONTROL_DATABASE"), job)
+
+
+def records():
+    return on_control(JobRun)
+
+
+def get_run(run_id):
+    run = records().filter(pk=run_id).first()
+    if run is None:
+        raise Refused(f"no run {run_id}; `jobctl history` lists the runs")
+    return run
+
+
+def stop(run_id, by):
+    """Ask run ``run_id`` to stop at its next batch boundary."""
+    run = get_run(run_id)
+    if run.status != JobRun.Status.RUNNING:
+        raise Refused(f"run {run_id} ({run.job}) has ended ({run.status}): nothing to stop")
+    request(RunRequest.Action.STOP, run.job, by, run=run)
+    return run
+
+
+def pause(job, by):
+    """Pause ``job``: the run in flight stops at its next boundary, later runs do nothing.
+    Returns the pause, and whether it is new."""
+    pauses = on_control(JobPause)
+    with transaction.atomic(using=pauses.db):
+        pause, created = pauses.get_or_create(job=job, defaults={"paused_by": by})
+        if created:
+            request(RunRequest.Action.PAUSE, job, by)
+    return pause, created
+
+
+def resume(job, by):
+    """Resume ``job``; whether it was paused."""
+    pauses = on_control(JobPause)
+    with transaction.atomic(using=pauses.db):
+        deleted, _ = pauses.filter(job=job).delete()
+        if deleted:
+            request(RunRequest.Action.RESUME, job, by)
+    return bool(deleted)
+
+
+def retryable(run_id):
+    """Run ``run_id``, if it can be run again with the same command line."""
+    run = get_run(run_id)
+    if run.status not in RETRYABLE:
+        raise Refused(f"run {run_id} ({run.job}) {run.status}: nothing to retry")
+    if run.argv is None:
+        raise Refused(
+            f"run {run_id} was started from code (call_command), not from a command line: "
+            "rerun it the same way"
+        )
+    if any(REDACTED in word for word in run.argv):
+        raise Refused(f"run {run_id} had secret arguments, which were not recorded: run it by hand")
+    return run
+
+
+def retry_words(run_id, by):
+    """The command line that reruns run ``run_id`` with the same arguments (it resumes from
+    its checkpoint), after recording the request (and answering any pending one)."""
+    run = retryable(run_id)
+    pending_retries().filter(run=run).update(handled_at=timezone.now())
+    request(RunRequest.Action.RETRY, run.job, by, run=run, handled=True)
+    return [run.job, *run.argv]
+
+
+def request_retry(run_id, by):
+    """Record a retry of run ``run_id`` for someone who cannot start runs (the console): the
+    job's next run with the same command line answers it, or ``jobctl retry --pending``."""
+    run = retryable(run_id)
+    if pending_retries().filter(run=run).exists():
+        raise Refused(f"a retry of run {run_id} is already pending")
+    return request(RunRequest.Action.RETRY, run.job, by, run=run)
+
+
+def pending_retries():
+    """Retry requests nobody has answered yet, oldest first."""
+    return (
+        on_control(RunRequest)
+        .filter(action=RunRequest.Action.RETRY, handled_at=None)
+        .select_related("run")
+        .order_by("requested_at")
+    )
+
+
+def request(action, job, by, run=None, handled=False):
+    return on_control(RunRequest).create(
+        action=action,
+        job=job,
+        run=run,
+        requested_by=by[:150],
+        handled_at=timezone.now() if handled else None,
+    )

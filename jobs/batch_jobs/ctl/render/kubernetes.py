@@ -1,0 +1,215 @@
+"""Kubernetes CronJobs (and one-off Jobs) with the exit-code contract built in."""
+
+import dataclasses
+import re
+
+import yaml
+
+from batch_jobs.exitcodes import PERMANENT
+
+CONTAINER = "job"  # podFailurePolicy names it
+STARTING_DEADLINE_SECONDS = 300
+ONE_OFF_TTL_SECONDS = 86400
+
+# docker/distribution's reference grammar: [registry[:port]/]path[:tag][@digest]
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+IMAGE_REFERENCE = re.compile(
+    rf"(?:(?:[a-zA-Z0-9-]+\.)*[a-zA-Z0-9-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
+    r"(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?"
+)
+
+
+def valid_image(reference):
+    return bool(IMAGE_REFERENCE.fullmatch(reference))
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """Where the manifests go: the image, and what the cluster calls things."""
+
+    image: str
+    app: str  # the app.kubernetes.io/name label
+    uid: int  # the user the image runs as
+    secret: str  # a Secret with the key database-url
+    namespace: str | None = None
+
+    @property
+    def secrets_dir(self):
+        return f"/run/secrets/{self.app}"
+
+
+def resource_name(job):
+    """A DNS-1123 name: cleanup_tokens -> cleanup-tokens (52 characters at most for a CronJob,
+    whose Jobs add an 11-character suffix)."""
+    return job.replace("_", "-")[:52]
+
+
+def labels(job, target):
+    return {
+        "app.kubernetes.io/name": target.app,
+        "app.kubernetes.io/component": "job",
+        "batch-jobs/job": resource_name(job),
+    }
+
+
+def pod_failure_policy(action="FailJob"):
+    """Fail the Job (an Indexed Job's index: ``FailIndex``) at once on a permanent exit code;
+    do not count disruptions (drains, preemption) against the retry budget."""
+    return {
+        "rules": [
+            {
+                "action": action,
+                "onExitCodes": {
+                    "containerName": CONTAINER,
+                    "operator": "In",
+                    "values": sorted(int(code) for code in PERMANENT),
+                },
+            },
+            {
+                "action": "Ignore",
+                "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+            },
+        ]
+    }
+
+
+def job_spec(job, args, target, shards=None):
+    """A Job's spec; with ``shards``, an Indexed Job whose pod I walks shard I of N (the
+    framework reads ``JOB_COMPLETION_INDEX``, which Kubernetes sets, and ``JOB_SHARDS``)."""
+    command = job.command
+    env = [
+        {"name": "DATABASE_URL_FILE", "value": f"{target.secrets_dir}/database-url"},
+        {"name": "JOB_LOG_FORMAT", "value": "json"},
+    ]
+    if shards:
+        env.append({"name": "JOB_SHARDS", "value": str(shards)})
+    container = {
+        "name": CONTAINER,
+        "image": target.image,
+        "args": ["job", job.name, *args],
+        "env": env,
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "secrets", "mountPath": target.secrets_dir, "readOnly": True},
+        ],
+    }
+    if command.resources:
+        container["resources"] = {"requests": dict(command.resources)}
+    if shards:
+        # Each index retries on its own (backoffLimitPerIndex), fails at once on a permanent
+        # exit code (FailIndex), and never stops the others (maxFailedIndexes = all): the
+        # shards that can finish do, and a failed one is rerun alone.
+        spec = {
+            "completionMode": "Indexed",
+            "completions": shards,
+            "parallelism": shards,
+            "backoffLimitPerIndex": command.retries,
+            "maxFailedIndexes": shards,
+            "podReplacementPolicy": "Failed",
+            "podFailurePolicy": pod_failure_policy("FailIndex"),
+        }
+    else:
+        spec = {"backoffLimit": command.retries, "podFailurePolicy": pod_failure_policy()}
+    spec |= {
+        "template": {
+            "metadata": {"labels": labels(job.name, target)},
+            "spec": {
+                "restartPolicy": "Never",
+                "terminationGracePeriodSeconds": command.stop_grace_seconds,
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "runAsUser": target.uid,
+                    "runAsGroup": target.uid,
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "containers": [container],
+                "volumes": [
+                    {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+                    {
+                        "name": "secrets",
+                        "secret": {
+                            "secretName": target.secret,
+                            "items": [{"key": "database-url", "path": "database-url"}],
+                        },
+                    },
+                ],
+            },
+        },
+    }
+    if command.max_runtime:
+        pod, job = deadlines(command)
+        spec["template"]["spec"]["activeDeadlineSeconds"] = pod
+        spec["activeDeadlineSeconds"] = job
+    return spec
+
+
+#: Seconds an attempt may spend being scheduled and starting, on top of its run.
+POD_START_SECONDS = 60
+
+
+def deadlines(command):
+    """``(per pod, per Job)`` deadlines, in seconds, for a job with a ``max_runtime``.
+
+    Each pod stops itself at ``--max-runtime`` (exit 75), then has the stop grace period: its
+    own ``activeDeadlineSeconds`` is the backstop for that. The Job's deadline covers every
+    attempt (``retries`` + 1), each with time to start, and Kubernetes' back-off between
+    them (10 s, doubling, at most 6 minutes), so that a retry after a run stopped at its
+    ``--max-runtime`` gets a whole run, not the grace period that is left. An Indexed Job's
+    indexes run side by side (parallelism = completions), each with that retry budget
+    (``backoffLimitPerIndex``), so the same deadline fits every index.
+    """
+    pod = command.max_runtime + command.stop_grace_seconds
+    backoff = sum(min(10 * 2**i, 360) for i in range(command.retries))
+    return pod, (command.retries + 1) * (pod + POD_START_SECONDS) + backoff
+
+
+def metadata(name, job, target):
+    meta = {"name": name, "labels": labels(job, target)}
+    if target.namespace:
+        meta["namespace"] = target.namespace
+    return meta
+
+
+def cron_job(job, target):
+    spec = {"schedule": job.schedule}
+    if job.timezone:
+        spec["timeZone"] = job.timezone
+    spec.update(
+        {
+            "concurrencyPolicy": "Forbid",
+            "startingDeadlineSeconds": STARTING_DEADLINE_SECONDS,
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 5,
+            "jobTemplate": {
+                "metadata": {"labels": labels(job.name, target)},
+                "spec": job_spec(job, job.scheduled_args, target, job.command.shards),
+            },
+        }
+    )
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": metadata(resource_name(job.name), job.name, target),
+        "spec": spec,
+    }
+
+
+def one_off_job(job, args, target, shards=None):
+    meta = metadata(None, job.name, target)
+    del meta["name"]
+    meta = {"generateName": f"{resource_name(job.name)}-", **meta}
+    spec = job_spec(job, list(args), target, shards)
+    spec["ttlSecondsAfterFinished"] = ONE_OFF_TTL_SECONDS
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": spec}
+
+
+def dump(manifests, command_line):
+    header = f"# Generated by `{command_line}`; edit the jobs, not this file.\n"
+    body = yaml.safe_dump_all(manifests, sort_keys=False, default_flow_style=False)
+    return header + body

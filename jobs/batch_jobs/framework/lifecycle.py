@@ -1,0 +1,243 @@
+"""One run of a job, start to finish: everything ``JobCommand.execute`` wraps around ``handle``.
+
+In order: listen for stop signals and arm the database deadline; wait for the database; take
+the overlap lock (or record a skip); write the run record (a paused job's run stops there,
+recorded as a skip); tell the monitors and log ``start``; run the job; then, however it ended,
+write the record's end, tell the monitors, log ``finish`` and release the lock. Every
+exception leaves as ``CommandError`` with the contract's exit code and one line, except a bug,
+which keeps its traceback (exit 1).
+"""
+
+import logging
+import time
+
+from django.core.management.base import CommandError
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.utils import timezone
+
+from batch_jobs.conf import setting
+from batch_jobs.exitcodes import ExitCode
+from batch_jobs.framework import control, runcontrol, runs
+from batch_jobs.framework.database import wait_for_database
+from batch_jobs.framework.errors import classify
+from batch_jobs.framework.lock import lock_for
+from batch_jobs.framework.monitors import Monitors, Outcome
+from batch_jobs.framework.redact import redact_argv, redact_options
+from batch_jobs.framework.stop import STOP, OperatorStop, RuntimeLimitReached
+from batch_jobs.framework.watchdog import WATCHDOG
+from batch_jobs.models import JobRun
+
+logger = logging.getLogger("batch_jobs")
+
+# Runs in progress in this process, outermost first: a job started with call_command from
+# another job records the outer run as its parent.
+_active_runs = []
+# Runs inside Run.execute, recorded or not: the outermost closes the control connection.
+_depth = 0
+
+#: The log level of a run's last event, by status, when it exits non-zero: a planned stop or a
+#: lost lock race is a warning (the next run resumes or runs), a failure an error.
+LEVELS = {
+    JobRun.Status.INTERRUPTED: logging.WARNING,
+    JobRun.Status.STOPPED: logging.WARNING,
+    JobRun.Status.BLOCKED: logging.WARNING,
+    JobRun.Status.FAILED: logging.ERROR,
+}
+
+
+class Run:
+    """The bookkeeping of one run of ``command``; ``execute(body)`` runs it."""
+
+    def __init__(self, command, args, options):
+        self.command = command
+        self.job = command.job_name
+        self.dry_run = command.dry_run
+        self.arguments = redact_options({**options, "args": list(args)} if args else options)
+        self.options = options
+        self.skip_if_running = bool(options.get("skip_if_running"))
+        self.argv = getattr(command, "argv", None)  # from the command line, if any
+        self.lock_key = self.using = self.record = self.requests = None
+
+    def execute(self, body):
+        """Run ``body()`` (the job's own ``execute``) inside the whole lifecycle."""
+        global _depth
+        _depth += 1
+        try:
+            self.lock_key = lock_key(self.command, self.options)
+            self.using = control.control_alias()
+            deadline = self.command.database_deadline
+            with STOP.listening(), WATCHDOG.watching(deadline, connections[self.using]):
+                for alias in dict.fromkeys([self.using, DEFAULT_DB_ALIAS]):
+                    wait_for_database(alias)
+                lock = self.acquire_lock() if self.lock_key else None
+                if lock is False:
+                    return None  # skipped with --skip-if-running
+                try:
+                    return self.recorded(body)
+                finally:
+                    if lock is not None:
+                        release(lock)
+        except BaseException as exc:
+            code, reason = classify(exc)
+            if code == ExitCode.BUG or isinstance(exc, CommandError):
+                raise  # a bug keeps its traceback; a job's own CommandError stands as is
+            raise CommandError(reason, returncode=code) from exc
+        finally:
+            _depth -= 1
+            if not _depth:
+                control.close_own()
+
+    def recorded(self, body):
+        parent = _active_runs[-1] if _active_runs else None
+        self.record = runs.start(
+            self.using,
+            self.job,
+            self.arguments,
+            self.dry_run,
+            self.lock_key,
+            parent=parent,
+            argv=redact_argv(self.argv) if self.argv is not None else None,
+        )
+        if self.lock_key:
+            abandoned = runs.mark_abandoned(self.using, self.lock_key, self.record)
+            if abandoned:
+                self.log(
+                    "abandoned", "marked %s earlier run(s) abandoned", abandoned, count=abandoned
+                )
+        if (pause := runcontrol.paused(self.using, self.job)) is not None:
+            reason = (
+                f"{self.job} is paused (by {pause.paused_by}, "
+                f"{pause.paused_at:%Y-%m-%d %H:%M:%S %Z}); `jobctl resume {self.job}` resumes it"
+            )
+            runs.finish(self.using, self.record, JobRun.Status.SKIPPED, ExitCode.OK, {}, reason)
+            self.log(
+                "paused", "%s; skipped with exit code 0", reason, status="skipped", exit_code=0
+            )
+            return None
+        if not self.dry_run and (answered := runcontrol.answer_retries(self.using, self.record)):
+            self.log("retry", "answers %s pending retry request(s)", answered, count=answered)
+        self.requests = runcontrol.Requests(self.using, self.job, self.record.pk)
+        _active_runs.append(self.record)
+        started = time.monotonic()
+        monitors = Monitors(self.command, self.record.pk)
+        monitors.start()
+        self.log("start", "started", arguments=self.arguments, dry_run=self.dry_run)
+        status, code, reason, error = JobRun.Status.SUCCEEDED, ExitCode.OK, "", None
+        try:
+            return body()
+        except BaseException as exc:
+            code, reason = classify(exc)
+            if isinstance(exc, OperatorStop):
+                status = JobRun.Status.STOPPED
+                self.record.stopped_by = exc.by
+            elif isinstance(exc, KeyboardInterrupt | RuntimeLimitReached):
+                status = JobRun.Status.INTERRUPTED
+            else:
+                status = JobRun.Status.FAILED
+            error = exc
+            raise
+        finally:
+            _active_runs.pop()
+            elapsed = time.monotonic() - started
+            counters = dict(self.command.counters)
+            runs.finish(self.using, self.record, status, code, counters, reason)
+            monitors.finish(Outcome(str(status), int(code), elapsed, counters, reason, error))
+            self.log(
+                "finish",
+                "%s with exit code %s in %.2fs",
+                status,
+                int(code),
+                elapsed,
+                status=str(status),
+                exit_code=int(code),
+                duration_s=round(elapsed, 3),
+                counters=counters,
+                walk=self.record.walk or None,
+                error=reason or None,
+                level=LEVELS.get(status, logging.ERROR) if code else logging.INFO,
+            )
+
+    def acquire_lock(self):
+        """The held lock, ``False`` when skipped, or raises ``CommandError`` (75)."""
+        lock = lock_for(connections[self.using], self.lock_key)
+        if lock.acquire():
+            return lock
+        holder = runs.holder(self.using, self.lock_key)
+        reason = f"already running: {self.job} is held by {holder}"
+        if self.skip_if_running:
+            status, code, level = JobRun.Status.SKIPPED, ExitCode.OK, logging.INFO
+        else:
+            status, code, level = JobRun.Status.BLOCKED, ExitCode.TEMPORARY, logging.WARNING
+        self.record = runs.record_skip(
+            self.using, self.job, self.arguments, self.dry_run, self.lock_key, status, code, reason
+        )
+        self.log(
+            str(status),
+            "%s; %s with exit code %s",
+            reason,
+            status,
+            int(code),
+            level=level,
+            status=str(status),
+            exit_code=int(code),
+        )
+        if self.skip_if_running:
+            return False
+        raise CommandError(reason, returncode=code)
+
+    def check_requests(self):
+        """Raise ``OperatorStop`` if an operator asked this run to stop or paused its job."""
+        if self.requests is not None:
+            self.requests.check()
+
+    def walk_stands(self, resumed_after, last_key, totals, done, **more):
+        """Where the batch walk stands, for the run record (saved with the counters); ``more``
+        (the batch size chosen last) stays until replaced."""
+        if self.record is not None:
+            self.record.walk = {
+                **self.record.walk,
+                "resumed_after": resumed_after,
+                "last_key": last_key,
+                "counters": dict(totals),
+                "done": done,
+                **more,
+            }
+
+    def save_counters(self):
+        """Write the job's counters to the run record now (the finish writes them anyway)."""
+        if self.record is not None:
+            runs.save_counters(self.using, self.record, self.command.counters)
+
+    def progress(self, snapshot):
+        """Save a progress snapshot, with the counters, to the run record."""
+        if self.record is not None:
+            self.settle_progress(snapshot)
+            self.save_counters()
+
+    def settle_progress(self, snapshot):
+        """Keep the last progress snapshot for the record's finish to write."""
+        if self.record is not None:
+            self.record.progress = {**snapshot, "at": timezone.now().isoformat()}
+
+    def log(self, event, message, *args, level=logging.INFO, **fields):
+        run_id = self.record.pk if self.record is not None else None
+        extra = {"event": event, "job": self.job, "run_id": run_id, **fields}
+        logger.log(level, message, *args, extra=extra)
+
+
+def lock_key(command, options):
+    """``namespace:job[:option=value...]``, or ``""`` when the run takes no lock."""
+    if not command.lock or options.get("no_lock"):
+        return ""
+    parts = [setting("JOB_LOCK_NAMESPACE"), command.job_name]
+    parts += [f"{name}={options.get(name)}" for name in command.lock_args]
+    if options.get("shard"):  # each shard of a sharded walk has a lock of its own
+        parts.append(f"shard={options['shard']}")
+    return ":".join(parts)[:255]
+
+
+def release(lock):
+    try:
+        lock.release()
+    except Exception:  # a lost connection has released it already
+        logger.debug("lock release failed", exc_info=True)

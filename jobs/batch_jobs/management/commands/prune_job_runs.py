@@ -1,0 +1,44 @@
+"""Delete old run records so that the table stays bounded."""
+
+from datetime import timedelta
+
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+from batch_jobs import JobCommand
+from batch_jobs.models import JobRun
+
+
+class Command(JobCommand):
+    help = "Delete run records that finished more than --older-than days ago."
+    schedule = "0 4 * * 0"
+    schedule_args = ("--older-than", "90")
+    max_runtime = 600
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--older-than",
+            type=int,
+            required=True,
+            metavar="DAYS",
+            help="Delete records of runs that finished more than this many days ago.",
+        )
+
+    def handle(self, *args, **options):
+        days = options["older_than"]
+        if days < 1:
+            raise CommandError("--older-than must be at least 1 day", returncode=2)
+        cutoff = timezone.now() - timedelta(days=days)
+        # Never a running record: it is either live or waits to be marked abandoned.
+        records = JobRun.objects.using(self.run.using)  # where this run writes its own
+        old = records.filter(finished_at__lt=cutoff).exclude(status=JobRun.Status.RUNNING)
+        if self.dry_run:
+            self.counters["candidates"] = count = old.count()
+            self.stdout.write(self.style.NOTICE(f"[dry-run] {count} run records to delete"))
+            return
+        self.counters["deleted"], _ = old.delete()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Deleted {self.counters['deleted']} run records (cutoff={cutoff:%Y-%m-%d})"
+            )
+        )

@@ -1,0 +1,107 @@
+"""The ``job`` console script and the ``manage.py`` wrapper.
+
+    job <name> [args...]   run management command <name>, exactly as manage.py would
+    job --list             the runnable jobs, one per line with its one-line help
+    job --help             usage
+
+Exit codes follow ``batch_jobs.exitcodes``: 64 for runner misuse, 78 for configuration errors, and
+the job's own status otherwise. ``DJANGO_SETTINGS_MODULE`` names the project's settings.
+"""
+
+import sys
+
+from batch_jobs.exitcodes import ExitCode
+
+USAGE = """\
+usage: job <name> [args...]
+       job --list
+       job --help
+
+Run the management command <name> with [args...], as `manage.py <name> [args...]` would,
+with the job runner's checks: only allowlisted commands run, and --settings/--pythonpath are
+refused. `job <name> --help` shows a job's own options.
+
+Exit codes: 0 ok, 1 bug, 2 bad arguments, 64 runner misuse, 65 bad input data,
+69 database unreachable, 75 temporary failure (retry), 78 configuration error,
+130/143 stopped by SIGINT/SIGTERM.
+"""
+
+
+def fail(code, message):
+    sys.stderr.write(f"job: error: {message}\n")
+    return int(code)
+
+
+def list_jobs():
+    from batch_jobs.runner.allowlist import describe, runnable_commands
+
+    commands = sorted(runnable_commands().items())
+    width = max(len(name) for name, _ in commands)
+    for name, app in commands:
+        sys.stdout.write(f"{name:<{width}}  {describe(name, app)}\n")
+    return 0
+
+
+def run(name, args):
+    from django.core.management import load_command_class
+
+    from batch_jobs.runner.allowlist import Refused, resolve
+
+    try:
+        app = resolve(name)
+    except Refused as e:
+        return fail(ExitCode.RUNNER_MISUSE, str(e))
+    # run_from_argv turns CommandError into its returncode and argparse errors into 2.
+    load_command_class(app, name).run_from_argv(["job", name, *args])
+    return 0
+
+
+def main(argv=None):
+    """Entry point of the ``job`` console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        sys.stderr.write(USAGE)
+        return int(ExitCode.RUNNER_MISUSE)
+    first, rest = argv[0], argv[1:]
+    if first in ("-h", "--help"):
+        sys.stdout.write(USAGE)
+        return 0
+
+    from batch_jobs.runner.allowlist import Refused, check_name, check_options
+
+    try:
+        if first != "--list":
+            check_name(first)
+            check_options(rest)
+        elif rest:
+            raise Refused("--list takes no arguments")
+    except Refused as e:
+        return fail(ExitCode.RUNNER_MISUSE, str(e))
+    from django.core.exceptions import ImproperlyConfigured
+
+    from batch_jobs import bootstrap
+
+    try:
+        # Listing touches no database, so it works in an image not yet given DATABASE_URL.
+        bootstrap.setup(needs_database=first != "--list")
+        return list_jobs() if first == "--list" else run(first, rest)
+    except ImproperlyConfigured as e:  # settings, or a job's own declaration
+        return fail(ExitCode.CONFIG, bootstrap.one_line(e))
+
+
+def manage(argv):
+    """A project's ``manage.py``: Django's command line, with configuration errors as exit 78."""
+    from django.core.exceptions import ImproperlyConfigured
+    from django.core.management import execute_from_command_line
+
+    from batch_jobs import bootstrap
+
+    try:
+        execute_from_command_line(argv)
+    except ImproperlyConfigured as e:
+        return fail(ExitCode.CONFIG, bootstrap.one_line(e))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
