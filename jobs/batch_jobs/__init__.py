@@ -11,7 +11,7 @@ change between releases.
 
 import importlib
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 #: name -> module it lives in. Loaded on first use: ``jobs`` is imported while the app
 #: registry is being populated, before models (which ``JobCommand`` needs) can load.

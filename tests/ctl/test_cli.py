@@ -266,9 +266,9 @@ def test_render_crontab():
     )
     assert result.exit_code == 0, result.output
     assert (
-        "30 2 * * * cd /tmp && /opt/venv/bin/job scheduled_noop --max-runtime 3600 "
+        f"30 2 * * * cd {ROOT} && /opt/venv/bin/job scheduled_noop --max-runtime 3600 "
         ">> /var/log/j/scheduled_noop.log 2>&1"
-    ) in result.output.splitlines()
+    ) in result.output.splitlines()  # the folder holding tests/, the settings' package
     assert "CRON_TZ=UTC" in result.output.splitlines()
     assert "DJANGO_SETTINGS_MODULE=tests.settings" in result.output.splitlines()
 
@@ -296,6 +296,71 @@ def test_render_systemd(tmp_path):
     assert "ExecStart=/opt/venv/bin/job scheduled_noop --max-runtime 3600\n" in service
     assert "Type=oneshot\n" in service
     assert "Environment=DJANGO_SETTINGS_MODULE=tests.settings\n" in service
+    assert f"WorkingDirectory={ROOT}\n" in service
+
+
+def test_a_rendered_crontab_line_runs_as_written_from_its_project_dir(tmp_path):
+    """The line after its five schedule fields, through sh -c from elsewhere: the job starts
+    in the project's directory, however odd its name."""
+    project = tmp_path / "my project's $HOME; `x`"
+    project.mkdir()
+    fake_job = tmp_path / "job"  # says where it runs and with what
+    fake_job.write_text('#!/bin/sh\necho "$(pwd)|$*"\n')
+    fake_job.chmod(0o755)
+    result = jobctl(
+        "render",
+        "crontab",
+        "--job-bin",
+        str(fake_job),
+        "--log-dir",
+        str(tmp_path),
+        "--project-dir",
+        str(project),
+    )
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if "scheduled_noop" in x and "cd " in x)
+    command = line.split(None, 5)[5]
+    subprocess.run(["sh", "-c", command], cwd="/", check=True)
+    logged = (tmp_path / "scheduled_noop.log").read_text()
+    assert logged == f"{project}|scheduled_noop --max-runtime 3600\n"
+
+
+def test_systemd_doubles_a_percent_in_the_project_dir(tmp_path):
+    project = tmp_path / "100%"
+    project.mkdir()
+    result = jobctl("render", "systemd", "--project-dir", str(project))
+    assert result.exit_code == 0, result.output
+    assert f"WorkingDirectory={tmp_path}/100%%\n" in result.output
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "message"),
+    [
+        ("crontab", "50%", "which cron turns into a newline"),
+        ("systemd", "back\\slash", "which a unit file cannot carry"),
+        ("systemd", "trailing ", "which a unit file cannot carry"),
+        ("crontab", "line\nbreak", "must not contain control characters or newlines"),
+        ("systemd", "bell\a", "must not contain control characters or newlines"),
+    ],
+)
+def test_a_project_dir_the_file_cannot_carry_is_refused(tmp_path, kind, name, message):
+    project = tmp_path / name
+    project.mkdir()
+    result = jobctl("render", kind, "--project-dir", str(project))
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output and "WorkingDirectory" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("relative/dir", "must be an absolute path"), ("/no/such/dir", "is not a directory")],
+)
+def test_the_project_dir_must_be_an_existing_absolute_directory(value, message):
+    for kind in ("crontab", "systemd"):
+        result = jobctl("render", kind, "--project-dir", value)
+        assert result.exit_code == 2, result.output
+        assert message in result.output
 
 
 @pytest.mark.parametrize(

@@ -273,10 +273,37 @@ def absolute_path(ctx, param, value):
     return value
 
 
+def default_project_dir():
+    """The folder that holds the settings module's top package (for ``mysite.settings``, the
+    one with ``mysite/`` in it): where ``manage.py`` is in a ``startproject`` layout."""
+    import importlib
+
+    top = importlib.import_module(os.environ["DJANGO_SETTINGS_MODULE"].partition(".")[0])
+    where = list(getattr(top, "__path__", [])) or [top.__file__]
+    return str(Path(where[0]).resolve().parent)
+
+
+def project_directory(ctx, param, value):
+    """An absolute path of an existing directory, on one line; each renderer encodes it."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise click.BadParameter("must not contain control characters or newlines")
+    if not os.path.isabs(value):
+        raise click.BadParameter("must be an absolute path")
+    if not os.path.isdir(value):
+        raise click.BadParameter(f"{value!r} is not a directory")
+    return os.path.normpath(value)
+
+
 def host_options(command):
-    """--job-bin and --workdir, shared by the crontab and systemd renderers."""
+    """--job-bin and --project-dir, shared by the crontab and systemd renderers."""
     command = click.option(
-        "--workdir", default="/tmp", show_default=True, help="Directory to run in."
+        "--project-dir",
+        "--workdir",
+        "project_dir",
+        default=default_project_dir,
+        callback=project_directory,
+        show_default="the folder holding the settings module's package, where manage.py is",
+        help="Directory the jobs run in, from which `job` imports the project.",
     )(command)
     return click.option(
         "--job-bin",
@@ -295,13 +322,18 @@ def host_options(command):
     show_default="/var/log/APP_NAME",
     help="Directory of the per-job log files.",
 )
-def crontab(job_bin, workdir, app_name, log_dir):
+def crontab(job_bin, project_dir, app_name, log_dir):
     """Render a crontab with one line per scheduled job."""
+    from batch_jobs.ctl.render.cron import Unwritable
     from batch_jobs.ctl.render.cron import crontab as render_crontab
 
     log_dir = log_dir or f"/var/log/{app_name}"
     settings_module = os.environ["DJANGO_SETTINGS_MODULE"]
-    click.echo(render_crontab(scheduled(), settings_module, job_bin, log_dir, workdir), nl=False)
+    try:
+        rendered = render_crontab(scheduled(), settings_module, job_bin, log_dir, project_dir)
+    except Unwritable as e:
+        raise click.BadParameter(str(e), param_hint="--project-dir") from None
+    click.echo(rendered, nl=False)
 
 
 @render.command()
@@ -318,9 +350,9 @@ def crontab(job_bin, workdir, app_name, log_dir):
     type=click.Path(file_okay=False, writable=True),
     help="Write the unit files here instead of printing them.",
 )
-def systemd(job_bin, workdir, app_name, env_file, user, output_dir):
+def systemd(job_bin, project_dir, app_name, env_file, user, output_dir):
     """Render a .service and a .timer (Persistent=true) per scheduled job."""
-    from batch_jobs.ctl.render.cron import Unsupported, systemd_units
+    from batch_jobs.ctl.render.cron import Unsupported, Unwritable, systemd_units
 
     env_file = env_file or f"/etc/{app_name}.env"
     try:
@@ -329,12 +361,14 @@ def systemd(job_bin, workdir, app_name, env_file, user, output_dir):
             app_name,
             os.environ["DJANGO_SETTINGS_MODULE"],
             job_bin,
-            workdir,
+            project_dir,
             env_file,
             user or app_name,
         )
     except Unsupported as e:
         raise UsageExit(f"cannot express as a systemd timer: {e}") from None
+    except Unwritable as e:
+        raise click.BadParameter(str(e), param_hint="--project-dir") from None
     if output_dir:
         Path(output_dir).mkdir(parents=True, exist_ok=True)
         for name, content in units.items():
