@@ -83,7 +83,7 @@ _main() {
 	_use_v02 "postgres://jobs:fixture@127.0.0.1:$port/jobs"
 	# Plain INSERTs, no owners or grants: loadable by any client into any database.
 	docker exec v02-fixture-db pg_dump -U jobs --no-owner --no-privileges --inserts jobs \
-		| grep -v '^\\' >"$HERE/v0.2-postgresql.sql"
+		| grep -v '^[\]' >"$HERE/v0.2-postgresql.sql"
 
 	local sqlite=/tmp/v02-fixture.sqlite3
 	rm -f "$sqlite"
