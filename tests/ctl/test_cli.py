@@ -325,6 +325,13 @@ def test_a_rendered_crontab_line_runs_as_written_from_its_project_dir(tmp_path):
     assert logged == f"{project}|scheduled_noop --max-runtime 3600\n"
 
 
+def test_workdir_is_still_accepted_for_the_project_dir(tmp_path):
+    """0.2's --workdir, now a second name of --project-dir."""
+    result = jobctl("render", "crontab", "--workdir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert f" cd {tmp_path} && " in result.output
+
+
 def test_systemd_doubles_a_percent_in_the_project_dir(tmp_path):
     project = tmp_path / "100%"
     project.mkdir()

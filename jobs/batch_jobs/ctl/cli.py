@@ -280,7 +280,8 @@ def default_project_dir():
 
     top = importlib.import_module(os.environ["DJANGO_SETTINGS_MODULE"].partition(".")[0])
     where = list(getattr(top, "__path__", [])) or [top.__file__]
-    return str(Path(where[0]).resolve().parent)
+    # Not resolved: a project deployed behind a symlink (/srv/current) is run through it.
+    return os.path.dirname(os.path.abspath(where[0]))
 
 
 def project_directory(ctx, param, value):
