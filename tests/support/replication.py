@@ -50,6 +50,7 @@ def streaming_pair(network, image, user, password, dbname="jobs"):
             primary_url = f"postgresql://{user}:{password}@{host}:{primary_port}/{dbname}"
             replica_url = f"postgresql://{user}:{password}@127.0.0.1:{port}/{dbname}"
             wait_for_streaming(primary_url, replica)
+            wait_for_connections(replica_url, replica)
             yield primary, replica, primary_url, replica_url
         finally:
             replica.remove(force=True)
@@ -64,6 +65,21 @@ def wait_for_streaming(primary_url, replica, timeout=60):
             replica.reload()
             assert replica.status == "running", replica.logs().decode()[-3000:]
             assert time.monotonic() < deadline, replica.logs().decode()[-3000:]
+            time.sleep(0.2)
+
+
+def wait_for_connections(url, container, timeout=60):
+    """Wait until the server at ``url`` accepts connections: a standby that streams may still
+    answer "the database system is starting up" until it reaches a consistent state."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            psycopg.connect(url, connect_timeout=5).close()
+            return
+        except psycopg.OperationalError:
+            container.reload()
+            assert container.status == "running", container.logs().decode()[-3000:]
+            assert time.monotonic() < deadline, container.logs().decode()[-3000:]
             time.sleep(0.2)
 
 
