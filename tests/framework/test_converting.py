@@ -16,12 +16,13 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.core.checks import WARNING
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import OperationalError, connection
 
-from batch_jobs import JobCommand
+from batch_jobs import JobCommand, checks
 from batch_jobs.checks import check_job_declarations
 from batch_jobs.framework.declaration import flat_attributes
 from batch_jobs.models import JobCheckpoint, JobRun
@@ -142,6 +143,15 @@ def test_a_flat_declaration_is_found_for_the_upgrade_warning():
     assert flat_attributes(Declared) == ["schedule"]
     assert Declared._batch_job.batch_size == 100
     assert check_job_declarations() == []  # every job of the test project has class Job
+
+
+def test_a_flat_declaration_gets_the_upgrade_warning(monkeypatch):
+    monkeypatch.setattr(checks, "get_commands", lambda: {"own_names": "tests.somewhere"})
+    monkeypatch.setattr(checks, "load_command_class", lambda app, name: OwnNames())
+    (warning,) = check_job_declarations()
+    assert (warning.id, warning.level, warning.obj) == ("batch_jobs.W001", WARNING, OwnNames)
+    assert warning.msg.startswith("job own_names sets batch_size, schedule as a plain class")
+    assert "reads its declarations only from the nested `class Job:`" in warning.msg
 
 
 def test_an_unknown_declaration_is_refused_naming_it_and_the_known_ones():

@@ -155,6 +155,7 @@ class Run:
             error = exc
             raise
         finally:
+            STOP.cooperate()  # the work is over: a signal now must not cut the bookkeeping
             _active_runs.pop()
             elapsed = time.monotonic() - started
             counters = dict(self.counters)
