@@ -114,6 +114,21 @@ def test_normalize_emails_with_its_own_batch_size_and_dry_run():
 # -- the command line: the exit-code contract ------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("args", "output"),
+    [
+        (["cleanup_tokens", "--dry-run"], "[dry-run] 1 candidates for deletion\n"),
+        (["compute_daily_stats", "--date", "2026-03-14"], "2026-03-14: 0 orders / None\n"),
+        (["normalize_emails", "--batch-size", "10"], "checked 0 / changed 0 (commit)\n"),
+    ],
+)
+def test_each_command_exits_0_from_the_command_line(tokens, args, output):
+    result = command_line(*args)
+    assert (result.returncode, result.stdout) == (0, output), result.stderr
+    finish = events(result.stderr)[-1]
+    assert (finish["event"], finish["job"], finish["exit_code"]) == ("finish", args[0], 0)
+
+
 def test_from_the_command_line_a_run_exits_0_and_logs_its_events(tokens):
     result = command_line("cleanup_tokens", "--days", "30")
     assert result.returncode == 0, result.stderr
@@ -155,22 +170,30 @@ def test_a_bug_exits_1_with_its_traceback():
     assert (record.status, record.exit_code) == ("failed", 1)
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_a_signal_stops_normalize_emails_at_once(other_session, signum, code):
-    """normalize_emails never calls check_stop(): it stops at the first signal, as a
-    BaseCommand does, rolling its one transaction back."""
+@pytest.mark.parametrize(
+    ("job", "table", "signum", "code"),
+    [
+        ("normalize_emails", "myapp_user", signal.SIGTERM, 143),
+        ("normalize_emails", "myapp_user", signal.SIGINT, 130),
+        ("cleanup_tokens", "myapp_authtoken", signal.SIGTERM, 143),
+        ("compute_daily_stats", "myapp_order", signal.SIGTERM, 143),
+    ],
+)
+def test_a_signal_mid_run_stops_at_once(other_session, job, table, signum, code):
+    """None of the seed's commands calls check_stop(): each stops at the first signal, as a
+    BaseCommand does, rolling back what it had not committed."""
     User.objects.bulk_create(User(email=f"  User{i}@X.org") for i in range(50))
     other_session.execute("BEGIN")
-    other_session.execute("LOCK TABLE myapp_user IN ACCESS EXCLUSIVE MODE")  # it waits there
+    other_session.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")  # it waits there
     process = subprocess.Popen(
-        [sys.executable, "-m", "django", "normalize_emails"],
+        [sys.executable, "-m", "django", job],
         env=environment(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        wait_for_a_running_record("normalize_emails")
+        wait_for_a_running_record(job)
         time.sleep(0.5)  # into its query, which the lock holds
         process.send_signal(signum)
         _, stderr = process.communicate(timeout=30)  # not after the lock: it is still held
@@ -180,9 +203,10 @@ def test_a_signal_stops_normalize_emails_at_once(other_session, signum, code):
     assert process.returncode == code, stderr
     name = signal.Signals(signum).name
     assert f"CommandError: stopped by {name}" in stderr
-    record = JobRun.objects.get(job="normalize_emails")
+    record = JobRun.objects.get(job=job)
     assert (record.status, record.exit_code) == ("interrupted", code)
     assert not User.objects.filter(email__startswith="user").exists()
+    assert not DailyStat.objects.exists()
 
 
 def wait_for_a_running_record(job, timeout=30):
