@@ -165,10 +165,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"job": {"()": "batch_jobs.framework.logs.JobLogFormatter"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "job"}},
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "formatter": "job"},
+        # A run's events go where the run writes: stderr from the command line, the stream
+        # of call_command(stderr=...), else nowhere (a test's call_command stays quiet).
+        "job_events": {"class": "batch_jobs.framework.logs.JobLogHandler", "formatter": "job"},
+    },
     "loggers": {
         "batch_jobs": {
-            "handlers": ["stderr"],
+            "handlers": ["job_events"],
             "level": env.str("JOB_LOG_LEVEL", default="INFO"),
             "propagate": False,
         },

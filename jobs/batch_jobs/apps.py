@@ -15,16 +15,16 @@ class JobsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from batch_jobs.checks import check_settings
-        from batch_jobs.framework.logs import JobLogFormatter
+        from batch_jobs.checks import check_job_declarations, check_settings
+        from batch_jobs.framework.logs import JobLogHandler
 
         checks.register(check_settings, "batch_jobs")
+        checks.register(check_job_declarations, "batch_jobs")
         # Job events are the runner's output. Unless the project's LOGGING configures the
-        # `batch_jobs` logger, they go to stderr at INFO, whatever the root logger does.
+        # `batch_jobs` logger, they go at INFO where the run writes (stderr from the command
+        # line, call_command's stderr=), whatever the root logger does.
         logger = logging.getLogger("batch_jobs")
         if not logger.handlers and logger.level == logging.NOTSET:
-            handler = logging.StreamHandler()
-            handler.setFormatter(JobLogFormatter())
-            logger.addHandler(handler)
+            logger.addHandler(JobLogHandler())
             logger.setLevel(logging.INFO)
             logger.propagate = False

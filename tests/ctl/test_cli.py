@@ -189,10 +189,11 @@ def test_render_a_sharded_walk_as_an_indexed_job():
 
 def test_a_scheduled_job_declares_shards_for_its_cronjob(settings):
     class Command(JobCommand):
-        batch_size = 100
-        schedule = "0 3 * * *"
-        shards = 3
-        max_runtime = 600
+        class Job:
+            batch_size = 100
+            schedule = "0 3 * * *"
+            shards = 3
+            max_runtime = 600
 
     job = catalog.Job("sharded", Command())
     from batch_jobs.ctl.render.kubernetes import Target, cron_job
@@ -205,7 +206,8 @@ def test_a_scheduled_job_declares_shards_for_its_cronjob(settings):
     with pytest.raises(ImproperlyConfigured, match="shards = 2 needs a batch job"):
 
         class NotABatchJob(JobCommand):
-            shards = 2
+            class Job:
+                shards = 2
 
 
 @pytest.mark.parametrize(
@@ -395,13 +397,19 @@ def test_an_invalid_schedule_is_rejected_when_the_job_is_loaded():
         type(
             "Command",
             (JobCommand,),
-            {"__module__": "x.commands.broken_job", "schedule": "61 * * * *"},
+            {
+                "__module__": "x.commands.broken_job",
+                "Job": type("Job", (), {"schedule": "61 * * * *"}),
+            },
         )
     with pytest.raises(ImproperlyConfigured, match="not an IANA time zone"):
         type(
             "Command",
             (JobCommand,),
-            {"__module__": "x.broken", "schedule": "@daily", "schedule_timezone": "Mars/Base"},
+            {
+                "__module__": "x.broken",
+                "Job": type("Job", (), {"schedule": "@daily", "schedule_timezone": "Mars/Base"}),
+            },
         )
 
 

@@ -23,18 +23,18 @@ class Job:
 
     @property
     def schedule(self):
-        return self.command.schedule
+        return self.command._batch_job.schedule
 
     @property
     def timezone(self):
-        return self.command.schedule_timezone
+        return self.command._batch_job.schedule_timezone
 
     @property
     def scheduled_args(self):
         """The arguments of a scheduled run: its own, then ``--max-runtime``."""
-        args = list(self.command.schedule_args)
-        if self.command.max_runtime:
-            args += ["--max-runtime", str(self.command.max_runtime)]
+        args = list(self.command._batch_job.schedule_args)
+        if self.command._batch_job.max_runtime:
+            args += ["--max-runtime", str(self.command._batch_job.max_runtime)]
         return args
 
 

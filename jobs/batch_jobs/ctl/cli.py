@@ -102,6 +102,7 @@ def describe(name):
 
     job = get_job(name)
     command = job.command
+    declared = command._batch_job
     click.echo(f"{job.name}: {job.help}")
     click.echo(f"schedule: {job.schedule or 'none (run on demand)'}")
     if job.schedule:
@@ -110,18 +111,18 @@ def describe(name):
         click.echo("next runs:")
         for when in next_runs(job.schedule, job.timezone):
             click.echo(f"  {when.isoformat()}")
-    if command.lock:
-        widened = f", widened by {', '.join(command.lock_args)}" if command.lock_args else ""
+    if declared.lock:
+        widened = f", widened by {', '.join(declared.lock_args)}" if declared.lock_args else ""
         click.echo(
             f"lock: one run at a time{widened}; a second exits 75 (0 with --skip-if-running)"
         )
     else:
         click.echo("lock: none (runs may overlap)")
     click.echo(f"paused: {pause_state(job.name)}")
-    if command.batch_size:
+    if declared.batch_size:
         click.echo(f"checkpoint: {pending_checkpoint(job.name)}")
-    click.echo(f"max runtime: {f'{command.max_runtime}s' if command.max_runtime else 'none'}")
-    click.echo(f"retries: {command.retries}; stop grace period: {command.stop_grace_seconds}s")
+    click.echo(f"max runtime: {f'{declared.max_runtime}s' if declared.max_runtime else 'none'}")
+    click.echo(f"retries: {declared.retries}; stop grace period: {declared.stop_grace_seconds}s")
     deadline = command.database_deadline
     click.echo(
         f"database deadline: {f'{deadline:g}s per batch or statement' if deadline else 'none'}"
@@ -250,7 +251,7 @@ def kubernetes(image, namespace, app_name, secret, uid, one_off, shards, args):
     if one_off:
         job = get_job(one_off)
         check_arguments(job, args)
-        if shards and not job.command.batch_size:
+        if shards and not job.command._batch_job.batch_size:
             raise click.UsageError(f"job {job.name} is not a batch job: it cannot be sharded")
         if shards and any(a == "--shard" or a.startswith("--shard=") for a in args):
             raise click.UsageError("--shards gives each pod its shard; leave --shard out")

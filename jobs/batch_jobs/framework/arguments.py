@@ -34,16 +34,32 @@ def shard(text):
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+class _OwnOptionsFirst:
+    """An argument group that adds an option only where the command's parser has none of
+    that name: a command's own ``--dry-run`` or ``--batch-size`` wins over the framework's."""
+
+    def __init__(self, parser, group):
+        self.parser, self.group = parser, group
+
+    def add_argument(self, *names, **kwargs):
+        if not any(name in self.parser._option_string_actions for name in names):
+            self.group.add_argument(*names, **kwargs)
+
+
 def add_job_options(parser, command):
-    """Add the framework's options for ``command`` (a ``JobCommand``) to its parser."""
-    group = parser.add_argument_group("job options")
-    if command.supports_dry_run:
+    """Add the framework's options for ``command`` (a ``JobCommand``) to its parser, after
+    the command's own (``add_arguments``), leaving out any the command defines itself."""
+    declared = command._batch_job
+    group = _OwnOptionsFirst(parser, parser.add_argument_group("job options"))
+    # BaseCommand adds it only with system checks; a converted command's callers pass it.
+    group.add_argument("--skip-checks", action="store_true", help="Skip system checks.")
+    if declared.supports_dry_run:
         group.add_argument(
             "--dry-run",
             action="store_true",
             help="Compute and report what would change, and write nothing.",
         )
-    if command.lock:
+    if declared.lock:
         group.add_argument(
             "--no-lock",
             action="store_true",
@@ -54,25 +70,25 @@ def add_job_options(parser, command):
             action="store_true",
             help="Exit 0 instead of 75 when another run of this job holds the lock.",
         )
-    if command.batch_size:
+    if declared.batch_size:
         group.add_argument(
             "--batch-size",
             type=positive_int,
-            default=command.batch_size,
+            default=declared.batch_size,
             metavar="N",
-            help=f"Rows per batch, each in its own transaction (default {command.batch_size}).",
+            help=f"Rows per batch, each in its own transaction (default {declared.batch_size}).",
         )
         group.add_argument(
             "--batch-time",
             type=positive_seconds,
             nargs="?",
             const=DEFAULT_BATCH_TIME,
-            default=command.batch_time,
+            default=declared.batch_time,
             metavar="SECONDS",
             help="Size each batch to take about this long (alone: "
             f"{DEFAULT_BATCH_TIME:g}), from a smoothed rows-per-second; --batch-size is then "
-            f"the first batch's size. Sizes stay within {command.min_batch_size} and "
-            f"{command.max_batch_size}.",
+            f"the first batch's size. Sizes stay within {declared.min_batch_size} and "
+            f"{declared.max_batch_size}.",
         )
         group.add_argument(
             "--max-lag",
@@ -115,10 +131,13 @@ def add_job_options(parser, command):
             metavar="SECONDS",
             help="Pause between batches, to spare a database that also serves users.",
         )
+    limit = declared.max_runtime
     group.add_argument(
         "--max-runtime",
         type=positive_seconds,
+        default=limit,
         metavar="SECONDS",
         help="Stop at the first batch boundary after this many seconds and exit 75, "
-        "so that a scheduler retries and the next run resumes.",
+        "so that a scheduler retries and the next run resumes"
+        + (f" (default {limit:g}, the job's max_runtime)." if limit else "."),
     )

@@ -10,15 +10,16 @@ import logging
 import time
 from collections import Counter
 
-from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.module_loading import import_string
 
 from batch_jobs.conf import setting
-from batch_jobs.framework import schedule, shards
+from batch_jobs.exitcodes import ExitCode
+from batch_jobs.framework import control, declaration, logs, shards
 from batch_jobs.framework.arguments import add_job_options
-from batch_jobs.framework.lifecycle import Run
+from batch_jobs.framework.errors import classify
+from batch_jobs.framework.lifecycle import Idle, Run
 from batch_jobs.framework.progress import Progress
 from batch_jobs.framework.stop import STOP, JobStopped, RuntimeLimitReached
 from batch_jobs.framework.walk import walk
@@ -40,12 +41,20 @@ class JobCommand(BaseCommand):
     * exit codes from ``batch_jobs.exitcodes`` for every outcome, and JSON or text log events;
     * monitor pings to ``JOB_PING_URL``.
 
-    Class attributes:
+    Declarations go in a nested ``class Job:`` (as a model's ``Meta``), so that none of them
+    takes a name the command itself may use; ``__init_subclass__`` resolves it once per class
+    (merged along the MRO, unknown names refused)::
 
-    ``help``
-        One sentence; the first line is what ``job --list`` shows.
+        class Command(JobCommand):
+            help = "Delete expired auth tokens."
+
+            class Job:
+                schedule = "0 3 * * *"
+                max_runtime = 1800
+
     ``supports_dry_run = True``
-        Add ``--dry-run``; the job reads ``self.dry_run`` and writes nothing when it is set.
+        Add ``--dry-run`` (unless the command has its own); the job reads ``self.dry_run``
+        and writes nothing when it is set.
     ``lock = True``
         Take the overlap lock and add ``--no-lock`` and ``--skip-if-running``. Set ``False``
         for a job that is safe to run concurrently with itself.
@@ -63,7 +72,7 @@ class JobCommand(BaseCommand):
     ``schedule_timezone = None``
         IANA zone of the schedule (UTC when unset).
     ``max_runtime = None``
-        Seconds a scheduled run may take: its ``--max-runtime``, and the Kubernetes
+        Seconds any run may take: the default of ``--max-runtime``, and the Kubernetes
         ``activeDeadlineSeconds`` (plus the grace period).
     ``retries = 2``
         How often a scheduler retries a run that failed with a retryable exit code.
@@ -82,48 +91,34 @@ class JobCommand(BaseCommand):
         database before the job closes its connections and exits 75; ``None`` takes the
         ``JOB_DB_TIMEOUT`` setting (300), 0 waits for ever. Raise it for a job whose single
         statements legitimately run longer.
-    ``requires_system_checks = []``
-        As in ``BaseCommand``; jobs skip the system checks by default to start fast.
+
+    ``requires_system_checks = []`` (a ``BaseCommand`` attribute, outside ``class Job``):
+    jobs skip the system checks by default to start fast.
+
+    A command's own options win: the framework adds each of its options only where the
+    command has not defined that option string, and reads the values from ``options``
+    whoever declared them. The state of a run lives behind one private attribute; the
+    command's own names keep their meaning.
 
     In ``handle``: count what you do in ``self.counters`` (a ``Counter``), call
     ``self.check_stop()`` between units of work that each commit or roll back as a whole, give
     each such unit ``with self.atomic():``, and use ``self.progress(total)`` for long loops.
     Expected failures are ``CommandError(message, returncode=ExitCode.DATA_ERROR)`` and the
-    like.
+    like. A command that never calls ``check_stop()`` stops at once on SIGTERM/SIGINT, as a
+    ``BaseCommand`` does.
+
+    In-process (``call_command``) the exception ``handle`` raised reaches the caller as it
+    is; the run record gets the contract's status and exit code. From the command line
+    (``run_from_argv``) the contract applies: one line on stderr and the exit code.
     """
 
-    supports_dry_run = True
-    lock = True
-    lock_args = ()
-    batch_size = None
-    schedule = None
-    schedule_args = ()
-    schedule_timezone = None
-    max_runtime = None
-    retries = 2
-    resources = {}
-    stop_grace_seconds = 60
-    batch_time = None
-    min_batch_size = 10
-    max_batch_size = 100_000
-    shards = None
-    db_timeout = None
     requires_system_checks = []
-    # The job runner refuses these (they would import code named on the command line).
-    suppressed_base_arguments = {"--settings", "--pythonpath"}
+    _is_job_base = True  # where declaration.flat_attributes stops looking
+    _batch_job = declaration.Declaration()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        name = cls.__module__.rpartition(".")[2]
-        if cls.schedule is not None:
-            schedule.validate(name, cls.schedule, cls.schedule_timezone)
-        if cls.shards is not None and not (
-            isinstance(cls.shards, int) and cls.shards >= 1 and cls.batch_size
-        ):
-            raise ImproperlyConfigured(
-                f"job {name}: shards = {cls.shards!r} needs a batch job (batch_size) and a "
-                "whole number of shards, 1 or more"
-            )
+        cls._batch_job = declaration.resolve(cls, cls.__module__.rpartition(".")[2])
 
     def create_parser(self, prog_name, subcommand, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
@@ -137,23 +132,73 @@ class JobCommand(BaseCommand):
     @property
     def database_deadline(self):
         """Seconds of the database deadline: ``db_timeout``, else ``JOB_DB_TIMEOUT``; 0: none."""
-        return setting("JOB_DB_TIMEOUT") if self.db_timeout is None else self.db_timeout
+        timeout = self._batch_job.db_timeout
+        return setting("JOB_DB_TIMEOUT") if timeout is None else timeout
 
     def run_from_argv(self, argv):
-        self.argv = argv[2:]  # recorded (secrets redacted), so that `jobctl retry` can rerun it
+        # Recorded (secrets redacted), so that `jobctl retry` can rerun it; and the mark of a
+        # run at the process boundary, where the exit-code contract applies.
+        self._job_run = Idle(argv=argv[2:])
         return super().run_from_argv(argv)
 
     def execute(self, *args, **options):
-        if self.batch_size and not options.get("shard"):
+        if self._batch_job.batch_size and not options.get("shard"):
             options["shard"] = shards.from_environment()  # an Indexed Job's pod: its index
-        self.options = options
-        self.dry_run = bool(options.get("dry_run"))
-        self.counters = Counter()
-        self.walk_totals = Counter()  # run_batches: the whole walk's counters, resumes included
-        max_runtime = options.get("max_runtime")
-        self._stop_at = time.monotonic() + max_runtime if max_runtime else None
-        self.run = Run(self, args, options)
-        return self.run.execute(functools.partial(super().execute, *args, **options))
+        argv = self._state.argv if isinstance(self._state, Idle) else None
+        run = self._job_run = Run(self, args, options, argv=argv)
+        if options.get("stderr"):
+            events = options["stderr"]  # call_command(stderr=...)
+        elif argv is not None:
+            events = logs.PROCESS_STDERR
+        else:
+            events = logs.INHERIT  # a nested run writes where its parent does; else nowhere
+        try:
+            with logs.events_to(events):
+                return run.execute(functools.partial(super().execute, *args, **options))
+        except BaseException as exc:
+            if argv is None or isinstance(exc, CommandError | SystemExit):
+                raise  # in-process, the caller sees what handle raised
+            code, reason = classify(exc)
+            if code == ExitCode.BUG:
+                raise  # a bug keeps its traceback
+            raise CommandError(reason, returncode=code) from exc
+
+    # -- the state of a run, behind one attribute ------------------------------------------
+
+    @property
+    def _state(self):
+        """The run in progress (or the last one), else the state before any run."""
+        if "_job_run" not in self.__dict__:
+            self._job_run = Idle()
+        return self._job_run
+
+    @property
+    def counters(self):
+        """What this run did, a ``Counter``: written to the run record and the finish event."""
+        return self._state.counters
+
+    @counters.setter
+    def counters(self, value):
+        self._state.counters = Counter(value)
+
+    @property
+    def dry_run(self):
+        """Whether this run writes nothing: ``--dry-run``, the framework's or the command's."""
+        return self._state.dry_run
+
+    @dry_run.setter
+    def dry_run(self, value):
+        self._state.dry_run = bool(value)
+
+    @property
+    def walk_totals(self):
+        """``run_batches``: the whole walk's counters, earlier resumed runs included."""
+        return self._state.walk_totals
+
+    @property
+    def control_database(self):
+        """The database alias run records are written on (``JOB_CONTROL_DATABASE``)."""
+        return getattr(self._state, "using", None) or control.control_alias()
 
     # -- helpers for handle() -------------------------------------------------------------
 
@@ -163,11 +208,13 @@ class JobCommand(BaseCommand):
 
         Call it between units of work that each commit or roll back as a whole.
         """
+        STOP.cooperate()  # from now on, the first signal waits for this boundary
         if STOP.requested:
             raise JobStopped(STOP.signum)
-        if self._stop_at is not None and time.monotonic() >= self._stop_at:
+        run = self._job_run
+        if run.stop_at is not None and time.monotonic() >= run.stop_at:
             raise RuntimeLimitReached("--max-runtime reached with work left; rerun to resume")
-        self.run.check_requests()
+        run.check_requests()
 
     @contextlib.contextmanager
     def atomic(self, using=None):
@@ -209,19 +256,19 @@ class JobCommand(BaseCommand):
             total=total,
             interval=interval,
             unit=unit,
-            settle=self.run.settle_progress,
+            settle=self._job_run.settle_progress,
             **kwargs,
         )
 
     def _report_progress(self, snapshot, drawn):
         if not drawn:  # the bar on the terminal shows it already
             self.log_event("progress", "progress", counters=dict(self.counters), **snapshot)
-        self.run.progress(snapshot)  # so that the run record shows how far a live run got
+        self._job_run.progress(snapshot)  # so that the run record shows how far a live run got
 
     def save_counters(self):
         """Write ``self.counters`` to the run record now (the finish writes them anyway)."""
-        self.run.save_counters()
+        self._job_run.save_counters()
 
     def log_event(self, event, message, *args, level=logging.INFO, **fields):
         """Log a job event (JSON or text) carrying the run id, job name and ``fields``."""
-        self.run.log(event, message, *args, level=level, **fields)
+        self._job_run.log(event, message, *args, level=level, **fields)

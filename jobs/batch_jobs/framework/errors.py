@@ -34,6 +34,12 @@ def classify(exc):
         return ExitCode.STOPPED, one_line(exc)
     if isinstance(exc, CommandError):
         return exc.returncode, one_line(exc)
+    if isinstance(exc, SystemExit):  # sys.exit() in a job: its code, as the process's would be
+        if exc.code is None or exc.code == 0:
+            return ExitCode.OK, ""
+        if isinstance(exc.code, int):
+            return exc.code, f"exited with status {exc.code}"
+        return ExitCode.BUG, one_line(exc.code)
     if isinstance(exc, ImproperlyConfigured):
         return ExitCode.CONFIG, f"configuration error: {one_line(exc)}"
     if isinstance(exc, TRANSIENT_DB_ERRORS) and not _is_sqlite_bug(exc):

@@ -3,13 +3,16 @@
 In order: listen for stop signals and arm the database deadline; wait for the database; take
 the overlap lock (or record a skip); write the run record (a paused job's run stops there,
 recorded as a skip); tell the monitors and log ``start``; run the job; then, however it ended,
-write the record's end, tell the monitors, log ``finish`` and release the lock. Every
-exception leaves as ``CommandError`` with the contract's exit code and one line, except a bug,
-which keeps its traceback (exit 1).
+write the record's end, tell the monitors, log ``finish`` and release the lock. The record
+gets the contract's status, exit code and one-line reason for any exception, which then leaves
+as it is (``JobCommand.execute`` applies the contract at the process boundary); only the
+framework's own stops (a signal's, ``--max-runtime``, an operator's) leave as
+``CommandError``.
 """
 
 import logging
 import time
+from collections import Counter
 
 from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -23,7 +26,7 @@ from batch_jobs.framework.errors import classify
 from batch_jobs.framework.lock import lock_for
 from batch_jobs.framework.monitors import Monitors, Outcome
 from batch_jobs.framework.redact import redact_argv, redact_options
-from batch_jobs.framework.stop import STOP, OperatorStop, RuntimeLimitReached
+from batch_jobs.framework.stop import STOP, JobStopped, OperatorStop, RuntimeLimitReached
 from batch_jobs.framework.watchdog import WATCHDOG
 from batch_jobs.models import JobRun
 
@@ -45,17 +48,32 @@ LEVELS = {
 }
 
 
-class Run:
-    """The bookkeeping of one run of ``command``; ``execute(body)`` runs it."""
+class Idle:
+    """A command's state before its first run: ``argv`` when ``run_from_argv`` started it."""
 
-    def __init__(self, command, args, options):
+    def __init__(self, argv=None):
+        self.argv = argv
+        self.dry_run = False
+        self.counters = Counter()
+        self.walk_totals = Counter()
+
+
+class Run:
+    """The state and bookkeeping of one run of ``command``; ``execute(body)`` runs it. The
+    command keeps it in one private attribute (``_job_run``), and nothing else."""
+
+    def __init__(self, command, args, options, argv=None):
         self.command = command
         self.job = command.job_name
-        self.dry_run = command.dry_run
-        self.arguments = redact_options({**options, "args": list(args)} if args else options)
         self.options = options
+        self.dry_run = bool(options.get("dry_run"))  # the framework's --dry-run or the job's
+        self.counters = Counter()
+        self.walk_totals = Counter()  # run_batches: the whole walk's, resumes included
+        self.arguments = redact_options({**options, "args": list(args)} if args else options)
         self.skip_if_running = bool(options.get("skip_if_running"))
-        self.argv = getattr(command, "argv", None)  # from the command line, if any
+        self.argv = argv  # from the command line, if any
+        max_runtime = options.get("max_runtime")
+        self.stop_at = time.monotonic() + max_runtime if max_runtime else None
         self.lock_key = self.using = self.record = self.requests = None
 
     def execute(self, body):
@@ -77,10 +95,8 @@ class Run:
                 finally:
                     if lock is not None:
                         release(lock)
-        except BaseException as exc:
+        except (JobStopped, RuntimeLimitReached, OperatorStop) as exc:  # the framework's stops
             code, reason = classify(exc)
-            if code == ExitCode.BUG or isinstance(exc, CommandError):
-                raise  # a bug keeps its traceback; a job's own CommandError stands as is
             raise CommandError(reason, returncode=code) from exc
         finally:
             _depth -= 1
@@ -127,6 +143,8 @@ class Run:
             return body()
         except BaseException as exc:
             code, reason = classify(exc)
+            if code == ExitCode.OK:  # SystemExit(0) or SystemExit(None): a success
+                raise
             if isinstance(exc, OperatorStop):
                 status = JobRun.Status.STOPPED
                 self.record.stopped_by = exc.by
@@ -137,9 +155,10 @@ class Run:
             error = exc
             raise
         finally:
+            STOP.cooperate()  # the work is over: a signal now must not cut the bookkeeping
             _active_runs.pop()
             elapsed = time.monotonic() - started
-            counters = dict(self.command.counters)
+            counters = dict(self.counters)
             runs.finish(self.using, self.record, status, code, counters, reason)
             monitors.finish(Outcome(str(status), int(code), elapsed, counters, reason, error))
             self.log(
@@ -206,7 +225,7 @@ class Run:
     def save_counters(self):
         """Write the job's counters to the run record now (the finish writes them anyway)."""
         if self.record is not None:
-            runs.save_counters(self.using, self.record, self.command.counters)
+            runs.save_counters(self.using, self.record, self.counters)
 
     def progress(self, snapshot):
         """Save a progress snapshot, with the counters, to the run record."""
@@ -227,10 +246,11 @@ class Run:
 
 def lock_key(command, options):
     """``namespace:job[:option=value...]``, or ``""`` when the run takes no lock."""
-    if not command.lock or options.get("no_lock"):
+    declared = command._batch_job
+    if not declared.lock or options.get("no_lock"):
         return ""
     parts = [setting("JOB_LOCK_NAMESPACE"), command.job_name]
-    parts += [f"{name}={options.get(name)}" for name in command.lock_args]
+    parts += [f"{name}={options.get(name)}" for name in declared.lock_args]
     if options.get("shard"):  # each shard of a sharded walk has a lock of its own
         parts.append(f"shard={options['shard']}")
     return ":".join(parts)[:255]

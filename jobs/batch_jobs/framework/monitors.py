@@ -131,7 +131,7 @@ class SentryCrons(Monitor):
         from sentry_sdk.crons.consts import MonitorStatus
 
         self.check_in = None
-        if self.command.schedule:
+        if self.command._batch_job.schedule:
             self.check_in = capture_checkin(
                 monitor_slug=self.slug,
                 status=MonitorStatus.IN_PROGRESS,
@@ -174,13 +174,13 @@ class SentryCrons(Monitor):
     def monitor_config(self):
         command = self.command
         config = {
-            "schedule": {"type": "crontab", "value": expand(command.schedule)},
-            "timezone": command.schedule_timezone or "UTC",
+            "schedule": {"type": "crontab", "value": expand(command._batch_job.schedule)},
+            "timezone": command._batch_job.schedule_timezone or "UTC",
             "checkin_margin": setting("JOB_SENTRY_CHECKIN_MARGIN"),
         }
-        if command.max_runtime:
+        if command._batch_job.max_runtime:
             # Minutes; the job stops itself at max_runtime, then has the grace period.
-            seconds = command.max_runtime + command.stop_grace_seconds
+            seconds = command._batch_job.max_runtime + command._batch_job.stop_grace_seconds
             config["max_runtime"] = math.ceil(seconds / 60)
         return config
 

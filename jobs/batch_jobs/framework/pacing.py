@@ -14,6 +14,7 @@ from django.core.management.base import CommandError
 from django.db import OperationalError
 
 from batch_jobs.exitcodes import ExitCode
+from batch_jobs.framework.stop import STOP
 
 #: What ``--batch-time`` alone means: pt-online-schema-change's default ``--chunk-time``.
 DEFAULT_BATCH_TIME = 0.5
@@ -142,7 +143,7 @@ class Health:
                     f"gave up after waiting {waited:.0f}s for the database: {reason}",
                     returncode=ExitCode.TEMPORARY,
                 )
-            time.sleep(min(HEALTH_POLL_SECONDS, self.limit - waited))
+            STOP.wait(min(HEALTH_POLL_SECONDS, self.limit - waited))  # a signal wakes it
             self.job.check_stop()
             reason = self.problem()
         waited = time.monotonic() - started

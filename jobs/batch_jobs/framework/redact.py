@@ -32,13 +32,17 @@ DJANGO_DEFAULT_OPTIONS = frozenset(
 
 
 def redact_value(value):
-    if isinstance(value, str) and "://" in value:
-        return masked_url(value)
+    """``value`` safe to store and JSON-ready: any argparse type (a ``Path``, a date, a
+    ``Decimal``, a UUID...) that JSON cannot hold becomes its text."""
+    if isinstance(value, str):
+        return masked_url(value) if "://" in value else value
     if isinstance(value, list | tuple):
         if all(isinstance(v, str) for v in value):
             return redact_argv(value)  # positional words: "--token abc" may hide among them
         return [redact_value(v) for v in value]
-    return value
+    if isinstance(value, bool | int | float | type(None)):
+        return value
+    return redact_value(str(value))
 
 
 def redact_options(options):
@@ -49,10 +53,8 @@ def redact_options(options):
             continue
         if SECRET_NAME.search(name) and value not in (None, False, ""):
             clean[name] = REDACTED
-        elif isinstance(value, str | int | float | bool | type(None) | list | tuple):
-            clean[name] = redact_value(value)
         else:
-            clean[name] = str(value)
+            clean[name] = redact_value(value)
     return clean
 
 

@@ -1,8 +1,11 @@
 """Graceful stop: SIGTERM/SIGINT ask the job to stop at the next batch boundary.
 
-The first signal sets a flag that batch loops check between batches (``JobCommand.check_stop``),
-so the batch in flight commits or rolls back as a whole. A second signal raises ``JobStopped``
-at once, which rolls back the open transaction on its way out.
+In a run that checks for stops (``JobCommand.check_stop``, which ``run_batches`` calls between
+batches), the first signal sets a flag that the next check turns into a stop, so the batch in
+flight commits or rolls back as a whole; a pause between batches (``wait``) wakes at once. A
+second signal raises ``JobStopped`` at once, which rolls back the open transaction on its way
+out. A run that has not checked yet (a converted ``BaseCommand``) would never see the flag: the
+first signal stops it at once, as ``KeyboardInterrupt`` stops a ``BaseCommand``.
 """
 
 import contextlib
@@ -45,8 +48,10 @@ class StopSignals:
 
     def __init__(self):
         self.signum = None
+        self.cooperative = False
         self._depth = 0
         self._previous = {}
+        self._woken = threading.Event()
 
     @property
     def requested(self):
@@ -59,6 +64,8 @@ class StopSignals:
         install = outermost and threading.current_thread() is threading.main_thread()
         if install:
             self.signum = None
+            self.cooperative = False
+            self._woken.clear()
             self._previous = {s: signal.signal(s, self._handle) for s in HANDLED_SIGNALS}
         self._depth += 1
         try:
@@ -70,9 +77,21 @@ class StopSignals:
                     signal.signal(s, handler)
                 self._previous = {}
 
+    def cooperate(self):
+        """The run checks for stops: from now on the first signal waits for its check."""
+        self.cooperative = True
+
+    def wait(self, seconds):
+        """Sleep ``seconds``, or less if a stop signal comes: then the caller's next check
+        stops the run at this boundary, at once."""
+        self._woken.wait(seconds)
+
     def _handle(self, signum, frame):
         if self.signum is None:
             self.signum = signum
+            self._woken.set()
+            if not self.cooperative:
+                raise JobStopped(signum)
             logger.warning(
                 "stop requested by %s: finishing the current batch (send it again to stop now)",
                 signal.Signals(signum).name,

@@ -24,6 +24,7 @@ from django.db import connections, models, router, transaction
 from batch_jobs.framework.pacing import BatchSizer, Health, timed_out
 from batch_jobs.framework.redact import DJANGO_DEFAULT_OPTIONS
 from batch_jobs.framework.shards import Plans, Shard
+from batch_jobs.framework.stop import STOP
 from batch_jobs.models import JobCheckpoint
 
 # Options that change how a run goes, not what it walks: a rerun with other values resumes.
@@ -202,7 +203,8 @@ def walk(job, queryset, process, *, fields=(), key="pk", total=None):
     ``job.counters`` count what this run does; the checkpoint, ``job.walk_totals`` and the run
     record's ``walk`` count the whole walk, earlier runs included.
     """
-    options, counters, using = job.options, job.counters, queryset.db
+    run = job._job_run
+    options, counters, using = run.options, run.counters, queryset.db
     checkpoints = Checkpoints(job.job_name, options, using=using)
     after = resumed_after = None
     earlier = Counter()  # what earlier runs of this walk counted: this run's are job.counters
@@ -219,7 +221,7 @@ def walk(job, queryset, process, *, fields=(), key="pk", total=None):
                 shard,
                 shard=str(shard),
             )
-            job.run.walk_stands(None, None, Counter(), done=True)
+            run.walk_stands(None, None, Counter(), done=True)
             return
     if options.get("restart") and not job.dry_run:
         checkpoints.clear()
@@ -230,12 +232,13 @@ def walk(job, queryset, process, *, fields=(), key="pk", total=None):
         job.log_event(
             "resume", "resuming after key %s", after, last_key=after, walked=dict(earlier)
         )
-    job.walk_totals = Counter(earlier)
+    run.walk_totals = Counter(earlier)
+    declared = job._batch_job
     sizer = BatchSizer(
-        options.get("batch_size") or job.batch_size,
+        options.get("batch_size") or declared.batch_size,
         target=options.get("batch_time"),
-        floor=job.min_batch_size,
-        ceiling=job.max_batch_size,
+        floor=declared.min_batch_size,
+        ceiling=declared.max_batch_size,
     )
     health = Health(
         job,
@@ -257,7 +260,7 @@ def walk(job, queryset, process, *, fields=(), key="pk", total=None):
         pacing = {"batch_size": sizer.size}
         if health.waits:
             pacing |= {"health_waits": health.waits, "health_wait_s": round(health.waited, 1)}
-        job.run.walk_stands(resumed_after, after, job.walk_totals, done=False, **pacing)
+        run.walk_stands(resumed_after, after, run.walk_totals, done=False, **pacing)
 
     try:
         while True:
@@ -304,16 +307,16 @@ def walk(job, queryset, process, *, fields=(), key="pk", total=None):
             retried = False
             sizer.measured(len(batch), time.monotonic() - started)
             after = batch.last_key
-            job.walk_totals = totals
+            run.walk_totals = totals
             stands()
             if sizer.adaptive:
                 progress.extra["batch_size"] = sizer.size
             progress.advance(len(batch))
             if options.get("throttle"):
-                time.sleep(options["throttle"])
+                STOP.wait(options["throttle"])  # a stop signal ends the pause at once
     finally:
         progress.close()
-    job.run.walk_stands(resumed_after, after, job.walk_totals, done=True)
+    run.walk_stands(resumed_after, after, run.walk_totals, done=True)
     if not job.dry_run:
         with transaction.atomic(using=using):  # both or neither: a crash here redoes nothing
             checkpoints.clear()

@@ -10,8 +10,11 @@ class Command(JobCommand):
         "Nightly batch: cleanup_tokens, compute_daily_stats, then send_daily_report; stops at "
         "the first failure."
     )
-    schedule = "30 2 * * *"
-    max_runtime = 3600
+
+    class Job:
+        schedule = "30 2 * * *"
+        max_runtime = 3600
+
     #: (job, arguments) in order.
     steps = [("cleanup_tokens", ()), ("compute_daily_stats", ()), ("send_daily_report", ())]
 

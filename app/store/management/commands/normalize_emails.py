@@ -9,7 +9,9 @@ from batch_jobs import JobCommand, update_rows
 
 class Command(JobCommand):
     help = "Lower-case and strip customers' e-mail addresses, in resumable batches."
-    batch_size = 5000
+
+    class Job:
+        batch_size = 5000
 
     def add_arguments(self, parser):
         parser.add_argument(

@@ -20,7 +20,9 @@ def mix(seed, i, salt):
 
 class Command(JobCommand):
     help = "Create deterministic demo customers, orders and tokens (idempotent per --seed)."
-    lock_args = ("seed",)
+
+    class Job:
+        lock_args = ("seed",)
 
     def add_arguments(self, parser):
         parser.add_argument("--users", type=int, default=1000, help="Customers (default 1000).")
@@ -39,7 +41,7 @@ class Command(JobCommand):
                 Customer,
                 ["email", "name"],
                 options["users"],
-                self.customer,
+                lambda i: self.customer(seed, i),
                 {"email__icontains": f"@seed{seed}.demo"},
             ),
             (
@@ -72,8 +74,8 @@ class Command(JobCommand):
             self.style.SUCCESS("Demo data ready" + (" (dry-run)" if self.dry_run else ""))
         )
 
-    def customer(self, i):
-        seed = self.options["seed"]
+    @staticmethod
+    def customer(seed, i):
         email = f"user{i}@seed{seed}.demo"
         if i % 2:  # half of them need normalize_emails
             email = f"  User{i}@Seed{seed}.demo "

@@ -116,6 +116,7 @@ def systemd_units(jobs, app, settings_module, job_bin, project_dir, env_file, us
     for job in jobs:
         unit = f"{app}-{job.name.replace('_', '-')}"
         calendar = on_calendar(job.schedule, job.timezone)
+        declared = job.command._batch_job
         service = [
             "[Unit]",
             f"Description={app}: {job.help}",
@@ -131,12 +132,10 @@ def systemd_units(jobs, app, settings_module, job_bin, project_dir, env_file, us
             f"ExecStart={command_line(job, job_bin)}",
             # SIGTERM first, then time for the batch in flight to commit.
             "KillSignal=SIGTERM",
-            f"TimeoutStopSec={job.command.stop_grace_seconds}",
+            f"TimeoutStopSec={declared.stop_grace_seconds}",
         ]
-        if job.command.max_runtime:
-            service.append(
-                f"TimeoutStartSec={job.command.max_runtime + job.command.stop_grace_seconds}"
-            )
+        if declared.max_runtime:
+            service.append(f"TimeoutStartSec={declared.max_runtime + declared.stop_grace_seconds}")
         timer = [
             "[Unit]",
             f"Description=Schedule of {unit}.service",

@@ -99,8 +99,8 @@ def job_spec(job, args, target, shards=None):
             {"name": "secrets", "mountPath": target.secrets_dir, "readOnly": True},
         ],
     }
-    if command.resources:
-        container["resources"] = {"requests": dict(command.resources)}
+    if command._batch_job.resources:
+        container["resources"] = {"requests": dict(command._batch_job.resources)}
     if shards:
         # Each index retries on its own (backoffLimitPerIndex), fails at once on a permanent
         # exit code (FailIndex), and never stops the others (maxFailedIndexes = all): the
@@ -109,19 +109,22 @@ def job_spec(job, args, target, shards=None):
             "completionMode": "Indexed",
             "completions": shards,
             "parallelism": shards,
-            "backoffLimitPerIndex": command.retries,
+            "backoffLimitPerIndex": command._batch_job.retries,
             "maxFailedIndexes": shards,
             "podReplacementPolicy": "Failed",
             "podFailurePolicy": pod_failure_policy("FailIndex"),
         }
     else:
-        spec = {"backoffLimit": command.retries, "podFailurePolicy": pod_failure_policy()}
+        spec = {
+            "backoffLimit": command._batch_job.retries,
+            "podFailurePolicy": pod_failure_policy(),
+        }
     spec |= {
         "template": {
             "metadata": {"labels": labels(job.name, target)},
             "spec": {
                 "restartPolicy": "Never",
-                "terminationGracePeriodSeconds": command.stop_grace_seconds,
+                "terminationGracePeriodSeconds": command._batch_job.stop_grace_seconds,
                 "securityContext": {
                     "runAsNonRoot": True,
                     "runAsUser": target.uid,
@@ -142,7 +145,7 @@ def job_spec(job, args, target, shards=None):
             },
         },
     }
-    if command.max_runtime:
+    if command._batch_job.max_runtime:
         pod, job = deadlines(command)
         spec["template"]["spec"]["activeDeadlineSeconds"] = pod
         spec["activeDeadlineSeconds"] = job
@@ -164,9 +167,9 @@ def deadlines(command):
     indexes run side by side (parallelism = completions), each with that retry budget
     (``backoffLimitPerIndex``), so the same deadline fits every index.
     """
-    pod = command.max_runtime + command.stop_grace_seconds
-    backoff = sum(min(10 * 2**i, 360) for i in range(command.retries))
-    return pod, (command.retries + 1) * (pod + POD_START_SECONDS) + backoff
+    pod = command._batch_job.max_runtime + command._batch_job.stop_grace_seconds
+    backoff = sum(min(10 * 2**i, 360) for i in range(command._batch_job.retries))
+    return pod, (command._batch_job.retries + 1) * (pod + POD_START_SECONDS) + backoff
 
 
 def metadata(name, job, target):
@@ -188,7 +191,7 @@ def cron_job(job, target):
             "failedJobsHistoryLimit": 5,
             "jobTemplate": {
                 "metadata": {"labels": labels(job.name, target)},
-                "spec": job_spec(job, job.scheduled_args, target, job.command.shards),
+                "spec": job_spec(job, job.scheduled_args, target, job.command._batch_job.shards),
             },
         }
     )

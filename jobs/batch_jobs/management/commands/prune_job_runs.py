@@ -11,9 +11,11 @@ from batch_jobs.models import JobRun
 
 class Command(JobCommand):
     help = "Delete run records that finished more than --older-than days ago."
-    schedule = "0 4 * * 0"
-    schedule_args = ("--older-than", "90")
-    max_runtime = 600
+
+    class Job:
+        schedule = "0 4 * * 0"
+        schedule_args = ("--older-than", "90")
+        max_runtime = 600
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -30,7 +32,7 @@ class Command(JobCommand):
             raise CommandError("--older-than must be at least 1 day", returncode=2)
         cutoff = timezone.now() - timedelta(days=days)
         # Never a running record: it is either live or waits to be marked abandoned.
-        records = JobRun.objects.using(self.run.using)  # where this run writes its own
+        records = JobRun.objects.using(self.control_database)  # where this run writes its own
         old = records.filter(finished_at__lt=cutoff).exclude(status=JobRun.Status.RUNNING)
         if self.dry_run:
             self.counters["candidates"] = count = old.count()

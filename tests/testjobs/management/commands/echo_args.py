@@ -7,7 +7,9 @@ from batch_jobs import JobCommand
 
 class Command(JobCommand):
     help = "Print the arguments received, one JSON string per line."
-    lock = False
+
+    class Job:
+        lock = False
 
     def add_arguments(self, parser):
         parser.add_argument("words", nargs="*")

@@ -1,6 +1,7 @@
 """Walk items, spending a set time per row: rows of batch "slow" cost more. With --in-sql the
 time is spent in PostgreSQL (pg_sleep), where --statement-timeout can cut it."""
 
+import functools
 import time
 
 from django.db import connection
@@ -11,7 +12,9 @@ from tests.testjobs.models import Item
 
 class Command(JobCommand):
     help = "Walk items at a set cost per row (more for rows of batch 'slow')."
-    batch_size = 100
+
+    class Job:
+        batch_size = 100
 
     def add_arguments(self, parser):
         parser.add_argument("--fast", type=float, default=0.0002, help="Seconds per row.")
@@ -20,10 +23,11 @@ class Command(JobCommand):
         parser.add_argument("--statement-timeout", help="SET LOCAL statement_timeout.")
 
     def handle(self, *args, **options):
-        self.run_batches(Item.objects.all(), self.process, fields=["batch"])
+        self.run_batches(
+            Item.objects.all(), functools.partial(self.process, options), fields=["batch"]
+        )
 
-    def process(self, batch):
-        options = self.options
+    def process(self, options, batch):
         seconds = sum(options["slow"] if b == "slow" else options["fast"] for _, b in batch.rows)
         with connection.cursor() as cursor:
             if options["statement_timeout"]:

@@ -7,8 +7,10 @@ from batch_jobs import JobCommand
 
 class Command(JobCommand):
     help = "Do nothing, every night at 02:30 UTC."
-    schedule = "30 2 * * *"
-    max_runtime = 3600
+
+    class Job:
+        schedule = "30 2 * * *"
+        max_runtime = 3600
 
     def add_arguments(self, parser):
         parser.add_argument("--exit", type=int, default=0, help="Exit with this code instead.")

@@ -8,7 +8,9 @@ from tests.testjobs.models import Item
 
 class Command(JobCommand):
     help = "Upper-case every item's name, in resumable batches."
-    batch_size = 100
+
+    class Job:
+        batch_size = 100
 
     def add_arguments(self, parser):
         parser.add_argument("--strategy", choices=["python", "set"], default="python")
