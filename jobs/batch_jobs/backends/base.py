@@ -6,6 +6,7 @@ what it leaves alone works everywhere Django does, at the cost its ``degraded`` 
 
 import fcntl
 import hashlib
+import math
 import os
 import tempfile
 
@@ -43,7 +44,7 @@ class DatabaseBackend:
     degraded = (
         "the overlap lock is a file lock, so it holds on one machine only",
         "update_rows writes with bulk_update (a CASE WHEN per row) instead of COPY",
-        "--max-lag, --max-active and a job's health checks are not consulted",
+        "--max-lag and --max-active are not consulted",
         "a sharded walk plans its ranges with one OFFSET query per cut",
         "progress has no estimate of a walk's total rows",
         "JOB_DB_TIMEOUT cannot cut a connection that stops answering",
@@ -52,7 +53,7 @@ class DatabaseBackend:
     #: Whether the run records and the lock go through a second connection of the
     #: framework's own (else the default one: an in-memory SQLite database is private).
     separate_control_connection = False
-    #: Whether --max-lag, --max-active and a job's health checks are consulted.
+    #: Whether --max-lag and --max-active are consulted (a job's own checks always are).
     has_health = False
 
     def __init__(self, connection):
@@ -99,9 +100,10 @@ class DatabaseBackend:
 
     def key_quantiles(self, keys, key, fractions):
         """The keys at ``fractions`` (0 < f < 1) of ``keys``, a ``values_list`` of ``key``."""
-        total = keys.count()  # one OFFSET per cut
+        total = keys.count()  # then one OFFSET per cut
         ordered = keys.order_by(key)
-        return [ordered[min(int(f * total), total - 1)] for f in fractions] if total else []
+        # The key percentile_disc(f) picks: the first whose cumulative share reaches f.
+        return [ordered[max(math.ceil(f * total), 1) - 1] for f in fractions] if total else []
 
     # -- health -----------------------------------------------------------------------------
 

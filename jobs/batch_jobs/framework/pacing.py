@@ -102,11 +102,14 @@ class Health:
 
     def problem(self):
         """Why the database is unhealthy now, or ``None``."""
-        if not backend_for(self.connection).has_health:
-            return None
-        if self.max_lag and (lag := replica_lag(self.connection)) > self.max_lag:
+        measured = backend_for(self.connection).has_health  # else no lag or activity to read
+        if measured and self.max_lag and (lag := replica_lag(self.connection)) > self.max_lag:
             return f"replica lag {lag:.1f}s is over --max-lag {self.max_lag:g}s"
-        if self.max_active and (active := active_backends(self.connection)) > self.max_active:
+        if (
+            measured
+            and self.max_active
+            and (active := active_backends(self.connection)) > self.max_active
+        ):
             return f"{active} active backends, over --max-active {self.max_active}"
         for check in self.checks:
             if reason := check(self.connection):
