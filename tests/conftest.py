@@ -71,7 +71,6 @@ def server_from_url(url):
 def django_db_modify_db_settings(request):
     """Point every alias at the database before pytest-django creates the test database."""
     from django.conf import settings
-    from django.db import connections
 
     if ON_SQLITE:
         # A file, not Django's in-memory test database: the tests' subprocesses open it too.
@@ -82,10 +81,6 @@ def django_db_modify_db_settings(request):
                 database[name] = ""
             if alias == "default":
                 database.setdefault("TEST", {})["NAME"] = path
-            # A wrapper made earlier (at collection) is PostgreSQL's: the next access makes
-            # SQLite's from the settings above.
-            if hasattr(connections._connections, alias):
-                delattr(connections._connections, alias)
         return
     if TEST_DATABASE_URL:
         server = server_from_url(TEST_DATABASE_URL)

@@ -55,6 +55,7 @@ def fast_polls(settings):
     settings.JOB_PROGRESS_INTERVAL = 0  # look for requests at every batch boundary
 
 
+@pytest.mark.postgresql  # a second writer while the walk writes: SQLite has one at a time
 def test_stop_ends_the_run_at_a_batch_boundary_with_exit_3():
     asker = while_running("slow_batches", lambda pk: jobctl("stop", str(pk), "--by", "alice"))
     with pytest.raises(CommandError) as excinfo:

@@ -15,6 +15,8 @@ import weakref
 from django.db import connections
 from django.utils.connection import ConnectionProxy
 
+from batch_jobs.backends import base
+
 #: Vendor -> module of its backend. Other vendors get ``base.DatabaseBackend``.
 VENDORS = {
     "postgresql": "batch_jobs.backends.postgresql",
@@ -28,9 +30,7 @@ def backend_class(vendor):
     """The backend class for ``vendor`` (a ``connection.vendor``)."""
     if vendor in VENDORS:
         return importlib.import_module(VENDORS[vendor]).DatabaseBackend
-    from batch_jobs.backends.base import DatabaseBackend
-
-    return DatabaseBackend
+    return base.DatabaseBackend
 
 
 def backend_for(connection):
@@ -49,13 +49,7 @@ def backend_for(connection):
 def first_class(connection):
     """Whether ``connection``'s database has a backend module of its own (else it gets the
     generic fallbacks, and the system check says what degrades)."""
-    return type(backend_for(connection)) is not _generic()
-
-
-def _generic():
-    from batch_jobs.backends.base import DatabaseBackend
-
-    return DatabaseBackend
+    return type(backend_for(connection)) is not base.DatabaseBackend
 
 
 def backends_in_use():
