@@ -181,6 +181,33 @@ def test_copy_text_round_trips_through_psycopg_2(
     )
 
 
+@pytest.mark.postgresql
+@pytest.mark.django_db
+def test_copy_text_writes_what_django_hands_psycopg_2():
+    """Django's preparation gives psycopg 2 ``Inet`` for addresses, and choices are str and
+    int subclasses: each is written as PostgreSQL reads its type."""
+    psycopg2 = pytest.importorskip("psycopg2")
+    from django.db import models
+    from psycopg2.extras import Inet
+
+    from batch_jobs.backends.postgresql import copy_text
+
+    class Colour(models.TextChoices):
+        RED = "r\tx", "Red"
+
+    class Size(models.IntegerChoices):
+        BIG = 3, "Big"
+
+    with open_session(connection, driver=psycopg2) as session:
+        session.execute("CREATE TEMPORARY TABLE copied (a inet, c text, s int, f float8)")
+        session.raw.cursor().copy_expert(
+            "COPY copied FROM STDIN",
+            io.StringIO(copy_text([(Inet("10.1.2.3/32"), Colour.RED, Size.BIG, 1e300)])),
+        )
+        found = session.execute("SELECT host(a), c, s, f FROM copied").fetchone()
+    assert found == ("10.1.2.3", "r\tx", 3, 1e300)
+
+
 def test_copy_text_escapes_what_copy_reads_specially():
     pytest.importorskip("django.db.backends.postgresql.psycopg_any")
     from batch_jobs.backends.postgresql import copy_text
