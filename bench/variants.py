@@ -4,6 +4,7 @@
 
 prints ``{"seconds": ..., "detail": ...}``; the driver adds the peak RSS of the process.
 The textbook variants are written the way the tutorials write them, on purpose.
+``BENCH_DRIVER=psycopg2`` runs a variant through psycopg 2.
 """
 
 import datetime
@@ -14,6 +15,11 @@ import time
 from io import StringIO
 
 import django
+
+if os.environ.get("BENCH_DRIVER") == "psycopg2":
+    # Django's PostgreSQL backend uses psycopg 3 whenever it imports, and psycopg 2 only when
+    # it does not: make that import fail before Django loads, as in a project without it.
+    sys.modules["psycopg"] = None
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "app.settings")
 django.setup()
@@ -136,6 +142,8 @@ def main(suite, variant, *args):
     started = time.perf_counter()
     detail = operation(*args)
     seconds = time.perf_counter() - started
+    if os.environ.get("BENCH_DRIVER"):
+        detail = f"{detail} (through {connection.Database.__name__})"
     print(json.dumps({"seconds": seconds, "detail": str(detail)}))
 
 

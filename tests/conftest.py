@@ -1,15 +1,18 @@
 """Test harness: one PostgreSQL 17 container for the session, on a docker network that the
 image tests' containers join (they reach it as ``db``; the host reaches it on 127.0.0.1).
 
-With ``TEST_DATABASE_URL`` set (the Django-version lanes, which run in containers of their
-own, set it), the in-process tests use that server instead and start no container."""
+With ``TEST_DATABASE_URL`` set (the Django-version and driver lanes, which run in containers
+of their own, set it), the in-process tests use that database instead and start no container:
+``postgres://USER:PASSWORD@HOST:PORT/NAME``, or ``sqlite:////path/to/file.sqlite3`` (the
+SQLite lane), where tests marked ``postgresql`` are skipped. Nothing here imports a database
+driver: the lanes have psycopg 3, psycopg 2 or neither."""
 
 import os
 import platform
+import urllib.parse
 
 import django
 import pytest
-from psycopg.conninfo import conninfo_to_dict
 from testcontainers.community.postgres import PostgresContainer
 from testcontainers.core.network import Network
 
@@ -39,14 +42,48 @@ def postgres(docker_network):
         yield container
 
 
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+ON_SQLITE = TEST_DATABASE_URL.startswith("sqlite:")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not ON_SQLITE:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (the SQLite lane)")
+    for item in items:
+        if "postgresql" in item.keywords:
+            item.add_marker(skip)
+
+
+def server_from_url(url):
+    """``postgres://USER:PASSWORD@HOST:PORT/NAME`` as libpq's keywords."""
+    parts = urllib.parse.urlsplit(url)
+    return {
+        "dbname": urllib.parse.unquote(parts.path.lstrip("/")),
+        "user": urllib.parse.unquote(parts.username or ""),
+        "password": urllib.parse.unquote(parts.password or ""),
+        "host": parts.hostname or "",
+        "port": str(parts.port or 5432),
+    }
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(request):
-    """Point every alias at the server before pytest-django creates the test database."""
+    """Point every alias at the database before pytest-django creates the test database."""
     from django.conf import settings
 
-    if url := os.environ.get("TEST_DATABASE_URL"):
-        server = conninfo_to_dict(url)
-        server["port"] = server.get("port", "5432")
+    if ON_SQLITE:
+        # A file, not Django's in-memory test database: the tests' subprocesses open it too.
+        path = TEST_DATABASE_URL.split("://", 1)[1][1:]
+        for alias, database in settings.DATABASES.items():
+            database.update(ENGINE="django.db.backends.sqlite3", NAME=path, OPTIONS={})
+            for name in ("USER", "PASSWORD", "HOST", "PORT"):
+                database[name] = ""
+            if alias == "default":
+                database.setdefault("TEST", {})["NAME"] = path
+        return
+    if TEST_DATABASE_URL:
+        server = server_from_url(TEST_DATABASE_URL)
     else:
         postgres = request.getfixturevalue("postgres")
         server = {

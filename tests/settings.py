@@ -1,10 +1,15 @@
 """Test settings: the example project's, plus the test jobs. The database is a testcontainers
-PostgreSQL, wired in by ``django_db_modify_db_settings`` in conftest.py."""
+PostgreSQL, wired in by ``django_db_modify_db_settings`` in conftest.py, or the SQLite lane's
+file (``TEST_DATABASE_URL=sqlite:///...``)."""
 
 import os
 
-# Never SQLite: until the fixture points it at the container, the database is unreachable.
-os.environ.setdefault("DATABASE_URL", "postgres://unset@unset.invalid/unset")
+if os.environ.get("TEST_DATABASE_URL", "").startswith("sqlite:"):
+    # SQLite from the start: that lane has no PostgreSQL driver for Django to load.
+    os.environ.setdefault("DATABASE_URL", os.environ["TEST_DATABASE_URL"])
+else:
+    # Never SQLite: until the fixture points it at the container, the database is unreachable.
+    os.environ.setdefault("DATABASE_URL", "postgres://unset@unset.invalid/unset")
 os.environ.setdefault("DJANGO_EXTRA_APPS", "tests.testjobs")
 
 from app.settings import *  # noqa: F403

@@ -39,6 +39,10 @@ def test_the_wheel_holds_the_framework_and_nothing_else(dist):
     assert "batch_jobs/management/commands/prune_job_runs.py" in names
     requires = metadata.get_all("Requires-Dist")
     assert "django<6.2,>=5.2" in requires
+    # No database driver without an extra: a SQLite project installs none, and a psycopg 2
+    # project does not get psycopg 3, which Django would then use instead.
+    drivers = [r for r in requires if r.startswith("psycopg") and "extra ==" not in r]
+    assert not drivers, drivers
     # Every dependency has a range a project can live with: a floor and a ceiling.
     for requirement in requires:
         assert re.search(r">=", requirement) and re.search(r"<", requirement), requirement

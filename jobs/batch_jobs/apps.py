@@ -15,10 +15,11 @@ class JobsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from batch_jobs.checks import check_job_declarations, check_settings
+        from batch_jobs.checks import check_databases, check_job_declarations, check_settings
         from batch_jobs.framework.logs import JobLogHandler
 
         checks.register(check_settings, "batch_jobs")
+        checks.register(check_databases, "batch_jobs")
         checks.register(check_job_declarations, "batch_jobs")
         # Job events are the runner's output. Unless the project's LOGGING configures the
         # `batch_jobs` logger, they go at INFO where the run writes (stderr from the command

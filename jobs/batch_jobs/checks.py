@@ -1,13 +1,18 @@
 """System checks of the framework's settings and jobs: ``manage.py check`` lists what is
 wrong."""
 
+from django.conf import settings
 from django.core import checks
 from django.core.management import get_commands, load_command_class
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from batch_jobs import conf
+from batch_jobs.backends import backend_for, first_class
 
 #: One id per setting, so that SILENCED_SYSTEM_CHECKS can name one.
 IDS = {name: f"batch_jobs.E{number:03d}" for number, name in enumerate(conf.DEFAULTS, 1)}
+#: A database that gets the generic fallbacks (neither PostgreSQL nor SQLite).
+DEGRADED_DATABASE = "batch_jobs.W002"
 
 
 def check_settings(app_configs=None, **kwargs):
@@ -51,4 +56,33 @@ def check_job_declarations(app_configs=None, **kwargs):
                     id=FLAT_DECLARATION,
                 )
             )
+    return found
+
+
+def check_databases(app_configs=None, **kwargs):
+    """A warning per database the jobs use (the default one and JOB_CONTROL_DATABASE) that
+    has no backend of its own here, naming what degrades on it."""
+    aliases = [DEFAULT_DB_ALIAS]
+    # Read as it is: a bad value of another setting is check_settings' error, not ours.
+    control = getattr(settings, "JOB_CONTROL_DATABASE", None)
+    if isinstance(control, str) and control != DEFAULT_DB_ALIAS:
+        aliases.append(control)
+    found = []
+    for alias in aliases:
+        if alias not in settings.DATABASES:
+            continue
+        connection = connections[alias]
+        if first_class(connection):
+            continue
+        degraded = "; ".join(backend_for(connection).degraded)
+        found.append(
+            checks.Warning(
+                f"DATABASES[{alias!r}] is {connection.display_name} "
+                f"({connection.settings_dict['ENGINE']}), which batch_jobs supports with generic "
+                f"fallbacks only: {degraded}.",
+                hint="PostgreSQL gets every feature, SQLite what one machine needs; see "
+                "'Databases and drivers' in the django-batch-jobs README.",
+                id=DEGRADED_DATABASE,
+            )
+        )
     return found

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import click
 import kubernetes_validate
-import psycopg
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -25,6 +24,7 @@ from batch_jobs.ctl import catalog
 from batch_jobs.ctl.cli import cli
 from batch_jobs.ctl.render.cron import Unsupported, on_calendar
 from batch_jobs.models import JobRun
+from tests.support.sessions import open_session
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -502,14 +502,15 @@ def unmigrated_database():
 
     db = connection.settings_dict
     server = f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}"
-    with psycopg.connect(f"{server}/{db['NAME']}", autocommit=True) as admin:
+    with open_session(connection) as admin:
         admin.execute("DROP DATABASE IF EXISTS history_unmigrated WITH (FORCE)")
         admin.execute("CREATE DATABASE history_unmigrated")
     yield f"{server}/history_unmigrated".replace("postgresql://", "postgres://")
-    with psycopg.connect(f"{server}/{db['NAME']}", autocommit=True) as admin:
+    with open_session(connection) as admin:
         admin.execute("DROP DATABASE IF EXISTS history_unmigrated WITH (FORCE)")
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db
 def test_history_without_the_tables_exits_78_with_one_line(unmigrated_database):
     env = {**os.environ, "DATABASE_URL": unmigrated_database}

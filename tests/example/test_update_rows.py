@@ -9,7 +9,7 @@ from django.db import models
 
 from app.store.models import Customer, Order
 from batch_jobs import update_rows
-from batch_jobs.framework.walk import passes_through
+from batch_jobs.backends.postgresql import passes_through
 
 pytestmark = pytest.mark.django_db
 

@@ -2,21 +2,17 @@
 
 import threading
 
-import psycopg
 import pytest
-from django.db import connection
 
 from tests.support.locks import unlock
+from tests.support.sessions import open_session
 
 
 @pytest.fixture
 def other_session():
     """A second connection to the test database, as another process would have."""
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    with psycopg.connect(**params, autocommit=True) as conn:
-        yield conn
+    with open_session() as session:
+        yield session
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import threading
 import time
 from io import StringIO
 
-import psycopg
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -14,6 +13,7 @@ from django.db import connection
 from batch_jobs.conf import problems
 from batch_jobs.framework.pacing import active_backends
 from batch_jobs.models import JobCheckpoint, JobRun
+from tests.support.sessions import open_session
 from tests.testjobs.management.commands import upper_items
 from tests.testjobs.models import Item
 
@@ -69,14 +69,11 @@ def test_too_long_a_wait_exits_75_keeping_the_checkpoint(items, monkeypatch):
     assert record.walk["health_waits"] == 1 and record.walk["health_wait_s"] >= 1
 
 
+@pytest.mark.postgresql
 def test_max_active_waits_while_other_backends_are_busy(items, caplog):
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-
     def sleep():
-        with psycopg.connect(**params, autocommit=True) as conn:
-            conn.execute("SELECT pg_sleep(1.5)")
+        with open_session(connection) as session:
+            session.execute("SELECT pg_sleep(1.5)")
 
     sleepers = [threading.Thread(target=sleep) for _ in range(2)]
     for sleeper in sleepers:

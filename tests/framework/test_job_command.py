@@ -27,6 +27,7 @@ def run(name, *args, **options):
     return out.getvalue()
 
 
+@pytest.mark.postgresql
 def test_a_held_lock_makes_the_run_exit_75_naming_the_holder(other_session):
     holder = JobRun.objects.create(job="slow_batches", lock_key=LOCK_KEY, host="pod-a", pid=42)
     other_session.execute("SELECT pg_advisory_lock(%s)", [lock_id(LOCK_KEY)])
@@ -40,6 +41,7 @@ def test_a_held_lock_makes_the_run_exit_75_naming_the_holder(other_session):
     assert blocked.exit_code == 75
 
 
+@pytest.mark.postgresql
 def test_a_lost_lock_race_is_logged_as_a_warning(other_session, caplog):
     other_session.execute("SELECT pg_advisory_lock(%s)", [lock_id(LOCK_KEY)])
     with caplog.at_level("INFO", logger="batch_jobs"), pytest.raises(CommandError):
@@ -62,6 +64,7 @@ def test_a_planned_stop_finishes_at_warning_and_a_failure_at_error(caplog):
     ]
 
 
+@pytest.mark.postgresql
 def test_skip_if_running_exits_0_and_records_a_skip(other_session):
     other_session.execute("SELECT pg_advisory_lock(%s)", [lock_id(LOCK_KEY)])
     assert run("slow_batches", batches=1, sleep=0, skip_if_running=True) == ""
@@ -70,12 +73,14 @@ def test_skip_if_running_exits_0_and_records_a_skip(other_session):
     assert JobRun.objects.get().exit_code == 0
 
 
+@pytest.mark.postgresql
 def test_no_lock_runs_alongside_a_holder(other_session):
     other_session.execute("SELECT pg_advisory_lock(%s)", [lock_id(LOCK_KEY)])
     run("slow_batches", batches=1, size=3, sleep=0, no_lock=True)
     assert Item.objects.count() == 3
 
 
+@pytest.mark.postgresql
 def test_the_lock_is_released_after_the_run(other_session):
     run("slow_batches", batches=1, sleep=0)
     acquired = other_session.execute(
@@ -150,6 +155,7 @@ def test_a_failing_monitor_does_not_change_the_outcome(settings):
     assert JobRun.objects.get().status == "succeeded"
 
 
+@pytest.mark.postgresql
 @pytest.mark.parametrize("kind", ["statement", "lock"])
 def test_statement_and_lock_timeouts_are_temporary_failures(kind, other_session):
     if kind == "lock":
@@ -167,6 +173,7 @@ def test_statement_and_lock_timeouts_are_temporary_failures(kind, other_session)
 # The lock lives on a connection apart from the job's, whether the framework opens it (None)
 # or the project names one: cut, it frees the lock at once, although the job's own backend is
 # still stuck in its statement.
+@pytest.mark.postgresql
 @pytest.mark.parametrize("control", [None, "job_control"])
 def test_a_statement_with_no_answer_ends_the_run_with_75(settings, table_locked, control):
     settings.JOB_CONTROL_DATABASE = control
@@ -187,6 +194,7 @@ def items():
     Item.objects.bulk_create(Item(name=f"item-{i}") for i in range(30))
 
 
+@pytest.mark.postgresql
 def test_a_batch_with_no_answer_rolls_back_and_the_rerun_completes(settings, items, table_locked):
     settings.JOB_DB_TIMEOUT = 0.5
     with pytest.raises(OperationalError):
@@ -203,6 +211,7 @@ def test_a_batch_with_no_answer_rolls_back_and_the_rerun_completes(settings, ite
     )
 
 
+@pytest.mark.postgresql
 def test_db_timeout_zero_waits_for_the_answer(settings, table_locked):
     settings.JOB_DB_TIMEOUT = 0
     threading.Timer(1.0, unlock, [table_locked]).start()
@@ -220,6 +229,7 @@ def test_progress_events_off_a_terminal(settings, caplog):
     assert JobRun.objects.get(job="slow_batches").counters == {"batches": 3, "rows": 6}
 
 
+@pytest.mark.postgresql
 def test_the_run_record_holds_live_progress_with_an_estimated_total(settings, monkeypatch):
     settings.JOB_PROGRESS_INTERVAL = 0
     Item.objects.bulk_create(Item(name=f"item-{i}") for i in range(250))
@@ -287,6 +297,7 @@ def slow_commit(other_session):
     other_session.execute("DROP FUNCTION slow_commit()")
 
 
+@pytest.mark.postgresql
 def test_the_deadline_of_self_atomic_covers_the_commit(settings, slow_commit):
     settings.JOB_DB_TIMEOUT = 0.5
     with pytest.raises(OperationalError):

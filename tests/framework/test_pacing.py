@@ -53,6 +53,7 @@ def test_fixed_sizes_without_batch_time(settings, caplog):
     assert not any(hasattr(r, "batch_size") for r in progress)
 
 
+@pytest.mark.postgresql
 def test_a_batch_that_times_out_is_retried_once_at_half_the_size(caplog):
     Item.objects.bulk_create(Item(name=f"slow-{i}", batch="slow") for i in range(400))
     with caplog.at_level("INFO", logger="batch_jobs"):
@@ -67,6 +68,7 @@ def test_a_batch_that_times_out_is_retried_once_at_half_the_size(caplog):
     assert JobRun.objects.get(job="paced_items").counters["rows"] == 400  # nothing lost
 
 
+@pytest.mark.postgresql
 def test_a_second_timeout_in_a_row_gives_up_with_75_keeping_the_checkpoint():
     Item.objects.bulk_create(Item(name=f"slow-{i}", batch="slow") for i in range(400))
     Item.objects.filter(pk__gt=Item.objects.order_by("pk")[49].pk).update(batch="slower")

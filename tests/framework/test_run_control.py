@@ -12,11 +12,12 @@ import pytest
 from click.testing import CliRunner
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, connections
+from django.db import connections
 
 from batch_jobs.ctl.cli import cli
 from batch_jobs.ctl.control import request_retry
 from batch_jobs.models import JobCheckpoint, JobPause, JobRun, RunRequest
+from tests.support.sessions import database_url
 from tests.testjobs.models import Item
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -54,6 +55,7 @@ def fast_polls(settings):
     settings.JOB_PROGRESS_INTERVAL = 0  # look for requests at every batch boundary
 
 
+@pytest.mark.postgresql  # a second writer while the walk writes: SQLite has one at a time
 def test_stop_ends_the_run_at_a_batch_boundary_with_exit_3():
     asker = while_running("slow_batches", lambda pk: jobctl("stop", str(pk), "--by", "alice"))
     with pytest.raises(CommandError) as excinfo:
@@ -70,6 +72,7 @@ def test_stop_ends_the_run_at_a_batch_boundary_with_exit_3():
     assert request.handled_at is not None
 
 
+@pytest.mark.postgresql  # a second writer while the walk writes: SQLite has one at a time
 def test_pause_stops_the_walk_later_runs_do_nothing_and_resume_goes_on():
     Item.objects.bulk_create(Item(name=f"item-{i}") for i in range(200))
     asker = while_running("upper_items", lambda pk: jobctl("pause", "upper_items", "--by", "bob"))
@@ -97,8 +100,7 @@ def test_pause_stops_the_walk_later_runs_do_nothing_and_resume_goes_on():
 
 
 def test_retry_reruns_a_run_with_its_arguments_and_exits_with_its_code():
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    url = database_url()
     job = Path(sys.executable).with_name("job")
     env = {**os.environ, "DATABASE_URL": url}
     first = subprocess.run(
@@ -115,8 +117,7 @@ def test_retry_reruns_a_run_with_its_arguments_and_exits_with_its_code():
 
 
 def test_retry_pending_runs_the_retries_asked_for_from_the_console():
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    url = database_url()
     job = Path(sys.executable).with_name("job")
     env = {**os.environ, "DATABASE_URL": url}
     subprocess.run([job, "fail_with", "75"], env=env, capture_output=True)

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 
 from batch_jobs.framework.shards import Shard, from_environment
 from batch_jobs.models import JobCheckpoint, JobRun, JobShardPlan
+from tests.support.sessions import database_url
 from tests.testjobs.models import Item
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -70,10 +70,10 @@ def test_a_finished_shard_waits_for_the_others_and_restart_reopens_it():
     assert Item.objects.filter(name="AGAIN").count() == 500
 
 
+@pytest.mark.postgresql  # four writers at once: SQLite has one at a time
 def test_shards_run_at_once_each_under_its_own_lock():
     total = items_with_a_skewed_key_space()
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    url = database_url()
     job = Path(sys.executable).with_name("job")
     env = {**os.environ, "DATABASE_URL": url, "JOB_SHARDS": "4"}
     shards = [

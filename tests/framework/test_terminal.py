@@ -10,9 +10,9 @@ import termios
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from batch_jobs.models import JobRun
+from tests.support.sessions import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -22,8 +22,7 @@ SLOW_BATCHES = ["slow_batches", "--batches", "4", "--size", "5", "--sleep", "0.1
 def run_on_a_terminal(*args, columns):
     """Run ``job *args`` with stderr on a pseudo-terminal ``columns`` wide (0: never sized);
     return the exit code and what the terminal showed."""
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    url = database_url()
     env = {
         **os.environ,
         "DATABASE_URL": url,

@@ -7,14 +7,14 @@ lock is taken on the test's own session (so nothing waits on it), whatever
 
 from io import StringIO
 
-import psycopg
+import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 from django.test import TestCase, override_settings
 
 from batch_jobs.framework.lock import lock_id
 from batch_jobs.models import JobRun
+from tests.support.sessions import open_session
 from tests.testjobs.models import Item
 
 
@@ -44,11 +44,9 @@ class JobsInATestCase(TestCase):
         run("echo_args", "x")
         self.assertEqual(JobRun.objects.get().status, "succeeded")
 
+    @pytest.mark.postgresql
     def test_a_lock_held_elsewhere_is_seen(self):
-        params = connection.get_connection_params()
-        params.pop("cursor_factory", None)
-        params.pop("context", None)
-        with psycopg.connect(**params, autocommit=True) as other:
+        with open_session() as other:
             other.execute("SELECT pg_advisory_lock(%s)", [lock_id("django-jobs:slow_batches")])
             with self.assertRaises(CommandError) as raised:
                 run("slow_batches", batches=1, sleep=0)

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import psycopg
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -18,6 +17,7 @@ from django.db import connection, connections
 from batch_jobs.framework import control
 from batch_jobs.models import JobRun
 from tests.support.docker import create_database
+from tests.support.sessions import Session
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -33,6 +33,7 @@ def refused(*args):
     return message
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db
 def test_postgresql_without_the_tables():
     with connection.cursor() as cursor:  # rolled back with the test
@@ -43,6 +44,7 @@ def test_postgresql_without_the_tables():
     )
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db
 def test_postgresql_in_a_read_only_transaction():
     with connection.cursor() as cursor:
@@ -55,6 +57,7 @@ def test_postgresql_in_a_read_only_transaction():
     assert "manage.py migrate" in message
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db
 def test_postgresql_without_the_privilege():
     with connection.cursor() as cursor:
@@ -131,7 +134,7 @@ def new_database(request, name):
     """The URL of a new, empty database on the test server: the session's container, or
     TEST_DATABASE_URL's server in the Django lanes (which have no Docker)."""
     if url := os.environ.get("TEST_DATABASE_URL"):
-        with psycopg.connect(url, autocommit=True) as server:
+        with Session(connection.Database.connect(url)) as server:  # the lane's driver
             server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             server.execute(f'CREATE DATABASE "{name}"')
         return urlsplit(url)._replace(path=f"/{name}").geturl()
@@ -144,6 +147,7 @@ def empty_postgres(request):
     return new_database(request, "unmigrated")
 
 
+@pytest.mark.postgresql
 @pytest.mark.parametrize("script", ["job", "manage.py"])
 def test_a_process_against_postgresql_without_the_tables(script, empty_postgres):
     result = run(script, "echo_args", "x", DATABASE_URL=empty_postgres, JOB_LOG_FORMAT="json")
@@ -153,6 +157,7 @@ def test_a_process_against_postgresql_without_the_tables(script, empty_postgres)
     assert MIGRATE in result.stderr
 
 
+@pytest.mark.postgresql
 @pytest.mark.parametrize("script", ["job", "manage.py"])
 def test_a_process_against_a_read_only_postgresql(script, request):
     url = new_database(request, "read_only_jobs")

@@ -16,6 +16,7 @@ def count_items():
         return cursor.fetchone()[0]
 
 
+@pytest.mark.postgresql
 def test_a_nested_shorter_limit_cuts_a_statement_the_outer_one_would_wait_for(table_locked):
     with WATCHDOG.watching(300):
         with WATCHDOG.guard():  # the watching thread now waits for this long deadline

@@ -18,19 +18,35 @@ pytestmark = pytest.mark.image
 LANE_TESTS = ["tests/framework", "tests/ctl", "tests/console/test_console.py"]
 
 
-def build_lane(django, folder):
-    """The lane image: dependencies only, in a build context of its own."""
+def build_lane(django, folder, tag=None, without=""):
+    """The lane image: dependencies only, in a build context of its own (``django`` "": the
+    lock's Django; ``without``: packages to uninstall)."""
     for name in ("pyproject.toml", "uv.lock"):
         shutil.copy(ROOT / name, folder / name)
     shutil.copy(ROOT / "tests" / "lanes" / "Dockerfile", folder / "Dockerfile")
     image, _ = client().images.build(
         path=str(folder),
-        tag=f"django-jobs-lane:{django}",
-        buildargs={"DJANGO": django},
+        tag=f"django-jobs-lane:{tag or django}",
+        buildargs={"DJANGO": django, "WITHOUT": without},
         rm=True,
         forcerm=True,
     )
     return image
+
+
+def lane_script(*checks):
+    """The lane's shell command: the source copied out of the read-only mount (without the
+    host's virtualenv), so that the lane can install it (for the `job` script the tests run)
+    and write its caches; ``checks`` (commands) run first; then the lane's tests."""
+    return " && ".join(
+        [
+            "mkdir /tmp/src && cd /src",
+            "cp -r pyproject.toml README.md manage.py app jobs tests /tmp/src && cd /tmp/src",
+            "uv pip install --quiet --python /opt/venv/bin/python --no-deps -e .",
+            *checks,
+            f"pytest -q -p no:cacheprovider {' '.join(LANE_TESTS)}",
+        ]
+    )
 
 
 @pytest.mark.parametrize("django", ["6.0", "6.1"])
@@ -39,15 +55,7 @@ def test_framework_tests_pass_on(django, tmp_path, postgres, docker_network, sum
     image = build_lane(django, tmp_path)
     name = f"lane_{django.replace('.', '_')}"
     inside, _ = create_database(postgres, name)
-    # The source is copied out of the read-only mount (without the host's virtualenv), so
-    # that the lane can install it (for the `job` script the tests run) and write its caches.
-    script = (
-        "mkdir /tmp/src && cd /src "
-        "&& cp -r pyproject.toml README.md manage.py app jobs tests /tmp/src && cd /tmp/src "
-        "&& uv pip install --quiet --python /opt/venv/bin/python --no-deps -e . "
-        "&& python -c 'import django; print(\"django\", django.__version__)' "
-        f"&& pytest -q -p no:cacheprovider {' '.join(LANE_TESTS)}"
-    )
+    script = lane_script("python -c 'import django; print(\"django\", django.__version__)'")
     container = client().containers.run(
         image.id,
         ["sh", "-c", script],

@@ -5,7 +5,6 @@ import os
 from pathlib import Path
 
 import docker
-import psycopg
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_IMAGE = os.environ.get("JOB_TEST_IMAGE", "django-jobs:test")
@@ -36,6 +35,8 @@ def build_image(tag=TEST_IMAGE):
 
 def create_database(postgres, name):
     """A fresh database ``name`` on the test server; returns URLs for containers and host."""
+    import psycopg  # here: the lanes without psycopg 3 import this module, never call this
+
     host, port = postgres.get_container_host_ip(), postgres.get_exposed_port(5432)
     admin = f"postgresql://{postgres.username}:{postgres.password}@{host}:{port}/{postgres.dbname}"
     with psycopg.connect(admin, autocommit=True) as conn:

@@ -2,9 +2,10 @@
 
 import time
 
-import psycopg
-
 from batch_jobs.framework.lock import lock_id
+
+#: A session's transaction status outside a transaction, in psycopg 3 and psycopg 2 alike.
+IDLE = 0
 
 
 def lock_is_free(conn, key, timeout=10):
@@ -21,6 +22,7 @@ def lock_is_free(conn, key, timeout=10):
 
 
 def unlock(session):
-    """End ``session``'s transaction, and with it the locks it holds."""
-    if session.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+    """End ``session``'s transaction, and with it the locks it holds (a psycopg 3 connection
+    or a ``tests.support.sessions.Session``)."""
+    if session.info.transaction_status != IDLE:
         session.execute("ROLLBACK")

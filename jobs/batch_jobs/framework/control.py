@@ -17,6 +17,7 @@ is stuck in a statement. Which one:
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils.connection import ConnectionDoesNotExist
 
+from batch_jobs.backends import backend_for
 from batch_jobs.conf import setting
 
 #: The framework's own second connection to the default database. Kept out of
@@ -32,7 +33,7 @@ def control_alias():
     configured = setting("JOB_CONTROL_DATABASE")
     if configured is not None:
         return configured
-    if default.vendor != "postgresql":
+    if not backend_for(default).separate_control_connection:
         return DEFAULT_DB_ALIAS  # SQLite's lock is a file; an in-memory database is private
     try:
         connections[OWN_ALIAS]

@@ -6,14 +6,12 @@ import time
 from django.core.management.base import CommandError
 from django.db import OperationalError, connections
 
+from batch_jobs.backends import backend_for
 from batch_jobs.conf import setting
 from batch_jobs.exitcodes import ExitCode
 from batch_jobs.framework.errors import one_line
 
 logger = logging.getLogger("batch_jobs")
-
-# libpq reports these on connect; retrying cannot fix them.
-_CONFIG_FAILURES = ("password authentication failed", "does not exist", "no password supplied")
 
 
 def describe(alias):
@@ -42,7 +40,7 @@ def wait_for_database(alias, timeout=None):
             return
         except OperationalError as e:
             reason = one_line(e)
-            if any(marker in reason for marker in _CONFIG_FAILURES):
+            if backend_for(connection).is_config_failure(e):
                 raise CommandError(
                     f"cannot connect to {describe(alias)}: {reason}; check DATABASE_URL",
                     returncode=ExitCode.CONFIG,

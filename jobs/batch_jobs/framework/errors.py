@@ -1,19 +1,14 @@
 """Mapping exceptions onto the exit-code contract, with one-line messages."""
 
 import signal
-import sqlite3
 
-import psycopg
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 from django.db import InterfaceError, OperationalError
 
+from batch_jobs.backends import backends_in_use
 from batch_jobs.exitcodes import ExitCode
 from batch_jobs.framework.stop import JobStopped, OperatorStop, RuntimeLimitReached
-
-#: Database errors that say "try again later": a lost connection, a serialization failure,
-#: a deadlock, a lock or statement timeout. Django wraps psycopg's errors in its own classes.
-TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError)
 
 
 def one_line(text):
@@ -42,16 +37,19 @@ def classify(exc):
         return ExitCode.BUG, one_line(exc.code)
     if isinstance(exc, ImproperlyConfigured):
         return ExitCode.CONFIG, f"configuration error: {one_line(exc)}"
-    if isinstance(exc, TRANSIENT_DB_ERRORS) and not _is_sqlite_bug(exc):
+    if is_transient(exc):
         return ExitCode.TEMPORARY, f"database error, safe to retry: {one_line(exc)}"
     return ExitCode.BUG, f"{type(exc).__name__}: {one_line(exc)}"
 
 
-def _is_sqlite_bug(exc):
-    """SQLite reports SQL errors as OperationalError too; only "locked"/"busy" is transient."""
-    cause = exc.__cause__
-    return (
-        isinstance(cause, sqlite3.OperationalError)
-        and "locked" not in str(cause)
-        and "busy" not in str(cause)
-    )
+def is_transient(exc):
+    """Whether ``exc`` is a database error that says "try again later" (a lost connection, a
+    serialization failure, a deadlock, a lock or statement timeout), as the backends of the
+    connections in use tell: Django wraps the driver's errors in its own classes."""
+    in_use = backends_in_use()
+    transient = {OperationalError, InterfaceError}
+    for backend in in_use:
+        transient.update(backend.transient_errors())
+    if not isinstance(exc, tuple(transient)):
+        return False
+    return not any(backend.is_permanent(exc) for backend in in_use)

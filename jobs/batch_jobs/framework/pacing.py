@@ -9,10 +9,9 @@ keeps a fixed size (with ``--batch-time``, it is the first batch's).
 
 import time
 
-import psycopg
 from django.core.management.base import CommandError
-from django.db import OperationalError
 
+from batch_jobs.backends import backend_for
 from batch_jobs.exitcodes import ExitCode
 from batch_jobs.framework.stop import STOP
 
@@ -59,13 +58,11 @@ class BatchSizer:
         self.rate = None
 
 
-def timed_out(exc):
+def timed_out(exc, connection):
     """Whether ``exc`` is the server's statement or lock timeout (``statement_timeout``,
-    ``lock_timeout``, or a cancel): the transaction is gone, the connection is fine."""
-    if not isinstance(exc, OperationalError | psycopg.OperationalError):
-        return False
-    cause = exc.__cause__ if exc.__cause__ is not None else exc
-    return isinstance(cause, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable)
+    ``lock_timeout``, or a cancel) on ``connection``: the transaction is gone, the connection
+    is fine."""
+    return backend_for(connection).timed_out(exc)
 
 
 # -- throttling on database health ------------------------------------------------------------
@@ -77,24 +74,14 @@ DEFAULT_HEALTH_WAIT = 600.0
 
 
 def replica_lag(connection):
-    """The largest replay lag of the primary's streaming replicas, in seconds (0: none). Read
-    on the primary (``pg_stat_replication``); its role needs ``pg_monitor`` to see it."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT COALESCE(max(EXTRACT(epoch FROM replay_lag)), 0)::float8 "
-            "FROM pg_stat_replication"
-        )
-        return cursor.fetchone()[0]
+    """The largest replay lag of the database's replicas, in seconds (0: none). On
+    PostgreSQL, read on the primary (``pg_stat_replication``); its role needs ``pg_monitor``."""
+    return backend_for(connection).replica_lag()
 
 
 def active_backends(connection):
     """Client backends running a statement now, this one left out."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
-            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
-        )
-        return cursor.fetchone()[0]
+    return backend_for(connection).active_backends()
 
 
 class Health:
@@ -116,11 +103,14 @@ class Health:
 
     def problem(self):
         """Why the database is unhealthy now, or ``None``."""
-        if self.connection.vendor != "postgresql":
-            return None
-        if self.max_lag and (lag := replica_lag(self.connection)) > self.max_lag:
+        measured = backend_for(self.connection).has_health  # else no lag or activity to read
+        if measured and self.max_lag and (lag := replica_lag(self.connection)) > self.max_lag:
             return f"replica lag {lag:.1f}s is over --max-lag {self.max_lag:g}s"
-        if self.max_active and (active := active_backends(self.connection)) > self.max_active:
+        if (
+            measured
+            and self.max_active
+            and (active := active_backends(self.connection)) > self.max_active
+        ):
             return f"{active} active backends, over --max-active {self.max_active}"
         for check in self.checks:
             if reason := check(self.connection):

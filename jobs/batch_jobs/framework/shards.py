@@ -2,8 +2,8 @@
 
 ``--shard I/N`` (0 <= I < N), or Kubernetes' ``JOB_COMPLETION_INDEX`` with ``JOB_SHARDS`` in
 an Indexed Job, makes a run walk only shard I's range. The ranges come from a plan that the
-first shard of a walk computes from the real key distribution (PostgreSQL's
-``percentile_disc`` over the queryset's keys, so that each range holds about as many rows)
+first shard of a walk computes from the real key distribution (the quantiles of the
+queryset's keys, PostgreSQL's ``percentile_disc``, so that each range holds about as many rows)
 and saves; every other shard of that walk reads the same plan, so the ranges never overlap
 and leave nothing out, whatever rows come and go meanwhile. The first range is open below and
 the last open above, so rows added after planning are walked too.
@@ -21,6 +21,7 @@ import re
 from django.core.management.base import CommandError
 from django.db import IntegrityError, connections, transaction
 
+from batch_jobs.backends import backend_for
 from batch_jobs.exitcodes import ExitCode
 from batch_jobs.models import JobShardPlan
 
@@ -64,22 +65,9 @@ def cut_points(queryset, key, count):
     rows: the i/count quantiles of its keys. One sorting scan of the keys."""
     if count == 1:
         return []
-    connection = connections[queryset.db]
     keys = queryset.order_by().values_list(key, flat=True)
     fractions = [i / count for i in range(1, count)]
-    if connection.vendor == "postgresql":
-        sql, params = keys.query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT percentile_disc(%s::float8[]) WITHIN GROUP (ORDER BY k) "
-                f"FROM ({sql}) AS q(k)",
-                [fractions, *params],
-            )
-            found = cursor.fetchone()[0]
-        return list(found) if found else []
-    total = keys.count()  # elsewhere (SQLite, on one machine): one OFFSET per cut
-    ordered = keys.order_by(key)
-    return [ordered[min(int(f * total), total - 1)] for f in fractions] if total else []
+    return backend_for(connections[queryset.db]).key_quantiles(keys, key, fractions)
 
 
 class Plans:

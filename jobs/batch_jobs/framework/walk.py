@@ -13,14 +13,14 @@ exactly after the last committed batch. Two write paths fit inside ``process``:
 """
 
 import dataclasses
-import functools
 import hashlib
 import json
 import time
 from collections import Counter
 
-from django.db import connections, models, router, transaction
+from django.db import connections, router, transaction
 
+from batch_jobs.backends import backend_for
 from batch_jobs.framework.pacing import BatchSizer, Health, timed_out
 from batch_jobs.framework.redact import DJANGO_DEFAULT_OPTIONS
 from batch_jobs.framework.shards import Plans, Shard
@@ -71,97 +71,14 @@ def arguments_hash(options, shard=True):
 def update_rows(model, fields, rows, key="pk"):
     """Write ``rows`` (tuples ``(key, *values)`` for ``fields``) in one round of statements.
 
-    The rows stream with ``COPY`` into a temporary table of the session (typed like the
-    columns, emptied at each call and at COMMIT), and one ``UPDATE table SET f = v.f FROM
-    that AS v WHERE table.key = v.key`` applies them: no SQL text grows with the batch, and
-    PostgreSQL parses no literals. Returns the number of rows updated.
+    On PostgreSQL the rows stream with ``COPY`` (through psycopg 3 or psycopg 2) into a
+    temporary table of the session, and one ``UPDATE ... FROM`` it applies them: no SQL text
+    grows with the batch. Elsewhere, ``bulk_update``. Returns the number of rows updated.
     """
     if not rows:
         return 0
     using = router.db_for_write(model)
-    connection = connections[using]
-    if connection.vendor != "postgresql":
-        # SQLite and others have no COPY; the local fallback can afford bulk_update.
-        objs = [model(pk=row[0], **dict(zip(fields, row[1:], strict=True))) for row in rows]
-        return model.objects.using(using).bulk_update(objs, fields)
-    meta = model._meta
-    key_field = meta.pk if key == "pk" else meta.get_field(key)
-    columns = [key_field] + [meta.get_field(name) for name in fields]
-    qn = connection.ops.quote_name
-    names = [qn(f.column) for f in columns]
-    signature = hashlib.blake2b(
-        ",".join([meta.db_table, *names]).encode(), digest_size=6
-    ).hexdigest()
-    staging = qn(f"batch_jobs_rows_{signature}")
-    typed = ", ".join(
-        f"{n} {f.cast_db_type(connection)}" for n, f in zip(names, columns, strict=True)
-    )
-    assignments = ", ".join(f"{name} = v.{name}" for name in names[1:])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ({typed}) ON COMMIT DELETE ROWS"
-        )
-        cursor.execute(f"TRUNCATE {staging}")
-        # Per column, Django's preparation, or None where psycopg adapts the value itself.
-        prepare = [None if passes_through(f) else f.get_db_prep_value for f in columns]
-        with cursor.cursor.copy(f"COPY {staging} ({', '.join(names)}) FROM STDIN") as copy:
-            if not any(prepare):  # str, int, float and bool only
-                for row in rows:
-                    copy.write_row(row)
-            else:
-                for row in rows:
-                    copy.write_row(
-                        [
-                            v if p is None else p(v, connection)
-                            for p, v in zip(prepare, row, strict=True)
-                        ]
-                    )
-        cursor.execute(
-            f"UPDATE {qn(meta.db_table)} AS t SET {assignments} FROM {staging} AS v "
-            f"WHERE t.{names[0]} = v.{names[0]}"
-        )
-        return cursor.rowcount
-
-
-#: Django's fields whose values psycopg's COPY takes as they are (text, whole numbers,
-#: floats, booleans), by internal type.
-_PLAIN_TYPES = {
-    "AutoField": models.AutoField,
-    "BigAutoField": models.BigAutoField,
-    "SmallAutoField": models.SmallAutoField,
-    "IntegerField": models.IntegerField,
-    "BigIntegerField": models.BigIntegerField,
-    "SmallIntegerField": models.SmallIntegerField,
-    "PositiveIntegerField": models.PositiveIntegerField,
-    "PositiveBigIntegerField": models.PositiveBigIntegerField,
-    "PositiveSmallIntegerField": models.PositiveSmallIntegerField,
-    "CharField": models.CharField,
-    "TextField": models.TextField,
-    "EmailField": models.EmailField,
-    "SlugField": models.SlugField,
-    "URLField": models.URLField,
-    "FloatField": models.FloatField,
-    "BooleanField": models.BooleanField,
-}
-
-
-@functools.cache
-def _plain(field_class):
-    """Whether ``field_class`` prepares values as Django's own plain field does: a subclass
-    that overrides the preparation (an encrypting field, say) is not plain."""
-    for base in field_class.__mro__:
-        if base in _PLAIN_TYPES.values():
-            return all(
-                getattr(field_class, name) is getattr(base, name)
-                for name in ("get_prep_value", "get_db_prep_value")
-            )
-    return False
-
-
-def passes_through(field):
-    """Whether ``field``'s values go to COPY unprepared: Django's preparation of them (the
-    ``get_db_prep_value`` per value, a few microseconds each) would change nothing."""
-    return _plain(type(field))
+    return backend_for(connections[using]).update_rows(model, fields, rows, key, using)
 
 
 class Checkpoints:
@@ -291,7 +208,7 @@ def walk(job, queryset, process, *, fields=(), key="pk", total=None):
                 counters.clear()
                 counters.update(before)
                 # A server-side timeout: once, at half the size; a second in a row is 75.
-                if sizer.adaptive and not retried and timed_out(exc):
+                if sizer.adaptive and not retried and timed_out(exc, connections[using]):
                     retried = True
                     failed_size = sizer.size
                     sizer.halve()
@@ -325,19 +242,10 @@ def walk(job, queryset, process, *, fields=(), key="pk", total=None):
 
 
 def estimated_rows(queryset):
-    """PostgreSQL's estimate of the rows in ``queryset``'s table (``pg_class.reltuples``, kept
-    by VACUUM and ANALYZE), or ``None``: no estimate yet, or another database. An estimate of
-    the whole table, so an upper bound for a filtered queryset."""
-    connection = connections[queryset.db]
-    if connection.vendor != "postgresql":
-        return None
-    table = connection.ops.quote_name(queryset.model._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)", [table]
-        )
-        row = cursor.fetchone()
-    return row[0] if row and row[0] and row[0] > 0 else None
+    """An estimate of the rows in ``queryset``'s table (PostgreSQL's ``pg_class.reltuples``,
+    kept by VACUUM and ANALYZE), or ``None``: no estimate yet, or another database. An
+    estimate of the whole table, so an upper bound for a filtered queryset."""
+    return backend_for(connections[queryset.db]).estimated_rows(queryset)
 
 
 def next_batch(queryset, fields, key, after, batch_size):

@@ -16,12 +16,12 @@ microseconds.
 """
 
 import contextlib
-import os
-import socket
 import threading
 import time
 
 from django.db import OperationalError, connections
+
+from batch_jobs.backends import backend_for
 
 
 class DatabaseTimeout(OperationalError):
@@ -58,6 +58,7 @@ class Watchdog:
                 if outermost:
                     self._databases = list({id(d): d for d in [*connections.all(), *also]}.values())
                     for database in self._databases:
+                        backend_for(database)  # chosen here, not in the watching thread
                         stack.enter_context(database.execute_wrapper(self._guard_statement))
                 yield self
         finally:
@@ -128,21 +129,9 @@ class Watchdog:
 
 
 def cut(database):
-    """Shut down the socket of ``database``'s PostgreSQL connection; whether there was one.
-
-    ``shutdown`` (not ``close``) leaves the descriptor to libpq, so no other file can take its
-    number while libpq still holds it; libpq's next read or write fails on it at once.
-    """
-    raw = database.connection
-    if raw is None or database.vendor != "postgresql":
-        return False
-    try:
-        descriptor = os.dup(raw.fileno())
-    except Exception:  # closed already
-        return False
-    with socket.socket(fileno=descriptor) as sock, contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-    return True
+    """Make the blocked call of ``database``'s connection fail at once (on PostgreSQL, shut
+    down its socket); whether there was one to cut."""
+    return backend_for(database).cut()
 
 
 WATCHDOG = Watchdog()

@@ -1,0 +1,122 @@
+"""The database interface, with the generic fallbacks any Django backend gets.
+
+A vendor module subclasses ``DatabaseBackend`` and overrides what its database does better;
+what it leaves alone works everywhere Django does, at the cost its ``degraded`` list names.
+"""
+
+import fcntl
+import hashlib
+import math
+import os
+import tempfile
+
+from django.db import InterfaceError, OperationalError
+
+
+class FileLock:
+    """An exclusive, non-blocking ``flock``; the kernel frees it when the process dies."""
+
+    def __init__(self, key):
+        digest = hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+        self.path = os.path.join(tempfile.gettempdir(), f"django-jobs-{digest}.lock")
+        self._fd = None
+
+    def acquire(self):
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self):
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class DatabaseBackend:
+    """What the framework needs from a database, for one Django connection."""
+
+    #: What this database does not get, one sentence each (the system check says them).
+    degraded = (
+        "the overlap lock is a file lock, so it holds on one machine only",
+        "update_rows writes with bulk_update (a CASE WHEN per row) instead of COPY",
+        "--max-lag and --max-active are not consulted",
+        "a sharded walk plans its ranges with one OFFSET query per cut",
+        "progress has no estimate of a walk's total rows",
+        "JOB_DB_TIMEOUT cannot cut a connection that stops answering",
+        "a timed-out batch is not retried at half its size",
+    )
+    #: Whether the run records and the lock go through a second connection of the
+    #: framework's own (else the default one: an in-memory SQLite database is private).
+    separate_control_connection = False
+    #: Whether --max-lag and --max-active are consulted (a job's own checks always are).
+    has_health = False
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    # -- errors -----------------------------------------------------------------------------
+
+    def transient_errors(self):
+        """Exception classes that say "try again later" (a lost connection, a serialization
+        failure, a deadlock, a timeout): Django's, and the driver's own for the calls Django
+        does not wrap."""
+        return (OperationalError, InterfaceError, self.connection.Database.OperationalError)
+
+    def is_permanent(self, exc):
+        """Whether ``exc``, one of ``transient_errors()``, is one that retrying cannot fix."""
+        return False
+
+    def timed_out(self, exc):
+        """Whether ``exc`` is the server's statement or lock timeout: the transaction is gone,
+        the connection is fine."""
+        return False
+
+    def is_config_failure(self, exc):
+        """Whether a failed connect (``exc``) is a configuration error (wrong credentials or
+        database name), which waiting cannot fix."""
+        return False
+
+    # -- the overlap lock -------------------------------------------------------------------
+
+    def lock(self, key):
+        """A lock object (``acquire()`` -> bool, ``release()``) for ``key``."""
+        return FileLock(key)
+
+    # -- the walk ---------------------------------------------------------------------------
+
+    def update_rows(self, model, fields, rows, key, using):
+        """Write ``rows`` (tuples ``(key, *values)`` for ``fields``); the rows updated."""
+        objs = [model(pk=row[0], **dict(zip(fields, row[1:], strict=True))) for row in rows]
+        return model.objects.using(using).bulk_update(objs, fields)
+
+    def estimated_rows(self, queryset):
+        """An estimate of the rows in ``queryset``'s table, or ``None``."""
+        return None
+
+    def key_quantiles(self, keys, key, fractions):
+        """The keys at ``fractions`` (0 < f < 1) of ``keys``, a ``values_list`` of ``key``."""
+        total = keys.count()  # then one OFFSET per cut
+        ordered = keys.order_by(key)
+        # The key percentile_disc(f) picks: the first whose cumulative share reaches f.
+        return [ordered[max(math.ceil(f * total), 1) - 1] for f in fractions] if total else []
+
+    # -- health -----------------------------------------------------------------------------
+
+    def replica_lag(self):
+        """The largest replay lag of the database's replicas, in seconds (0: none)."""
+        return 0.0
+
+    def active_backends(self):
+        """Sessions running a statement now, this one left out."""
+        return 0
+
+    # -- the client-side deadline -----------------------------------------------------------
+
+    def cut(self):
+        """Make the connection's blocked call fail at once; whether there was one to cut."""
+        return False

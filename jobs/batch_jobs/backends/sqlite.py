@@ -1,0 +1,17 @@
+"""SQLite, the local default: the generic fallbacks, on one machine by nature."""
+
+from batch_jobs.backends import base
+
+
+class DatabaseBackend(base.DatabaseBackend):
+    degraded = ()  # what SQLite lacks is what one machine does not need; the README says it
+
+    def is_permanent(self, exc):
+        """SQLite reports SQL errors as OperationalError too; only "locked"/"busy" is
+        transient."""
+        cause = exc.__cause__
+        return (
+            isinstance(cause, self.connection.Database.OperationalError)
+            and "locked" not in str(cause)
+            and "busy" not in str(cause)
+        )
