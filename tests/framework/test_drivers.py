@@ -27,6 +27,7 @@ from batch_jobs.framework.errors import classify
 from batch_jobs.models import JobRun
 from tests.support.docker import ROOT
 from tests.support.sessions import open_session
+from tests.testjobs.models import Item
 
 # Text PostgreSQL can hold (no NUL), COPY's special characters common (so "\\N" and "\\."
 # come up too), and those of array literals.
@@ -322,3 +323,21 @@ def test_uuid_and_decimal_are_plain_text_in_copy():
 
     key = uuid.UUID(int=1)
     assert copy_text([(key, decimal.Decimal("-1.50"))]) == f"{key}\t-1.50\n"
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_table_never_analyzed_still_has_an_estimate(monkeypatch):
+    """A walk over a table just loaded (no VACUUM or ANALYZE yet: reltuples is -1) shows a
+    total: counted when the table is small, from a sample of its pages when it is not."""
+    Item.objects.bulk_create(Item(name=f"item-{i}", batch="") for i in range(20_000))
+    table = connection.ops.quote_name(Item._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", [table])
+        assert cursor.fetchone()[0] <= 0  # never analyzed
+    from batch_jobs.backends import postgresql  # imports the driver: not in the SQLite lane
+
+    backend = backend_for(connection)
+    assert backend.estimated_rows(Item.objects.all()) == 20_000
+    monkeypatch.setattr(postgresql, "SAMPLED_PAGES", 20)  # the table has ~120 pages
+    assert 20_000 / 2 < backend.estimated_rows(Item.objects.all()) < 20_000 * 2

@@ -4,7 +4,7 @@
 ``backend_for(connection)`` returns the connection's backend, chosen once per connection: the
 module of its vendor (``postgresql``, ``sqlite``) or, for any other Django backend (MariaDB,
 MySQL, Oracle, third-party ones), ``base.DatabaseBackend``'s generic fallbacks, whose
-``degraded`` list the system check ``batch_jobs.W001`` shows. A vendor module is imported only
+``degraded`` list the system check ``batch_jobs.W002`` shows. A vendor module is imported only
 when a connection of that vendor asks for it, and only it imports its driver: a SQLite project
 never imports psycopg. Adding a database is adding a module and a line to ``VENDORS``.
 """
