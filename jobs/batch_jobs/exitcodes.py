@@ -5,7 +5,8 @@ code   retry?      meaning
 =====  ==========  ============================================================================
 0      -           success, a dry run, nothing to do, or skipped (``--skip-if-running``, or
                    the job is paused)
-1      budget      unexpected exception (a bug): traceback on stderr
+1      budget      unexpected exception (a bug): traceback on stderr; also a
+                   ``CommandError`` given no returncode (Django's default), one line
 2      no          bad arguments to the job (argparse usage on stderr)
 3      no          stopped by an operator (``jobctl stop``), or its job paused, at a batch
                    boundary: the checkpoint is kept for a resume or a retry
@@ -16,7 +17,8 @@ code   retry?      meaning
                    JOB_DB_TIMEOUT, serialization failure, deadlock, lock or statement
                    timeout, ``--max-runtime`` reached
 78     no          configuration error: ImproperlyConfigured, missing or conflicting secret,
-                   malformed DATABASE_URL
+                   malformed DATABASE_URL, batch_jobs not installed, a table missing
+                   (migrations not applied), a database the job may not write
 130    yes         stopped by SIGINT after the current batch was committed or rolled back
 143    yes         stopped by SIGTERM after the current batch was committed or rolled back
 =====  ==========  ============================================================================
@@ -40,7 +42,7 @@ class ExitCode(enum.IntEnum):
         return member
 
     OK = 0, None, "success, a dry run, nothing to do, or skipped (--skip-if-running, paused)"
-    BUG = 1, None, "unexpected exception (a bug): traceback on stderr"
+    BUG = 1, None, "unexpected exception (a bug), or a CommandError given no returncode"
     USAGE = 2, False, "bad arguments to the job (argparse usage on stderr)"
     STOPPED = 3, False, "stopped by an operator, or its job paused, at a batch boundary"
     RUNNER_MISUSE = 64, False, "missing, malformed, refused or unknown job name; forbidden option"
@@ -55,7 +57,12 @@ class ExitCode(enum.IntEnum):
             "timeout, --max-runtime reached"
         ),
     )
-    CONFIG = 78, False, "configuration error: ImproperlyConfigured, missing or conflicting secret"
+    CONFIG = (
+        78,
+        False,
+        "configuration error: ImproperlyConfigured, missing or conflicting secret, a table "
+        "missing (migrations not applied), a database the job may not write",
+    )
     SIGINT = 128 + signal.SIGINT, True, "stopped by SIGINT at a batch boundary"
     SIGTERM = 128 + signal.SIGTERM, True, "stopped by SIGTERM at a batch boundary"
 

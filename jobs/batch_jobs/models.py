@@ -1,7 +1,17 @@
 """Run records: one row per job run, written outside the job's own transactions."""
 
+from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.utils import timezone
+
+if apps.ready and not apps.is_installed("batch_jobs"):
+    # A job imported in a project that has not added the framework: say so, not
+    # "Model class ... isn't in an application in INSTALLED_APPS".
+    raise ImproperlyConfigured(
+        'django-batch-jobs is not installed in this project: add "batch_jobs" to '
+        "INSTALLED_APPS, then run `python manage.py migrate`"
+    )
 
 
 class JobRun(models.Model):

@@ -311,10 +311,18 @@ def test_the_fallback_quantiles_are_those_of_percentile_disc(db):
 
 def test_a_sql_error_is_a_bug_on_every_backend(db):
     with pytest.raises(DatabaseError) as raised, connection.cursor() as cursor:
-        cursor.execute("SELECT * FROM no_such_table")
+        cursor.execute("SELECT no_such_column FROM batch_jobs_run")
     code, reason = classify(raised.value)
     assert code == ExitCode.BUG, reason  # on SQLite an OperationalError, yet not transient
-    assert "no_such_table" in reason
+    assert "no_such_column" in reason
+
+
+def test_a_missing_table_is_a_step_not_taken_on_every_backend(db):
+    with pytest.raises(DatabaseError) as raised, connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM no_such_table")
+    code, reason = classify(raised.value)
+    assert code == ExitCode.CONFIG, reason
+    assert "no_such_table" in reason and "python manage.py migrate" in reason
 
 
 def test_uuid_and_decimal_are_plain_text_in_copy():
@@ -341,3 +349,22 @@ def test_a_table_never_analyzed_still_has_an_estimate(monkeypatch):
     assert backend.estimated_rows(Item.objects.all()) == 20_000
     monkeypatch.setattr(postgresql, "SAMPLED_PAGES", 20)  # the table has ~120 pages
     assert 20_000 / 2 < backend.estimated_rows(Item.objects.all()) < 20_000 * 2
+
+
+def test_file_locks_of_two_sqlite_databases_do_not_meet(tmp_path):
+    """Two projects on one machine (two SQLite files) each take their job's lock; two runs on
+    the same file still exclude each other."""
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    def wrapper(name):
+        settings = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / name)}
+        return DatabaseWrapper(connections.configure_settings({"default": settings})["default"])
+
+    first, other, same = wrapper("a.sqlite3"), wrapper("b.sqlite3"), wrapper("a.sqlite3")
+    held = backend_for(first).lock("django-jobs:cleanup_tokens")
+    assert held.acquire()
+    try:
+        assert backend_for(other).lock("django-jobs:cleanup_tokens").acquire()
+        assert not backend_for(same).lock("django-jobs:cleanup_tokens").acquire()
+    finally:
+        held.release()

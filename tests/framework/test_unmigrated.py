@@ -199,3 +199,48 @@ def test_a_process_against_a_read_only_sqlite_file(tmp_path):
         assert_one_line_78(
             result, "cannot write the run record (attempt to write a readonly database); "
         )
+
+
+# -- the job's own tables, and a project without the framework ------------------------------
+
+
+def test_a_job_whose_own_table_is_missing_exits_78_naming_migrate(tmp_path):
+    """A missing table is a deployment step not taken, not a bug to retry: the job's own
+    tables get the same one line as the run records'."""
+    url = f"sqlite:///{tmp_path}/db.sqlite3"
+    assert run("job", "migrate", "batch_jobs", "--noinput", DATABASE_URL=url).returncode == 0
+    result = run("job", "upper_items", DATABASE_URL=url)
+    assert_one_line_78(result, "database error: no such table: testjobs_item; ")
+    assert MIGRATE in result.stderr
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db
+def test_in_process_the_missing_table_error_stands_and_the_record_says_78():
+    from django.db import ProgrammingError
+
+    with connection.cursor() as cursor:  # rolled back with the test
+        cursor.execute("ALTER TABLE testjobs_item RENAME TO testjobs_item_elsewhere")
+    with pytest.raises(ProgrammingError):
+        call_command("upper_items")
+    run_record = JobRun.objects.get(job="upper_items")
+    assert (run_record.status, run_record.exit_code) == ("failed", 78)
+    assert run_record.error.startswith('database error: relation "testjobs_item" does not exist')
+
+
+def test_a_project_without_batch_jobs_installed_is_told_to_add_it(tmp_path):
+    (tmp_path / "without_batch_jobs.py").write_text(
+        "from tests.settings import *  # noqa: F403\n"
+        "INSTALLED_APPS = [a for a in INSTALLED_APPS if a != 'batch_jobs']  # noqa: F405\n"
+    )
+    env = {
+        "DJANGO_SETTINGS_MODULE": "without_batch_jobs",
+        "PYTHONPATH": f"{tmp_path}:{ROOT}",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+    }
+    result = run("job", "echo_args", "x", **env)
+    assert result.returncode == 78, result.stderr
+    assert result.stderr.splitlines() == [
+        "job: error: configuration error: django-batch-jobs is not installed in this project: "
+        'add "batch_jobs" to INSTALLED_APPS, then run `python manage.py migrate`'
+    ]

@@ -22,7 +22,9 @@ class FileLock:
         self._fd = None
 
     def acquire(self):
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        # Read-only and readable by all: flock needs no more, and another user running the
+        # same job on the same database meets the lock instead of a permission error.
+        fd = os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -84,8 +86,16 @@ class DatabaseBackend:
     # -- the overlap lock -------------------------------------------------------------------
 
     def lock(self, key):
-        """A lock object (``acquire()`` -> bool, ``release()``) for ``key``."""
-        return FileLock(key)
+        """A lock object (``acquire()`` -> bool, ``release()``) for ``key``: a file lock named
+        for the database as well, so that projects sharing a machine do not block each other."""
+        return FileLock(f"{self.database_identity()}|{key}")
+
+    def database_identity(self):
+        """What tells this database apart from another project's on the same machine."""
+        db = self.connection.settings_dict
+        return (
+            f"{self.connection.vendor}:{db.get('HOST') or ''}:{db.get('PORT') or ''}:{db['NAME']}"
+        )
 
     # -- the walk ---------------------------------------------------------------------------
 

@@ -1,5 +1,7 @@
 """SQLite, the local default: the generic fallbacks, on one machine by nature."""
 
+import os
+
 from batch_jobs.backends import base
 
 
@@ -15,3 +17,9 @@ class DatabaseBackend(base.DatabaseBackend):
             and "locked" not in str(cause)
             and "busy" not in str(cause)
         )
+
+    def database_identity(self):
+        """The database file's absolute path; an in-memory database is this process's own."""
+        if self.connection.is_in_memory_db():
+            return f"sqlite:memory:{os.getpid()}"
+        return f"sqlite:{os.path.abspath(self.connection.settings_dict['NAME'])}"

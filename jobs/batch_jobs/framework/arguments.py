@@ -52,7 +52,8 @@ def add_job_options(parser, command):
     declared = command._batch_job
     group = _OwnOptionsFirst(parser, parser.add_argument_group("job options"))
     # BaseCommand adds it only with system checks; a converted command's callers pass it.
-    group.add_argument("--skip-checks", action="store_true", help="Skip system checks.")
+    if "--skip-checks" not in parser._option_string_actions:
+        parser.add_argument("--skip-checks", action="store_true", help="Skip system checks.")
     if declared.supports_dry_run:
         group.add_argument(
             "--dry-run",

@@ -42,7 +42,8 @@ def wait_for_database(alias, timeout=None):
             reason = one_line(e)
             if backend_for(connection).is_config_failure(e):
                 raise CommandError(
-                    f"cannot connect to {describe(alias)}: {reason}; check DATABASE_URL",
+                    f"cannot connect to {describe(alias)}: {reason}; check DATABASES[{alias!r}] "
+                    "(or the DATABASE_URL it is read from)",
                     returncode=ExitCode.CONFIG,
                 ) from e
             if time.monotonic() + delay > deadline:

@@ -4,7 +4,7 @@ import signal
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError
 
 from batch_jobs.backends import backends_in_use
 from batch_jobs.exitcodes import ExitCode
@@ -14,6 +14,12 @@ from batch_jobs.framework.stop import JobStopped, OperatorStop, RuntimeLimitReac
 def one_line(text):
     """``text`` folded onto one line, as every error message of the contract is."""
     return " ".join(str(text).split())
+
+
+def first_line(error):
+    """The first line of a database error (PostgreSQL adds LINE and HINT lines), folded."""
+    text = str(error).strip()
+    return one_line(text.splitlines()[0] if text else error)
 
 
 def classify(exc):
@@ -37,6 +43,8 @@ def classify(exc):
         return ExitCode.BUG, one_line(exc.code)
     if isinstance(exc, ImproperlyConfigured):
         return ExitCode.CONFIG, f"configuration error: {one_line(exc)}"
+    if isinstance(exc, DatabaseError) and (remedy := database_remedy(exc)):
+        return ExitCode.CONFIG, f"database error: {first_line(exc)}; {remedy}"
     if is_transient(exc):
         return ExitCode.TEMPORARY, f"database error, safe to retry: {one_line(exc)}"
     return ExitCode.BUG, f"{type(exc).__name__}: {one_line(exc)}"
@@ -53,3 +61,34 @@ def is_transient(exc):
     if not isinstance(exc, tuple(transient)):
         return False
     return not any(backend.is_permanent(exc) for backend in in_use)
+
+
+#: PostgreSQL's SQLSTATEs for a missing table, a read-only transaction (a standby, or
+#: default_transaction_read_only) and a missing privilege.
+_UNDEFINED_TABLE, _READ_ONLY, _NO_PRIVILEGE = "42P01", "25006", "42501"
+MIGRATE = "apply the migrations: `python manage.py migrate` (or `job migrate`)"
+
+
+def database_remedy(error, tables="the tables the job uses"):
+    """What to do when ``error`` says a table is missing, or the database cannot be written
+    at all, else None: a configuration or deployment error, which retrying cannot fix.
+
+    From the server's code (psycopg 3's ``sqlstate``, psycopg 2's ``pgcode``) or, for SQLite,
+    which has no code for a missing table, its messages."""
+    cause = error.__cause__
+    code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    text = str(cause or error)
+    if code == _UNDEFINED_TABLE or text.startswith("no such table"):
+        return MIGRATE
+    if code == _READ_ONLY or "readonly database" in text:
+        return (
+            "the database is read-only here: run jobs against a writable one that `python "
+            "manage.py migrate` has set up (the primary; a SQLite file and folder this user "
+            "may write)"
+        )
+    if code == _NO_PRIVILEGE:
+        return (
+            f"grant this database user SELECT, INSERT and UPDATE on {tables}, or run "
+            "`python manage.py migrate` as their owner"
+        )
+    return None

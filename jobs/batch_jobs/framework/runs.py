@@ -10,7 +10,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.utils import timezone
 
 from batch_jobs.exitcodes import ExitCode
-from batch_jobs.framework.errors import one_line
+from batch_jobs.framework.errors import database_remedy, first_line, one_line
 from batch_jobs.models import JobRun
 
 logger = logging.getLogger("batch_jobs")
@@ -36,43 +36,13 @@ def start(using, job, arguments, dry_run, lock_key, parent=None, **fields):
             **fields,
         )
     except DatabaseError as e:
-        remedy = unwritable(e)
+        remedy = database_remedy(e, tables="the batch_jobs_* tables")
         if remedy is None:
             raise
-        reason = one_line(str(e).strip().splitlines()[0] if str(e).strip() else e)
+        reason = first_line(e)
         raise CommandError(
             f"cannot write the run record ({reason}); {remedy}", returncode=ExitCode.CONFIG
         ) from e
-
-
-#: PostgreSQL's SQLSTATEs for a missing table, a read-only transaction (a standby, or
-#: default_transaction_read_only) and a missing privilege.
-_UNDEFINED_TABLE, _READ_ONLY, _NO_PRIVILEGE = "42P01", "25006", "42501"
-MIGRATE = "apply the migrations: `python manage.py migrate` (or `job migrate`)"
-
-
-def unwritable(error):
-    """What to do when ``error`` says the run records cannot be written at all, else None.
-
-    From the server's code (psycopg 3's ``sqlstate``, psycopg 2's ``pgcode``) or, for SQLite,
-    which has no code for a missing table, its messages."""
-    cause = error.__cause__
-    code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
-    text = str(cause or error)
-    if code == _UNDEFINED_TABLE or text.startswith("no such table"):
-        return MIGRATE
-    if code == _READ_ONLY or "readonly database" in text:
-        return (
-            "the database is read-only here: run jobs against a writable one that `python "
-            "manage.py migrate` has set up (the primary; a SQLite file and folder this user "
-            "may write)"
-        )
-    if code == _NO_PRIVILEGE:
-        return (
-            "grant this database user SELECT, INSERT and UPDATE on the batch_jobs_* tables, "
-            "or run `python manage.py migrate` as their owner"
-        )
-    return None
 
 
 def record_skip(using, job, arguments, dry_run, lock_key, status, exit_code, error):

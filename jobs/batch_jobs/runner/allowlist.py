@@ -59,8 +59,9 @@ def check_options(args):
         option = arg.split("=", 1)[0]
         if len(option) > 2 and any(f.startswith(option) for f in FORBIDDEN_OPTIONS):
             raise Refused(
-                f"option {option} is not accepted by the job runner: configure the image "
-                "through environment variables instead"
+                f"option {option} is not accepted by the job runner: set "
+                "DJANGO_SETTINGS_MODULE (and PYTHONPATH, or run from the project's directory) "
+                "in the environment instead"
             )
 
 
