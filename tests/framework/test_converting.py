@@ -20,12 +20,14 @@ from django.core.checks import WARNING
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db import OperationalError, connection
+from django.db import OperationalError
 
 from batch_jobs import JobCommand, checks
 from batch_jobs.checks import check_job_declarations
 from batch_jobs.framework.declaration import flat_attributes
 from batch_jobs.models import JobCheckpoint, JobRun
+from tests.support.http import silent_server
+from tests.support.sessions import database_url
 from tests.testjobs.management.commands.echo_args import Command as EchoArgs
 from tests.testjobs.models import Item
 
@@ -257,9 +259,7 @@ def test_max_runtime_declared_limits_a_manual_run():
 
 def test_sigterm_in_a_throttle_pause_stops_at_once_with_143():
     Item.objects.bulk_create(Item(name=f"item-{i}") for i in range(30))
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_EXTRA_APPS": "tests.testjobs"}
+    env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_EXTRA_APPS": "tests.testjobs"}
     job = Path(sys.executable).with_name("job")
     args = [job, "upper_items", "--batch-size", "10", "--throttle", "600"]
     process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -278,3 +278,54 @@ def test_sigterm_in_a_throttle_pause_stops_at_once_with_143():
         143,
         {"checked": 10, "changed": 10},
     )
+
+
+def job_process(*args, **env):
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "DJANGO_EXTRA_APPS": "tests.testjobs",
+        "JOB_LOG_FORMAT": "json",
+        **env,
+    }
+    command = [Path(sys.executable).with_name("job"), *args]
+    return subprocess.Popen(
+        command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def test_a_nested_run_leaves_its_caller_stopping_at_once():
+    """The nested job checks for stops; the command that called it never does, so after the
+    nested run the first SIGTERM still stops it at once, not after its minute of work."""
+    process = job_process("nested_then_busy")
+    try:
+        for line in process.stdout:  # the nested run's output, then this one's
+            if line == "busy\n":  # the nested run is over
+                break
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)  # far less than the minute
+    finally:
+        process.kill()
+    assert process.returncode == 143, stderr
+    outer = JobRun.objects.get(job="nested_then_busy")
+    assert (outer.status, outer.exit_code) == ("interrupted", 143)
+
+
+def test_a_signal_during_the_bookkeeping_is_recorded_before_the_work_begins():
+    """SIGTERM while the start ping hangs (a monitor that does not answer): the run stops
+    before the job's code runs, and its record says so instead of staying `running`."""
+    with silent_server() as url:
+        process = job_process("echo_args", "x", JOB_PING_URL=url, JOB_MONITOR_TIMEOUT="5")
+        try:
+            deadline = time.monotonic() + 30
+            while not JobRun.objects.filter(job="echo_args").exists():  # then the start ping
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.05)
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=60)
+        finally:
+            process.kill()
+    assert process.returncode == 143, stderr
+    record = JobRun.objects.get(job="echo_args")
+    assert (record.status, record.exit_code) == ("interrupted", 143)
+    assert record.finished_at is not None

@@ -139,7 +139,9 @@ class Run:
         monitors.start()
         self.log("start", "started", arguments=self.arguments, dry_run=self.dry_run)
         status, code, reason, error = JobRun.Status.SUCCEEDED, ExitCode.OK, "", None
+        caller = STOP.at_once  # a nested run's caller gets its own stop state back
         try:
+            STOP.work_begins()  # a signal that came during the bookkeeping stops it here
             return body()
         except BaseException as exc:
             code, reason = classify(exc)
@@ -155,26 +157,29 @@ class Run:
             error = exc
             raise
         finally:
-            STOP.cooperate()  # the work is over: a signal now must not cut the bookkeeping
-            _active_runs.pop()
-            elapsed = time.monotonic() - started
-            counters = dict(self.counters)
-            runs.finish(self.using, self.record, status, code, counters, reason)
-            monitors.finish(Outcome(str(status), int(code), elapsed, counters, reason, error))
-            self.log(
-                "finish",
-                "%s with exit code %s in %.2fs",
-                status,
-                int(code),
-                elapsed,
-                status=str(status),
-                exit_code=int(code),
-                duration_s=round(elapsed, 3),
-                counters=counters,
-                walk=self.record.walk or None,
-                error=reason or None,
-                level=LEVELS.get(status, logging.ERROR) if code else logging.INFO,
-            )
+            STOP.work_ends()  # the work is over: a first signal must not cut the bookkeeping
+            try:
+                _active_runs.pop()
+                elapsed = time.monotonic() - started
+                counters = dict(self.counters)
+                runs.finish(self.using, self.record, status, code, counters, reason)
+                monitors.finish(Outcome(str(status), int(code), elapsed, counters, reason, error))
+                self.log(
+                    "finish",
+                    "%s with exit code %s in %.2fs",
+                    status,
+                    int(code),
+                    elapsed,
+                    status=str(status),
+                    exit_code=int(code),
+                    duration_s=round(elapsed, 3),
+                    counters=counters,
+                    walk=self.record.walk or None,
+                    error=reason or None,
+                    level=LEVELS.get(status, logging.ERROR) if code else logging.INFO,
+                )
+            finally:
+                STOP.work_ends(caller)
 
     def acquire_lock(self):
         """The held lock, ``False`` when skipped, or raises ``CommandError`` (75)."""

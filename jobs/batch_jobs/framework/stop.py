@@ -48,7 +48,9 @@ class StopSignals:
 
     def __init__(self):
         self.signum = None
-        self.cooperative = False
+        #: Whether the first signal raises at once: in a job's own code until it checks for
+        #: stops; never in the framework's bookkeeping around it (the record, the lock).
+        self.at_once = False
         self._depth = 0
         self._previous = {}
         self._woken = threading.Event()
@@ -64,7 +66,7 @@ class StopSignals:
         install = outermost and threading.current_thread() is threading.main_thread()
         if install:
             self.signum = None
-            self.cooperative = False
+            self.at_once = False
             self._woken.clear()
             self._previous = {s: signal.signal(s, self._handle) for s in HANDLED_SIGNALS}
         self._depth += 1
@@ -79,7 +81,21 @@ class StopSignals:
 
     def cooperate(self):
         """The run checks for stops: from now on the first signal waits for its check."""
-        self.cooperative = True
+        self.at_once = False
+
+    def work_begins(self):
+        """A job's own code starts: until it checks for stops, the first signal stops it at
+        once; one that came during the bookkeeping before stops it now. Returns the state to
+        give back to ``work_ends`` (a nested job's caller keeps its own)."""
+        previous, self.at_once = self.at_once, True
+        if self.signum is not None:
+            raise JobStopped(self.signum)
+        return previous
+
+    def work_ends(self, previous=False):
+        """The job's own code is over: a first signal no longer cuts what follows; then the
+        caller's state (``previous``, from ``work_begins``) holds again."""
+        self.at_once = previous
 
     def wait(self, seconds):
         """Sleep ``seconds``, or less if a stop signal comes: then the caller's next check
@@ -90,7 +106,7 @@ class StopSignals:
         if self.signum is None:
             self.signum = signum
             self._woken.set()
-            if not self.cooperative:
+            if self.at_once:
                 raise JobStopped(signum)
             logger.warning(
                 "stop requested by %s: finishing the current batch (send it again to stop now)",
