@@ -361,15 +361,31 @@ def test_a_project_dir_the_file_cannot_carry_is_refused(tmp_path, kind, name, me
     assert "Traceback" not in result.output and "WorkingDirectory" not in result.output
 
 
-@pytest.mark.parametrize(
-    ("value", "message"),
-    [("relative/dir", "must be an absolute path"), ("/no/such/dir", "is not a directory")],
-)
-def test_the_project_dir_must_be_an_existing_absolute_directory(value, message):
+def test_the_project_dir_must_be_absolute_and_may_be_another_machines():
     for kind in ("crontab", "systemd"):
-        result = jobctl("render", kind, "--project-dir", value)
+        result = jobctl("render", kind, "--project-dir", "relative/dir")
         assert result.exit_code == 2, result.output
-        assert message in result.output
+        assert "must be an absolute path" in result.output
+        # Rendered here, installed on the host that has the project: not checked for here.
+        result = jobctl("render", kind, "--project-dir", "/srv/elsewhere")
+        assert result.exit_code == 0, result.output
+        assert "/srv/elsewhere" in result.output
+
+
+def test_every_path_word_of_a_crontab_line_is_encoded():
+    """cron turns a `%` into a newline wherever it stands: the job's binary and the log
+    directory are refused with one too, not only the project directory."""
+    for option, value in (("--job-bin", "/opt/50%/job"), ("--log-dir", "/var/log/50%")):
+        result = jobctl("render", "crontab", option, value)
+        assert result.exit_code == 2, result.output
+        assert "which cron turns into a newline" in result.output
+
+
+def test_systemd_doubles_a_percent_in_every_path():
+    result = jobctl("render", "systemd", "--job-bin", "/opt/50%/job", "--env-file", "/etc/50%.env")
+    assert result.exit_code == 0, result.output
+    assert "ExecStart=/opt/50%%/job " in result.output
+    assert "EnvironmentFile=/etc/50%%.env\n" in result.output
 
 
 @pytest.mark.parametrize(

@@ -360,11 +360,16 @@ def test_file_locks_of_two_sqlite_databases_do_not_meet(tmp_path):
         settings = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / name)}
         return DatabaseWrapper(connections.configure_settings({"default": settings})["default"])
 
-    first, other, same = wrapper("a.sqlite3"), wrapper("b.sqlite3"), wrapper("a.sqlite3")
+    (tmp_path / "a.sqlite3").touch()
+    (tmp_path / "link.sqlite3").symlink_to(tmp_path / "a.sqlite3")  # another route to a
+    first, other = wrapper("a.sqlite3"), wrapper("b.sqlite3")
     held = backend_for(first).lock("django-jobs:cleanup_tokens")
+    elsewhere = backend_for(other).lock("django-jobs:cleanup_tokens")
     assert held.acquire()
     try:
-        assert backend_for(other).lock("django-jobs:cleanup_tokens").acquire()
-        assert not backend_for(same).lock("django-jobs:cleanup_tokens").acquire()
+        assert elsewhere.acquire()
+        for same in (wrapper("a.sqlite3"), wrapper("link.sqlite3")):
+            assert not backend_for(same).lock("django-jobs:cleanup_tokens").acquire()
     finally:
         held.release()
+        elsewhere.release()

@@ -22,9 +22,7 @@ class FileLock:
         self._fd = None
 
     def acquire(self):
-        # Read-only and readable by all: flock needs no more, and another user running the
-        # same job on the same database meets the lock instead of a permission error.
-        fd = os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o644)
+        fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -32,6 +30,21 @@ class FileLock:
             return False
         self._fd = fd
         return True
+
+    def _open(self):
+        """The lock file, read-only: flock needs no more. Created readable by all, so that
+        another user running the same job on the same database meets the lock; opened
+        without O_CREAT when it exists, which a sticky /tmp (fs.protected_regular) refuses
+        on a file of another user's."""
+        while True:
+            try:
+                return os.open(self.path, os.O_RDONLY)
+            except FileNotFoundError:
+                pass
+            try:
+                return os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                continue  # another process made it in between: open that one
 
     def release(self):
         if self._fd is not None:

@@ -19,7 +19,8 @@ class DatabaseBackend(base.DatabaseBackend):
         )
 
     def database_identity(self):
-        """The database file's absolute path; an in-memory database is this process's own."""
+        """The database file's real path (two routes to one file are one database); an in-memory
+        database is this process's own."""
         if self.connection.is_in_memory_db():
             return f"sqlite:memory:{os.getpid()}"
-        return f"sqlite:{os.path.abspath(self.connection.settings_dict['NAME'])}"
+        return f"sqlite:{os.path.realpath(self.connection.settings_dict['NAME'])}"

@@ -286,13 +286,12 @@ def default_project_dir():
 
 
 def project_directory(ctx, param, value):
-    """An absolute path of an existing directory, on one line; each renderer encodes it."""
+    """An absolute path on one line; each renderer encodes it. It need not exist here: the
+    schedule may be rendered on another machine than the one it runs on."""
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise click.BadParameter("must not contain control characters or newlines")
     if not os.path.isabs(value):
         raise click.BadParameter("must be an absolute path")
-    if not os.path.isdir(value):
-        raise click.BadParameter(f"{value!r} is not a directory")
     return os.path.normpath(value)
 
 
@@ -334,7 +333,7 @@ def crontab(job_bin, project_dir, app_name, log_dir):
     try:
         rendered = render_crontab(scheduled(), settings_module, job_bin, log_dir, project_dir)
     except Unwritable as e:
-        raise click.BadParameter(str(e), param_hint="--project-dir") from None
+        raise click.UsageError(str(e)) from None
     click.echo(rendered, nl=False)
 
 
@@ -370,7 +369,7 @@ def systemd(job_bin, project_dir, app_name, env_file, user, output_dir):
     except Unsupported as e:
         raise UsageExit(f"cannot express as a systemd timer: {e}") from None
     except Unwritable as e:
-        raise click.BadParameter(str(e), param_hint="--project-dir") from None
+        raise click.UsageError(str(e)) from None
     if output_dir:
         Path(output_dir).mkdir(parents=True, exist_ok=True)
         for name, content in units.items():

@@ -14,8 +14,8 @@ class Unwritable(ValueError):
 
 
 def cron_path(path):
-    """``path`` as one word of a crontab command: shell-quoted. cron turns an unescaped ``%``
-    into a newline, even inside quotes, so a path with one is refused."""
+    """``path`` (or any word) as one word of a crontab command: shell-quoted. cron turns an
+    unescaped ``%`` into a newline, even inside quotes, so a word with one is refused."""
     if "%" in path:
         raise Unwritable(f"{path!r} has a '%', which cron turns into a newline")
     return shlex.quote(path)
@@ -36,6 +36,11 @@ def command_line(job, job_bin):
     return shlex.join([job_bin, job.name, *job.scheduled_args])
 
 
+def cron_command_line(job, job_bin):
+    """The command as crontab words: each shell-quoted, none with a ``%``."""
+    return " ".join(cron_path(word) for word in [job_bin, job.name, *job.scheduled_args])
+
+
 def crontab(jobs, settings_module, job_bin, log_dir, project_dir):
     """A crontab: absolute paths, each line run from the project's directory (where
     manage.py is, from which ``job`` imports the project), both streams appended to a log."""
@@ -54,7 +59,7 @@ def crontab(jobs, settings_module, job_bin, log_dir, project_dir):
         log = f"{log_dir.rstrip('/')}/{job.name}.log"
         lines.append(
             f"{expand(job.schedule)} cd {cd} && "
-            f"{command_line(job, job_bin)} >> {shlex.quote(log)} 2>&1"
+            f"{cron_command_line(job, job_bin)} >> {cron_path(log)} 2>&1"
         )
     return "\n".join(lines) + "\n"
 
@@ -128,8 +133,8 @@ def systemd_units(jobs, app, settings_module, job_bin, project_dir, env_file, us
             f"User={user}",
             f"WorkingDirectory={workdir}",
             f"Environment=DJANGO_SETTINGS_MODULE={settings_module}",
-            f"EnvironmentFile={env_file}",
-            f"ExecStart={command_line(job, job_bin)}",
+            f"EnvironmentFile={systemd_path(env_file)}",
+            f"ExecStart={command_line(job, job_bin).replace('%', '%%')}",
             # SIGTERM first, then time for the batch in flight to commit.
             "KillSignal=SIGTERM",
             f"TimeoutStopSec={declared.stop_grace_seconds}",
