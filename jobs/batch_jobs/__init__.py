@@ -13,7 +13,7 @@ import importlib
 
 __version__ = "0.3.0"
 
-#: name -> module it lives in. Loaded on first use: ``jobs`` is imported while the app
+#: name -> module it lives in. Loaded on first use: ``batch_jobs`` is imported while the app
 #: registry is being populated, before models (which ``JobCommand`` needs) can load.
 _PUBLIC = {
     "JobCommand": "batch_jobs.framework.command",

@@ -3,7 +3,6 @@ wrong."""
 
 from django.conf import settings
 from django.core import checks
-from django.core.management import get_commands, load_command_class
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from batch_jobs import conf
@@ -31,25 +30,28 @@ FLAT_DECLARATION = "batch_jobs.W001"
 
 
 def check_job_declarations(app_configs=None, **kwargs):
+    from django.core.management import load_command_class
+
     from batch_jobs.framework import declaration
     from batch_jobs.framework.command import JobCommand
+    from batch_jobs.runner.allowlist import runnable_commands
 
+    try:
+        runnable = sorted(runnable_commands().items())  # the jobs `job` may run
+    except Exception:  # a command that does not load: `job <name>` and `job --list` say so
+        return []
     found = []
-    for name, app in sorted(get_commands().items()):
-        if app == "django.core" or app.startswith("django.contrib."):
-            continue  # Django's own apps hold no jobs
-        try:
-            command = load_command_class(app, name)
-        except Exception:  # not ours to report: `manage.py <name>` shows it
-            continue
+    for name, app in runnable:
+        command = load_command_class(app, name)
         if not isinstance(command, JobCommand):
             continue
         if flat := declaration.flat_attributes(type(command)):
             names = ", ".join(flat)
             found.append(
                 checks.Warning(
-                    f"job {name} sets {names} as a plain class attribute; django-batch-jobs "
-                    "0.3 reads its declarations only from the nested `class Job:`",
+                    f"job {name} sets {names} as a plain class attribute; "
+                    "django-batch-jobs 0.3 reads its declarations only from the nested "
+                    "`class Job:`",
                     hint=f"Move {names} into `class Job:` inside the command (or, if the "
                     "attribute is the command's own, silence this check).",
                     obj=type(command),

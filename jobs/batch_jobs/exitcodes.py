@@ -60,8 +60,9 @@ class ExitCode(enum.IntEnum):
     CONFIG = (
         78,
         False,
-        "configuration error: ImproperlyConfigured, missing or conflicting secret, a table "
-        "missing (migrations not applied), a database the job may not write",
+        "configuration error: ImproperlyConfigured, missing or conflicting secret, malformed "
+        "DATABASE_URL, batch_jobs not installed, a table missing (migrations not applied), a "
+        "database the job may not write",
     )
     SIGINT = 128 + signal.SIGINT, True, "stopped by SIGINT at a batch boundary"
     SIGTERM = 128 + signal.SIGTERM, True, "stopped by SIGTERM at a batch boundary"

@@ -22,7 +22,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import OperationalError
 
-from batch_jobs import JobCommand, checks
+from batch_jobs import JobCommand
 from batch_jobs.checks import check_job_declarations
 from batch_jobs.framework.declaration import flat_attributes
 from batch_jobs.models import JobCheckpoint, JobRun
@@ -148,8 +148,12 @@ def test_a_flat_declaration_is_found_for_the_upgrade_warning():
 
 
 def test_a_flat_declaration_gets_the_upgrade_warning(monkeypatch):
-    monkeypatch.setattr(checks, "get_commands", lambda: {"own_names": "tests.somewhere"})
-    monkeypatch.setattr(checks, "load_command_class", lambda app, name: OwnNames())
+    from django.core import management
+
+    from batch_jobs.runner import allowlist
+
+    monkeypatch.setattr(allowlist, "runnable_commands", lambda: {"own_names": "tests.x"})
+    monkeypatch.setattr(management, "load_command_class", lambda app, name: OwnNames())
     (warning,) = check_job_declarations()
     assert (warning.id, warning.level, warning.obj) == ("batch_jobs.W001", WARNING, OwnNames)
     assert warning.msg.startswith("job own_names sets batch_size, schedule as a plain class")

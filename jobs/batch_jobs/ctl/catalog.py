@@ -22,19 +22,25 @@ class Job:
         return first_line(self.command)
 
     @property
+    def declared(self):
+        """The job's ``class Job:`` declarations, resolved (``JobCommand._batch_job``)."""
+        return self.command._batch_job
+
+    @property
     def schedule(self):
-        return self.command._batch_job.schedule
+        return self.declared.schedule
 
     @property
     def timezone(self):
-        return self.command._batch_job.schedule_timezone
+        return self.declared.schedule_timezone
 
     @property
     def scheduled_args(self):
-        """The arguments of a scheduled run: its own, then ``--max-runtime``."""
-        args = list(self.command._batch_job.schedule_args)
-        if self.command._batch_job.max_runtime:
-            args += ["--max-runtime", str(self.command._batch_job.max_runtime)]
+        """The arguments of a scheduled run: its own, then ``--max-runtime``: the run's
+        default already, spelled out so that the installed line says its limit."""
+        args = list(self.declared.schedule_args)
+        if self.declared.max_runtime:
+            args += ["--max-runtime", str(self.declared.max_runtime)]
         return args
 
 

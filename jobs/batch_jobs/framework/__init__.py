@@ -1,12 +1,18 @@
 """The machinery ``JobCommand`` runs every job with, one concern per module.
 
-``command``    the base class: declarations and the helpers ``handle`` calls
-``arguments``  the options every job gets, and argument types
-``lifecycle``  one run, start to finish: signals, deadline, wait, lock, record, events
-``walk``       the batch walk: keyset pages, one transaction each, checkpoints
-``progress``   progress bar or events, through a callback
-``database``, ``lock``, ``runs``, ``stop``, ``watchdog``, ``errors``, ``logs``, ``ping``,
-``redact``, ``schedule``: the parts those use.
+``command``      the base class: the helpers ``handle`` calls
+``declaration``  the nested ``class Job:`` declarations, resolved once per class
+``arguments``    the options every job gets, and argument types
+``lifecycle``    one run, start to finish: signals, deadline, wait, lock, record, events
+``walk``         the batch walk: keyset pages, one transaction each, checkpoints
+``shards``       sharded walks: the plan of key ranges every shard shares
+``pacing``       adaptive batch sizes and waits on database health
+``progress``     progress bar or events, through a callback
+``control``      which connection holds the lock and writes the records
+``runcontrol``   operators' requests (stop, pause, retry) as a run reads them
+``monitors``     pings, Prometheus Pushgateway, Sentry
+``database``, ``lock``, ``runs``, ``stop``, ``watchdog``, ``errors``, ``logs``, ``redact``,
+``schedule``: the parts those use. What differs per database is in ``batch_jobs.backends``.
 
-Job authors import from ``jobs`` itself (``from batch_jobs import JobCommand``).
+Job authors import from the package itself (``from batch_jobs import JobCommand``).
 """

@@ -72,8 +72,9 @@ class JobCommand(BaseCommand):
     ``schedule_timezone = None``
         IANA zone of the schedule (UTC when unset).
     ``max_runtime = None``
-        Seconds any run may take: the default of ``--max-runtime``, and the Kubernetes
-        ``activeDeadlineSeconds`` (plus the grace period).
+        Seconds any run may take before it stops (exit 75) at its next ``check_stop()``: the
+        default of ``--max-runtime``, and the Kubernetes ``activeDeadlineSeconds`` (plus the
+        grace period).
     ``retries = 2``
         How often a scheduler retries a run that failed with a retryable exit code.
     ``resources = {}``
