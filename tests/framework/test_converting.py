@@ -27,7 +27,7 @@ from batch_jobs.checks import check_job_declarations
 from batch_jobs.framework.declaration import flat_attributes
 from batch_jobs.models import JobCheckpoint, JobRun
 from tests.support.http import silent_server
-from tests.support.sessions import database_url
+from tests.support.sessions import database_url, open_session
 from tests.testjobs.management.commands.echo_args import Command as EchoArgs
 from tests.testjobs.models import Item
 
@@ -333,3 +333,28 @@ def test_a_signal_during_the_bookkeeping_is_recorded_before_the_work_begins():
     record = JobRun.objects.get(job="echo_args")
     assert (record.status, record.exit_code) == ("interrupted", 143)
     assert record.finished_at is not None
+
+
+@pytest.mark.postgresql
+def test_a_signal_stops_a_command_waiting_on_a_statement_at_once():
+    """A command that never checks, in a minute-long statement: the first SIGTERM ends the
+    statement and the run at once, on either driver (psycopg 2 waits inside libpq, where no
+    Python signal handler runs until the statement returns)."""
+    process = job_process("db_timeout", "sleep")
+    try:
+        with open_session() as session:
+            deadline = time.monotonic() + 30
+            while not session.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' "
+                "AND state = 'active'"
+            ).fetchone()[0]:
+                assert process.poll() is None, process.communicate()
+                assert time.monotonic() < deadline, "the statement never started"
+                time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)  # far less than the minute
+    finally:
+        process.kill()
+    assert process.returncode == 143, stderr
+    record = JobRun.objects.get(job="db_timeout")
+    assert (record.status, record.exit_code) == ("interrupted", 143)

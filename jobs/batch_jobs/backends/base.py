@@ -143,3 +143,13 @@ class DatabaseBackend:
     def cut(self):
         """Make the connection's blocked call fail at once; whether there was one to cut."""
         return False
+
+    # -- a stop signal ----------------------------------------------------------------------
+
+    def cancel(self):
+        """Cancel the statement the connection runs now, from another thread, where the
+        driver waits in C code that no Python signal handler interrupts."""
+
+    def was_cancelled(self, exc):
+        """Whether ``exc`` is what ``cancel()`` makes the running statement raise."""
+        return False

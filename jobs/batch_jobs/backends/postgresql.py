@@ -172,6 +172,18 @@ class DatabaseBackend(base.DatabaseBackend):
             )
             return cursor.fetchone()[0]
 
+    def cancel(self):
+        """psycopg 2 waits for a statement inside libpq: ask the server to cancel it
+        (``PQcancel``, safe from another thread). psycopg 3 waits in Python, where the signal
+        handler's exception already makes it cancel the statement."""
+        raw = self.connection.connection
+        if raw is not None and not is_psycopg3:
+            with contextlib.suppress(Exception):
+                raw.cancel()
+
+    def was_cancelled(self, exc):
+        return sqlstate(exc) == "57014"  # query_canceled
+
     def cut(self):
         """Shut down the connection's socket.
 

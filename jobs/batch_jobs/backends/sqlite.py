@@ -24,3 +24,12 @@ class DatabaseBackend(base.DatabaseBackend):
         if self.connection.is_in_memory_db():
             return f"sqlite:memory:{os.getpid()}"
         return f"sqlite:{os.path.realpath(self.connection.settings_dict['NAME'])}"
+
+    def cancel(self):
+        """sqlite3 runs a statement in C with the GIL released: ``interrupt()`` ends it."""
+        raw = self.connection.connection
+        if raw is not None:
+            raw.interrupt()
+
+    def was_cancelled(self, exc):
+        return "interrupted" in str(exc.__cause__ or exc)

@@ -18,6 +18,7 @@ from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
+from batch_jobs.backends import backends_in_use
 from batch_jobs.conf import setting
 from batch_jobs.exitcodes import ExitCode
 from batch_jobs.framework import control, runcontrol, runs
@@ -142,7 +143,13 @@ class Run:
         caller = STOP.at_once  # a nested run's caller gets its own stop state back
         try:
             STOP.work_begins()  # a signal that came during the bookkeeping stops it here
-            return body()
+            try:
+                return body()
+            except Exception as exc:
+                if STOP.requested and any(b.was_cancelled(exc) for b in backends_in_use()):
+                    # The statement a stop signal cancelled (stop.py): the stop, not an error.
+                    raise JobStopped(STOP.signum) from exc
+                raise
         except BaseException as exc:
             code, reason = classify(exc)
             if code == ExitCode.OK:  # SystemExit(0) or SystemExit(None): a success

@@ -10,6 +10,7 @@ first signal stops it at once, as ``KeyboardInterrupt`` stops a ``BaseCommand``.
 
 import contextlib
 import logging
+import os
 import signal
 import threading
 
@@ -54,6 +55,8 @@ class StopSignals:
         self._depth = 0
         self._previous = {}
         self._woken = threading.Event()
+        self._wakeup = None  # (read end, write end, previous wakeup fd, thread)
+        self._seen = 0  # signals seen by the helper thread
 
     @property
     def requested(self):
@@ -69,15 +72,59 @@ class StopSignals:
             self.at_once = False
             self._woken.clear()
             self._previous = {s: signal.signal(s, self._handle) for s in HANDLED_SIGNALS}
+            self._watch_wakeups()
         self._depth += 1
         try:
             yield self
         finally:
             self._depth -= 1
             if install:
+                self._stop_watching_wakeups()
                 for s, handler in self._previous.items():
                     signal.signal(s, handler)
                 self._previous = {}
+
+    # A Python signal handler runs only between bytecodes of the main thread: while it waits
+    # in a driver's C code (psycopg 2 in libpq, sqlite3), a stop would wait for the statement
+    # to end. Python writes each signal's number to the wakeup fd at once, though: a helper
+    # thread reads it and, when the signal is to stop the run now, cancels the statement, so
+    # that the main thread returns to Python and its handler runs.
+
+    def _watch_wakeups(self):
+        read, write = os.pipe()
+        os.set_blocking(write, False)
+        try:
+            previous = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+        except ValueError:  # not the main thread after all
+            os.close(read)
+            os.close(write)
+            return
+        self._seen = 0
+        thread = threading.Thread(target=self._interrupt_on, args=(read,), daemon=True)
+        thread.name = "job-stop-signals"
+        thread.start()
+        self._wakeup = (read, write, previous, thread)
+
+    def _stop_watching_wakeups(self):
+        if self._wakeup is None:
+            return
+        read, write, previous, thread = self._wakeup
+        self._wakeup = None
+        signal.set_wakeup_fd(previous)
+        os.close(write)  # the thread reads the end of the pipe and returns
+        thread.join(timeout=5)
+        os.close(read)
+
+    def _interrupt_on(self, read):
+        from batch_jobs.framework.watchdog import WATCHDOG
+
+        while data := os.read(read, 64):
+            for signum in data:
+                if signum not in HANDLED_SIGNALS:
+                    continue
+                self._seen += 1
+                if self.at_once or self._seen > 1:  # what the handler will stop at once
+                    WATCHDOG.interrupt()
 
     def cooperate(self):
         """The run checks for stops: from now on the first signal waits for its check."""

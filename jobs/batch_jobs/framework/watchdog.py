@@ -127,6 +127,12 @@ class Watchdog:
                     self._fired = True
                     self._cut = [database for database in self._databases if cut(database)]
 
+    def interrupt(self):
+        """Cancel the statements the watched connections run now (from a signal's helper
+        thread: the main thread may be waiting in a driver's C code)."""
+        for database in self._databases:
+            backend_for(database).cancel()
+
 
 def cut(database):
     """Make the blocked call of ``database``'s connection fail at once (on PostgreSQL, shut

@@ -8,11 +8,12 @@ from batch_jobs import JobCommand
 class Command(JobCommand):
     help = (
         "Run a query that PostgreSQL cancels (a statement or a lock timeout), or one that "
-        "waits on a lock with no server-side timeout (only JOB_DB_TIMEOUT ends it)."
+        "waits on a lock with no server-side timeout (only JOB_DB_TIMEOUT ends it), or a "
+        "minute's pg_sleep that never checks for stops (a signal must end it at once)."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("kind", choices=["statement", "lock", "wait"])
+        parser.add_argument("kind", choices=["statement", "lock", "wait", "sleep"])
 
     def handle(self, *args, **options):
         with transaction.atomic(), connection.cursor() as cursor:
@@ -22,5 +23,7 @@ class Command(JobCommand):
             elif options["kind"] == "lock":
                 cursor.execute("SET LOCAL lock_timeout = '50ms'")
                 cursor.execute("LOCK TABLE testjobs_item IN ACCESS EXCLUSIVE MODE")
+            elif options["kind"] == "sleep":
+                cursor.execute("SELECT pg_sleep(60)")
             else:
                 cursor.execute("SELECT count(*) FROM testjobs_item")
