@@ -357,3 +357,24 @@ PINNED = [
 def test_the_hash_of_a_walk_is_the_one_earlier_versions_computed(options, walk, plan):
     assert arguments_hash(options) == walk
     assert arguments_hash(options, shard=False) == (plan or walk)
+
+
+def test_every_option_a_batch_job_gets_is_declared_in_or_out_of_the_walk():
+    # The framework's options are added from one table, each with its decision; Django's own
+    # are left out of the walk; every other option is the job's own and part of it.
+    from django.core.management import load_command_class
+
+    from batch_jobs.framework.arguments import JOB_OPTIONS
+    from batch_jobs.framework.redact import DJANGO_DEFAULT_OPTIONS
+    from batch_jobs.framework.walk import _NOT_PART_OF_THE_WALK
+
+    parser = load_command_class("tests.testjobs", "upper_items").create_parser("", "upper_items")
+    declared = {option.dest: option for option in JOB_OPTIONS}
+    dests = {action.dest for action in parser._actions} - {"help", "version"}
+    own = dests - set(declared) - DJANGO_DEFAULT_OPTIONS
+    assert own == {"strategy"}
+    assert set(declared) <= dests  # a batch job with a lock and a dry run gets them all
+    for dest in dests:
+        part_of_the_walk = declared[dest].part_of_the_walk if dest in declared else dest in own
+        assert (dest not in _NOT_PART_OF_THE_WALK) == part_of_the_walk, dest
+    assert {o.dest for o in JOB_OPTIONS if o.part_of_the_walk} == {"shard"}
