@@ -4,6 +4,7 @@
 ``arguments``  the options every job gets, and argument types
 ``lifecycle``  one run, start to finish: signals, deadline, wait, lock, record, events
 ``walk``       the batch walk: keyset pages, one transaction each, checkpoints
+``writes``     the write paths inside a batch (``update_rows``)
 ``progress``   progress bar or events, through a callback
 ``database``, ``lock``, ``runs``, ``stop``, ``watchdog``, ``errors``, ``logs``, ``ping``,
 ``redact``, ``schedule``: the parts those use.
