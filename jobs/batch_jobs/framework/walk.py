@@ -129,21 +129,7 @@ class Walk:
         if not self.plan():
             return
         self.resume()
-        declared = self.job._batch_job
-        self.sizer = BatchSizer(
-            self.options.get("batch_size") or declared.batch_size,
-            target=self.options.get("batch_time"),
-            floor=declared.min_batch_size,
-            ceiling=declared.max_batch_size,
-        )
-        self.health = Health(
-            self.job,
-            connections[self.using],
-            max_lag=self.options.get("max_lag"),
-            max_active=self.options.get("max_active"),
-            checks=self.job.get_health_checks(),
-            limit=self.options.get("max_health_wait"),
-        )
+        self.sizer, self.health = self.pacing()
         self.progress = self.start_progress(total)
         try:
             while True:
@@ -203,15 +189,36 @@ class Walk:
                 last_key=self.after,
                 walked=dict(self.earlier),
             )
-        self.job_run.walk_totals = self.totals()
+        self.job_run.walk_totals = Counter(self.earlier)  # none of this run's yet
 
     def start_progress(self, total):
+        """The walk's progress: of ``total`` rows, else of an estimate of them."""
         estimated = total is None
         if estimated:
             total = estimated_rows(self.queryset)
             if total and self.shard is not None:
                 total = -(-total // self.shard.count)  # the plan gives each shard about as many
         return self.job.progress(total=total, before=self.rows_before, estimated=estimated)
+
+    def pacing(self):
+        """The batch sizer (``--batch-size``, ``--batch-time``) and the health waits
+        (``--max-lag``, ``--max-active``, the health checks, ``--max-health-wait``)."""
+        declared = self.job._batch_job
+        sizer = BatchSizer(
+            self.options.get("batch_size") or declared.batch_size,
+            target=self.options.get("batch_time"),
+            floor=declared.min_batch_size,
+            ceiling=declared.max_batch_size,
+        )
+        health = Health(
+            self.job,
+            connections[self.using],
+            max_lag=self.options.get("max_lag"),
+            max_active=self.options.get("max_active"),
+            checks=self.job.get_health_checks(),
+            limit=self.options.get("max_health_wait"),
+        )
+        return sizer, health
 
     def pace(self):
         """Before a batch: wait while the database is unhealthy (75 when it stays so)."""
