@@ -19,7 +19,7 @@ _PUBLIC = {
     "JobCommand": "batch_jobs.framework.command",
     "CommandError": "django.core.management.base",
     "ExitCode": "batch_jobs.exitcodes",
-    "update_rows": "batch_jobs.framework.walk",
+    "update_rows": "batch_jobs.framework.writes",
     "Batch": "batch_jobs.framework.walk",
     "JobStopped": "batch_jobs.framework.stop",
     "bounded": "batch_jobs.framework.arguments",

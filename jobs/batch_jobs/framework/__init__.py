@@ -5,6 +5,7 @@
 ``arguments``    the options every job gets, and argument types
 ``lifecycle``    one run, start to finish: signals, deadline, wait, lock, record, events
 ``walk``         the batch walk: keyset pages, one transaction each, checkpoints
+``writes``       the write paths inside a batch (``update_rows``)
 ``shards``       sharded walks: the plan of key ranges every shard shares
 ``pacing``       adaptive batch sizes and waits on database health
 ``progress``     progress bar or events, through a callback

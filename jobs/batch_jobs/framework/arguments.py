@@ -1,6 +1,8 @@
 """The options every job gets, and argument types that refuse bad values with exit 2."""
 
 import argparse
+import dataclasses
+from collections.abc import Callable
 
 from batch_jobs.framework.pacing import DEFAULT_BATCH_TIME, DEFAULT_HEALTH_WAIT
 from batch_jobs.framework.shards import Shard
@@ -46,41 +48,69 @@ class _OwnOptionsFirst:
             self.group.add_argument(*names, **kwargs)
 
 
-def add_job_options(parser, command):
-    """Add the framework's options for ``command`` (a ``JobCommand``) to its parser, after
-    the command's own (``add_arguments``), leaving out any the command defines itself."""
-    declared = command._batch_job
-    group = _OwnOptionsFirst(parser, parser.add_argument_group("job options"))
-    # BaseCommand adds it only with system checks; a converted command's callers pass it.
-    if "--skip-checks" not in parser._option_string_actions:
-        parser.add_argument("--skip-checks", action="store_true", help="Skip system checks.")
-    if declared.supports_dry_run:
-        group.add_argument(
-            "--dry-run",
+@dataclasses.dataclass(frozen=True)
+class JobOption:
+    """One option the framework gives a job. ``needs`` names the declaration that adds it
+    (``""``: every job); ``part_of_the_walk`` says whether a rerun with another value walks
+    anew (its own checkpoint) or resumes the same walk (``batch_jobs.framework.walk``
+    derives the walk's identity from it, so every option must decide); ``spec(declared)``
+    gives ``add_argument``'s keywords for the command's resolved ``class Job``."""
+
+    flag: str
+    needs: str
+    part_of_the_walk: bool
+    spec: Callable
+
+    @property
+    def dest(self):
+        return self.flag.removeprefix("--").replace("-", "_")
+
+
+#: The framework's options, in the order ``--help`` lists them.
+JOB_OPTIONS = (
+    JobOption(
+        "--dry-run",
+        "supports_dry_run",
+        False,
+        lambda declared: dict(
             action="store_true",
             help="Compute and report what would change, and write nothing.",
-        )
-    if declared.lock:
-        group.add_argument(
-            "--no-lock",
+        ),
+    ),
+    JobOption(
+        "--no-lock",
+        "lock",
+        False,
+        lambda declared: dict(
             action="store_true",
             help="Do not take the overlap lock (only for work that is safe to overlap).",
-        )
-        group.add_argument(
-            "--skip-if-running",
+        ),
+    ),
+    JobOption(
+        "--skip-if-running",
+        "lock",
+        False,
+        lambda declared: dict(
             action="store_true",
             help="Exit 0 instead of 75 when another run of this job holds the lock.",
-        )
-    if declared.batch_size:
-        group.add_argument(
-            "--batch-size",
+        ),
+    ),
+    JobOption(
+        "--batch-size",
+        "batch_size",
+        False,
+        lambda declared: dict(
             type=positive_int,
             default=declared.batch_size,
             metavar="N",
             help=f"Rows per batch, each in its own transaction (default {declared.batch_size}).",
-        )
-        group.add_argument(
-            "--batch-time",
+        ),
+    ),
+    JobOption(
+        "--batch-time",
+        "batch_size",
+        False,
+        lambda declared: dict(
             type=positive_seconds,
             nargs="?",
             const=DEFAULT_BATCH_TIME,
@@ -90,55 +120,101 @@ def add_job_options(parser, command):
             f"{DEFAULT_BATCH_TIME:g}), from a smoothed rows-per-second; --batch-size is then "
             f"the first batch's size. Sizes stay within {declared.min_batch_size} and "
             f"{declared.max_batch_size}.",
-        )
-        group.add_argument(
-            "--max-lag",
+        ),
+    ),
+    JobOption(
+        "--max-lag",
+        "batch_size",
+        False,
+        lambda declared: dict(
             type=positive_seconds,
             metavar="SECONDS",
             help="Wait between batches while a streaming replica's replay lag, as the primary "
             "sees it, is over this (the role needs pg_monitor).",
-        )
-        group.add_argument(
-            "--max-active",
+        ),
+    ),
+    JobOption(
+        "--max-active",
+        "batch_size",
+        False,
+        lambda declared: dict(
             type=positive_int,
             metavar="N",
             help="Wait between batches while more than N other backends are running a statement.",
-        )
-        group.add_argument(
-            "--max-health-wait",
+        ),
+    ),
+    JobOption(
+        "--max-health-wait",
+        "batch_size",
+        False,
+        lambda declared: dict(
             type=positive_seconds,
             default=DEFAULT_HEALTH_WAIT,
             metavar="SECONDS",
             help="Give up (exit 75, the checkpoint kept) after waiting this long for the "
             f"database to be healthy (default {DEFAULT_HEALTH_WAIT:g}).",
-        )
-        group.add_argument(
-            "--restart",
+        ),
+    ),
+    JobOption(
+        "--restart",
+        "batch_size",
+        False,
+        lambda declared: dict(
             action="store_true",
             help="Ignore the checkpoint of an unfinished earlier run and start from the top.",
-        )
-        group.add_argument(
-            "--shard",
+        ),
+    ),
+    JobOption(
+        "--shard",
+        "batch_size",
+        True,  # each shard has a checkpoint of its own
+        lambda declared: dict(
             type=shard,
             metavar="I/N",
             help="Walk only shard I of N (I counts from 0): the walk's keys split into N "
             "ranges of about as many rows, each with its own checkpoint and lock. In a "
             "Kubernetes Indexed Job, JOB_COMPLETION_INDEX and JOB_SHARDS set it.",
-        )
-        group.add_argument(
-            "--throttle",
+        ),
+    ),
+    JobOption(
+        "--throttle",
+        "batch_size",
+        False,
+        lambda declared: dict(
             type=non_negative_seconds,
             default=0.0,
             metavar="SECONDS",
             help="Pause between batches, to spare a database that also serves users.",
-        )
-    limit = declared.max_runtime
-    group.add_argument(
+        ),
+    ),
+    JobOption(
         "--max-runtime",
-        type=positive_seconds,
-        default=limit,
-        metavar="SECONDS",
-        help="Stop at the first batch boundary after this many seconds and exit 75, "
-        "so that a scheduler retries and the next run resumes"
-        + (f" (default {limit:g}, the job's max_runtime)." if limit else "."),
-    )
+        "",
+        False,
+        lambda declared: dict(
+            type=positive_seconds,
+            default=declared.max_runtime,
+            metavar="SECONDS",
+            help="Stop at the first batch boundary after this many seconds and exit 75, "
+            "so that a scheduler retries and the next run resumes"
+            + (
+                f" (default {declared.max_runtime:g}, the job's max_runtime)."
+                if declared.max_runtime
+                else "."
+            ),
+        ),
+    ),
+)
+
+
+def add_job_options(parser, command):
+    """Add the framework's options for ``command`` (a ``JobCommand``) to its parser, after
+    the command's own (``add_arguments``), leaving out any the command defines itself."""
+    declared = command._batch_job
+    group = _OwnOptionsFirst(parser, parser.add_argument_group("job options"))
+    # BaseCommand adds it only with system checks; a converted command's callers pass it.
+    if "--skip-checks" not in parser._option_string_actions:
+        parser.add_argument("--skip-checks", action="store_true", help="Skip system checks.")
+    for option in JOB_OPTIONS:
+        if not option.needs or getattr(declared, option.needs):
+            group.add_argument(option.flag, **option.spec(declared))

@@ -1,15 +1,15 @@
 """The batch walk: keyset pagination, one transaction per batch, checkpoints.
 
-``walk(job, queryset, process)`` (``JobCommand.run_batches``) walks ``queryset`` in key order,
-``--batch-size`` rows at a time (``key > last ORDER BY key LIMIT n``; never OFFSET), and calls
-``process(batch)`` inside the batch's own transaction. The checkpoint (job, arguments hash,
-last key, counters) is written in that same transaction, so a rerun after any stop resumes
-exactly after the last committed batch. Two write paths fit inside ``process``:
+``Walk(job, queryset, process).run()`` (``JobCommand.run_batches``) walks ``queryset`` in key
+order, ``--batch-size`` rows at a time (``key > last ORDER BY key LIMIT n``; never OFFSET),
+and calls ``process(batch)`` inside the batch's own transaction. The checkpoint (job,
+arguments hash, last key, counters) is written in that same transaction, so a rerun after any
+stop resumes exactly after the last committed batch. The write paths that fit inside
+``process`` are in ``batch_jobs.framework.writes``.
 
-* set-based: ``batch.queryset.filter(...).update(field=<expression>)``, one ``UPDATE`` per key
-  range, for changes SQL can express;
-* Python: compute new values per row, then ``update_rows(model, fields, rows)``, one
-  ``COPY`` and one ``UPDATE ... FROM`` per batch (not ``bulk_update``'s ``CASE WHEN`` per row).
+Which options identify a walk (a rerun with other values walks anew) and which only change
+how it goes (a rerun resumes) is declared once, with each option, in
+``batch_jobs.framework.arguments.JOB_OPTIONS``; a job's own options are all part of its walk.
 """
 
 import dataclasses
@@ -18,9 +18,10 @@ import json
 import time
 from collections import Counter
 
-from django.db import connections, router, transaction
+from django.db import connections, transaction
 
 from batch_jobs.backends import backend_for
+from batch_jobs.framework.arguments import JOB_OPTIONS
 from batch_jobs.framework.pacing import BatchSizer, Health, timed_out
 from batch_jobs.framework.redact import DJANGO_DEFAULT_OPTIONS
 from batch_jobs.framework.shards import Plans, Shard
@@ -29,17 +30,7 @@ from batch_jobs.models import JobCheckpoint
 
 # Options that change how a run goes, not what it walks: a rerun with other values resumes.
 _NOT_PART_OF_THE_WALK = DJANGO_DEFAULT_OPTIONS | {
-    "batch_size",
-    "batch_time",
-    "max_lag",
-    "max_active",
-    "max_health_wait",
-    "throttle",
-    "dry_run",
-    "restart",
-    "no_lock",
-    "skip_if_running",
-    "max_runtime",
+    option.dest for option in JOB_OPTIONS if not option.part_of_the_walk
 }
 
 
@@ -66,19 +57,6 @@ def arguments_hash(options, shard=True):
     }
     encoded = json.dumps(walked, sort_keys=True, default=str).encode()
     return hashlib.sha256(encoded).hexdigest()
-
-
-def update_rows(model, fields, rows, key="pk"):
-    """Write ``rows`` (tuples ``(key, *values)`` for ``fields``) in one round of statements.
-
-    On PostgreSQL the rows stream with ``COPY`` (through psycopg 3 or psycopg 2) into a
-    temporary table of the session, and one ``UPDATE ... FROM`` it applies them: no SQL text
-    grows with the batch. Elsewhere, ``bulk_update``. Returns the number of rows updated.
-    """
-    if not rows:
-        return 0
-    using = router.db_for_write(model)
-    return backend_for(connections[using]).update_rows(model, fields, rows, key, using)
 
 
 class Checkpoints:
@@ -112,133 +90,233 @@ class Checkpoints:
         self.objects.filter(job=self.job, arguments_hash=self.hash).delete()
 
 
-def walk(job, queryset, process, *, fields=(), key="pk", total=None):
-    """Walk ``queryset`` in batches and call ``process(batch)`` in each one's transaction.
+class Walk:
+    """One walk of ``queryset`` for ``job`` (the running ``JobCommand``), a step per method:
+    ``plan`` (a shard's key range), ``resume`` (the checkpoint), ``pace`` (health waits and
+    the throttle), ``process`` (one batch in its transaction), ``checkpoint`` and ``finish``.
 
-    ``job`` is the running ``JobCommand``: its options (``--batch-size``, ``--restart``,
-    ``--throttle``), dry-run flag, counters, stop checks, transactions and progress.
-    ``job.counters`` count what this run does; the checkpoint, ``job.walk_totals`` and the run
-    record's ``walk`` count the whole walk, earlier runs included.
+    ``job.counters`` count what this run does, ``earlier`` what earlier runs of the same walk
+    did (from the checkpoint): the whole walk's counters are their sum, ``totals()``, from
+    which the checkpoint, ``job.walk_totals`` and the run record's ``walk`` are written.
     """
-    run = job._job_run
-    options, counters, using = run.options, run.counters, queryset.db
-    checkpoints = Checkpoints(job.job_name, options, using=using)
-    after = resumed_after = None
-    earlier = Counter()  # what earlier runs of this walk counted: this run's are job.counters
-    rows_before = 0
-    shard = Shard.parse(options["shard"]) if options.get("shard") else None
-    if shard is not None:
-        plans = Plans(job.job_name, arguments_hash(options, shard=False), shard, using)
-        queryset = plans.scope(queryset, key, restart=options.get("restart"), dry_run=job.dry_run)
-        if queryset is None:
-            job.log_event(
-                "shard_walked",
-                "shard %s has walked its range; it walks again when every shard of this walk "
-                "has finished (or with --restart)",
-                shard,
-                shard=str(shard),
-            )
-            run.walk_stands(None, None, Counter(), done=True)
+
+    def __init__(self, job, queryset, process, *, fields=(), key="pk"):
+        self.job, self.job_run = job, job._job_run
+        self.queryset, self.process_batch, self.fields, self.key = queryset, process, fields, key
+        self.options, self.counters = self.job_run.options, self.job_run.counters
+        self.using = queryset.db
+        self.checkpoints = Checkpoints(job.job_name, self.options, using=self.using)
+        self.shard = Shard.parse(self.options["shard"]) if self.options.get("shard") else None
+        self.plans = None
+        self.earlier = Counter()
+        self.resumed_after = self.after = None
+        self.rows_before = 0  # rows earlier runs of this walk walked
+        self.retried = False  # the last batch timed out and is being retried at half the size
+        self.sizer = self.health = self.progress = None
+
+    @property
+    def dry_run(self):
+        return self.job.dry_run
+
+    def totals(self):
+        """The whole walk's counters: earlier runs' and this run's."""
+        totals = Counter(self.earlier)
+        totals.update(self.counters)
+        return totals
+
+    def run(self, total=None):
+        """Walk every batch, then finish; ``total`` rows, else an estimate, for progress."""
+        if not self.plan():
             return
-    if options.get("restart") and not job.dry_run:
-        checkpoints.clear()
-    elif not job.dry_run and (checkpoint := checkpoints.load()) is not None:
-        after = resumed_after = checkpoint.last_key
-        earlier.update(checkpoint.counters)
-        rows_before = checkpoint.rows
-        job.log_event(
-            "resume", "resuming after key %s", after, last_key=after, walked=dict(earlier)
+        self.resume()
+        self.sizer, self.health = self.pacing()
+        self.progress = self.start_progress(total)
+        try:
+            while True:
+                self.job.check_stop()
+                self.pace()
+                try:
+                    batch = self.process()
+                except BaseException as exc:
+                    if self.retry_smaller(exc):
+                        continue
+                    raise
+                if batch is None:
+                    break
+                self.advance(batch)
+                self.throttle()
+        finally:
+            self.progress.close()
+        self.finish()
+
+    # -- the steps -----------------------------------------------------------------------
+
+    def plan(self):
+        """Narrow the walk to its shard's key range; ``False`` when the shard has walked it."""
+        if self.shard is None:
+            return True
+        self.plans = Plans(
+            self.job.job_name, arguments_hash(self.options, shard=False), self.shard, self.using
         )
-    run.walk_totals = Counter(earlier)
-    declared = job._batch_job
-    sizer = BatchSizer(
-        options.get("batch_size") or declared.batch_size,
-        target=options.get("batch_time"),
-        floor=declared.min_batch_size,
-        ceiling=declared.max_batch_size,
-    )
-    health = Health(
-        job,
-        connections[using],
-        max_lag=options.get("max_lag"),
-        max_active=options.get("max_active"),
-        checks=job.get_health_checks(),
-        limit=options.get("max_health_wait"),
-    )
-    estimated = total is None
-    if estimated:
-        total = estimated_rows(queryset)
-        if total and shard is not None:
-            total = -(-total // shard.count)  # the plan gives each shard about as many rows
-    progress = job.progress(total=total, before=rows_before, estimated=estimated)
-    retried = False
+        self.queryset = self.plans.scope(
+            self.queryset, self.key, restart=self.options.get("restart"), dry_run=self.dry_run
+        )
+        if self.queryset is not None:
+            return True
+        self.job.log_event(
+            "shard_walked",
+            "shard %s has walked its range; it walks again when every shard of this walk "
+            "has finished (or with --restart)",
+            self.shard,
+            shard=str(self.shard),
+        )
+        self.job_run.walk_stands(None, None, Counter(), done=True)
+        return False
 
-    def stands():  # where the walk stands, and how it was paced, for the run record
-        pacing = {"batch_size": sizer.size}
-        if health.waits:
-            pacing |= {"health_waits": health.waits, "health_wait_s": round(health.waited, 1)}
-        run.walk_stands(resumed_after, after, run.walk_totals, done=False, **pacing)
+    def resume(self):
+        """Start after the checkpoint of an unfinished earlier run, unless ``--restart`` (which
+        clears it) or a dry run (which neither reads nor writes one)."""
+        if self.options.get("restart") and not self.dry_run:
+            self.checkpoints.clear()
+        elif not self.dry_run and (checkpoint := self.checkpoints.load()) is not None:
+            self.after = self.resumed_after = checkpoint.last_key
+            self.earlier.update(checkpoint.counters)
+            self.rows_before = checkpoint.rows
+            self.job.log_event(
+                "resume",
+                "resuming after key %s",
+                self.after,
+                last_key=self.after,
+                walked=dict(self.earlier),
+            )
+        self.job_run.walk_totals = Counter(self.earlier)  # none of this run's yet
 
-    try:
-        while True:
-            job.check_stop()
-            try:
-                health.wait()
-            finally:
-                if health.waits:  # a wait that gave up (75) is counted too
-                    stands()
-            before = counters.copy()
-            started = time.monotonic()
-            try:
-                with job.atomic(using=using):
-                    batch = next_batch(queryset, fields, key, after, sizer.size)
-                    if batch is None:
-                        break
-                    process(batch)
-                    totals = Counter(earlier)
-                    totals.update(counters)
-                    if job.dry_run:
-                        transaction.set_rollback(True, using=using)
-                    else:
-                        checkpoints.save(
-                            batch.last_key, totals, rows_before + progress.done + len(batch)
-                        )
-            except BaseException as exc:
-                # The batch rolled back, and so do its counts.
-                counters.clear()
-                counters.update(before)
-                # A server-side timeout: once, at half the size; a second in a row is 75.
-                if sizer.adaptive and not retried and timed_out(exc, connections[using]):
-                    retried = True
-                    failed_size = sizer.size
-                    sizer.halve()
-                    job.log_event(
-                        "batch_timeout",
-                        "a batch of %s rows timed out; retrying it at %s",
-                        failed_size,
-                        sizer.size,
-                        batch_size=sizer.size,
-                    )
-                    continue
-                raise
-            retried = False
-            sizer.measured(len(batch), time.monotonic() - started)
-            after = batch.last_key
-            run.walk_totals = totals
-            stands()
-            if sizer.adaptive:
-                progress.extra["batch_size"] = sizer.size
-            progress.advance(len(batch))
-            if options.get("throttle"):
-                STOP.wait(options["throttle"])  # a stop signal ends the pause at once
-    finally:
-        progress.close()
-    run.walk_stands(resumed_after, after, run.walk_totals, done=True)
-    if not job.dry_run:
-        with transaction.atomic(using=using):  # both or neither: a crash here redoes nothing
-            checkpoints.clear()
-            if shard is not None:
-                plans.finish()
+    def start_progress(self, total):
+        """The walk's progress: of ``total`` rows, else of an estimate of them."""
+        estimated = total is None
+        if estimated:
+            total = estimated_rows(self.queryset)
+            if total and self.shard is not None:
+                total = -(-total // self.shard.count)  # the plan gives each shard about as many
+        return self.job.progress(total=total, before=self.rows_before, estimated=estimated)
+
+    def pacing(self):
+        """The batch sizer (``--batch-size``, ``--batch-time``) and the health waits
+        (``--max-lag``, ``--max-active``, the health checks, ``--max-health-wait``)."""
+        declared = self.job._batch_job
+        sizer = BatchSizer(
+            self.options.get("batch_size") or declared.batch_size,
+            target=self.options.get("batch_time"),
+            floor=declared.min_batch_size,
+            ceiling=declared.max_batch_size,
+        )
+        health = Health(
+            self.job,
+            connections[self.using],
+            max_lag=self.options.get("max_lag"),
+            max_active=self.options.get("max_active"),
+            checks=self.job.get_health_checks(),
+            limit=self.options.get("max_health_wait"),
+        )
+        return sizer, health
+
+    def pace(self):
+        """Before a batch: wait while the database is unhealthy (75 when it stays so)."""
+        try:
+            self.health.wait()
+        finally:
+            if self.health.waits:  # a wait that gave up (75) is counted too
+                self.stands()
+
+    def throttle(self):
+        """After a batch: ``--throttle``'s pause; a stop signal ends it at once."""
+        if self.options.get("throttle"):
+            STOP.wait(self.options["throttle"])
+
+    def process(self):
+        """Process the next batch in its own transaction, with its checkpoint; ``None`` at
+        the end. A batch that raises rolls back, and so do the counts it made."""
+        before = self.counters.copy()
+        started = time.monotonic()
+        try:
+            with self.job.atomic(using=self.using):
+                batch = next_batch(
+                    self.queryset, self.fields, self.key, self.after, self.sizer.size
+                )
+                if batch is None:
+                    return None
+                self.process_batch(batch)
+                self.checkpoint(batch)
+        except BaseException:
+            self.counters.clear()
+            self.counters.update(before)
+            raise
+        self.retried = False
+        self.sizer.measured(len(batch), time.monotonic() - started)
+        return batch
+
+    def retry_smaller(self, exc):
+        """Whether to retry a batch that failed with ``exc``: a server-side timeout, once, at
+        half the size; a second in a row is 75."""
+        if not self.sizer.adaptive or self.retried or not timed_out(exc, connections[self.using]):
+            return False
+        self.retried = True
+        failed_size = self.sizer.size
+        self.sizer.halve()
+        self.job.log_event(
+            "batch_timeout",
+            "a batch of %s rows timed out; retrying it at %s",
+            failed_size,
+            self.sizer.size,
+            batch_size=self.sizer.size,
+        )
+        return True
+
+    def checkpoint(self, batch):
+        """In the batch's transaction: save where the walk stands; a dry run rolls back."""
+        if self.dry_run:
+            transaction.set_rollback(True, using=self.using)
+        else:
+            rows = self.rows_before + self.progress.done + len(batch)
+            self.checkpoints.save(batch.last_key, self.totals(), rows)
+
+    def advance(self, batch):
+        """After a batch's commit: the walk's counters, record and progress move on."""
+        self.after = batch.last_key
+        self.job_run.walk_totals = self.totals()
+        self.stands()
+        if self.sizer.adaptive:
+            self.progress.extra["batch_size"] = self.sizer.size
+        self.progress.advance(len(batch))
+
+    def stands(self):
+        """Where the walk stands, and how it was paced, for the run record."""
+        pacing = {"batch_size": self.sizer.size}
+        if self.health.waits:
+            pacing |= {
+                "health_waits": self.health.waits,
+                "health_wait_s": round(self.health.waited, 1),
+            }
+        self.job_run.walk_stands(
+            self.resumed_after, self.after, self.job_run.walk_totals, done=False, **pacing
+        )
+
+    def finish(self):
+        """The walk is done: the record says so, and the checkpoint (and a shard's part of
+        the plan) goes."""
+        self.job_run.walk_stands(
+            self.resumed_after, self.after, self.job_run.walk_totals, done=True
+        )
+        if not self.dry_run:
+            with transaction.atomic(using=self.using):  # both or neither: a crash redoes nothing
+                self.checkpoints.clear()
+                if self.plans is not None:
+                    self.plans.finish()
+
+
+def walk(job, queryset, process, *, fields=(), key="pk", total=None):
+    """Walk ``queryset`` in batches and call ``process(batch)`` in each one's transaction."""
+    Walk(job, queryset, process, fields=fields, key=key).run(total)
 
 
 def estimated_rows(queryset):
