@@ -52,6 +52,7 @@ class StopSignals:
         self._depth = 0
         self._previous = {}
         self._woken = threading.Event()
+        self._batches_left = None  # stop_after_batches: batches until a stop is requested
 
     @property
     def requested(self):
@@ -80,6 +81,31 @@ class StopSignals:
     def cooperate(self):
         """The run checks for stops: from now on the first signal waits for its check."""
         self.cooperative = True
+
+    def request(self, signum=signal.SIGTERM):
+        """Ask for a stop as the first ``signum`` does: the run's next check stops it."""
+        self.signum = signum
+        self._woken.set()
+
+    @contextlib.contextmanager
+    def stop_after_batches(self, n):
+        """Request a stop (as a first SIGTERM does) once ``n`` batches of a walk are done
+        (``batch_jobs.testing``): the run then stops at that batch boundary."""
+        if n < 1:
+            raise ValueError(f"stop after at least one batch, not {n}")
+        self._batches_left = n
+        try:
+            yield
+        finally:
+            self._batches_left = None
+
+    def batch_done(self):
+        """A walk finished a batch: the hook ``stop_after_batches`` counts."""
+        if self._batches_left is not None:
+            self._batches_left -= 1
+            if self._batches_left <= 0:
+                self._batches_left = None
+                self.request()
 
     def wait(self, seconds):
         """Sleep ``seconds``, or less if a stop signal comes: then the caller's next check

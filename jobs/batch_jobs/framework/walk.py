@@ -229,6 +229,7 @@ def walk(job, queryset, process, *, fields=(), key="pk", total=None):
             if sizer.adaptive:
                 progress.extra["batch_size"] = sizer.size
             progress.advance(len(batch))
+            STOP.batch_done()  # batch_jobs.testing's stop_after_batches
             if options.get("throttle"):
                 STOP.wait(options["throttle"])  # a stop signal ends the pause at once
     finally:
