@@ -26,6 +26,7 @@ from batch_jobs import JobCommand, checks
 from batch_jobs.checks import check_job_declarations
 from batch_jobs.framework.declaration import flat_attributes
 from batch_jobs.models import JobCheckpoint, JobRun
+from tests.support.waits import wait_for
 from tests.testjobs.management.commands.echo_args import Command as EchoArgs
 from tests.testjobs.models import Item
 
@@ -264,9 +265,8 @@ def test_sigterm_in_a_throttle_pause_stops_at_once_with_143():
     args = [job, "upper_items", "--batch-size", "10", "--throttle", "600"]
     process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 30
-        while not JobCheckpoint.objects.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)  # the first batch committed: the pause has begun
+        # The first batch committed: the pause has begun.
+        wait_for(JobCheckpoint.objects.exists, "the first batch's checkpoint")
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)  # far less than the pause
     finally:

@@ -80,7 +80,7 @@ def test_a_success_then_a_failure_keeps_the_last_success(settings, pushgateway):
     assert first[("batch_job_status", app, ("status", "succeeded"))] == 1
     assert first[("batch_job_counter", app, ("counter", "calls"))] == 1
 
-    time.sleep(0.01)
+    time.sleep(0.01)  # kept: time passes, so that a new success would have a later time
     with pytest.raises(CommandError):
         run("fail_with", "65")
     second = samples(pushgateway, "fail_with")
