@@ -126,8 +126,8 @@ def process_batch(command, method, rows, queryset=None, *, key="pk", dry_run=Fal
     ``self.counters``, ``self.dry_run``, ``update_rows`` and ``self.log_event`` work as in a
     run, whose options are the job's defaults updated with ``options``; no lock is taken and
     no record written. Attributes a job's ``handle`` sets for its ``process`` can be set on an
-    instance passed as ``command``. The
-    batch runs in a transaction of its own, rolled back when ``dry_run`` is set, as the walk's.
+    instance passed as ``command``. The batch runs in a transaction of its own, rolled back
+    when ``dry_run`` is set, as the walk's.
     """
     command = _load(command)
     parser = command.create_parser("", command.__module__.rpartition(".")[2])

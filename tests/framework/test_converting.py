@@ -26,6 +26,7 @@ from batch_jobs import JobCommand, checks
 from batch_jobs.checks import check_job_declarations
 from batch_jobs.framework.declaration import flat_attributes
 from batch_jobs.models import JobCheckpoint, JobRun
+from batch_jobs.testing import run_job
 from tests.support.waits import wait_for
 from tests.testjobs.management.commands.echo_args import Command as EchoArgs
 from tests.testjobs.models import Item
@@ -34,9 +35,9 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
 def run(command, *args, **options):
-    out = StringIO()
-    call_command(command, *args, stdout=out, **options)
-    return out.getvalue()
+    result = run_job(command, *args, **options)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
 
 
 def command_with_own(option, batch):
@@ -206,8 +207,8 @@ def raising(exception):
     ],
 )
 def test_in_process_the_caller_sees_the_exception_handle_raised(exception, status, code):
-    with pytest.raises(type(exception)) as excinfo:
-        run(raising(exception))
+    with pytest.raises(type(exception)) as excinfo:  # call_command's own behaviour
+        call_command(raising(exception), stdout=StringIO())
     assert excinfo.value is exception
     record = JobRun.objects.get()
     assert (record.status, record.exit_code) == (status, code)
@@ -218,7 +219,7 @@ def test_in_process_the_caller_sees_the_exception_handle_raised(exception, statu
 )
 def test_system_exit_is_its_code(exit_code, status, code):
     with pytest.raises(SystemExit):
-        run(raising(SystemExit(exit_code)))
+        call_command(raising(SystemExit(exit_code)), stdout=StringIO())
     record = JobRun.objects.get()
     assert (record.status, record.exit_code) == (status, code)
 
@@ -250,9 +251,7 @@ def test_max_runtime_declared_limits_a_manual_run():
     command = Command()
     help_text = " ".join(command.create_parser("m", "c").format_help().split())
     assert "(default 0.2, the job's max_runtime)" in help_text
-    with pytest.raises(CommandError) as excinfo:
-        run(command)
-    assert excinfo.value.returncode == 75
+    assert run_job(command).exit_code == 75
     assert JobRun.objects.get().status == "interrupted"
 
 
