@@ -2,6 +2,7 @@
 
 import pytest
 
+from batch_jobs.framework.stop import STOP
 from batch_jobs.models import JobCheckpoint, JobRun
 from batch_jobs.testing import process_batch, run_job, stop_after
 from tests.testjobs.models import Item
@@ -82,6 +83,7 @@ def test_stop_after_batches_stops_as_a_graceful_stop_and_the_rerun_resumes(items
 def test_stop_after_as_a_context_manager_and_it_is_reset_afterwards(items):
     with stop_after(1):
         assert run_job("upper_items", batch_size=10).exit_code == 143
+    assert not STOP.requested  # its request was answered: none is left for what comes next
     assert run_job("upper_items", batch_size=10).exit_code == 0
     assert Item.objects.filter(name__startswith="ITEM").count() == 30
 

@@ -97,6 +97,8 @@ class StopSignals:
         try:
             yield
         finally:
+            if self._batches_left is None and self.signum == signal.SIGTERM:
+                self.signum = None  # its own request, answered: nothing is left pending
             self._batches_left = None
 
     def batch_done(self):
