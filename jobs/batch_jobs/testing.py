@@ -104,9 +104,9 @@ def run_job(name, *args, stop_after_batches=None, **options):
     finally:
         del command.execute  # the class's again
     state = command.__dict__.get("_job_run")
+    # As the finish wrote it; not read again, which would reopen the control connection
+    # that the run closed.
     record = state.record if isinstance(state, Run) and executed else None
-    if record is not None:
-        record.refresh_from_db()
     return JobResult(
         exit_code=_exit_code(exception, record, parsed=bool(executed)),
         stdout=stdout.getvalue(),
