@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 
 export PG_IMAGE
 
-.PHONY: help build up down web test lint job bench manifests reliability dist
+.PHONY: help build up down web test test-fast lint job bench manifests reliability dist
 
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z_-]*:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -37,6 +37,10 @@ down: ## Stop the compose stack and delete its database volume.
 
 test: $(VENV)/.synced ## Run the whole test suite: PostgreSQL and the image through Docker.
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-fast: $(VENV)/.synced ## Run the in-process tests only (no image, lanes, adoption, topologies, browser); print the time.
+	@start=$$(date +%s); status=0; $(VENV)/bin/pytest -m "not image" $(PYTEST_ARGS) || status=$$?; \
+	echo "test-fast: $$(( $$(date +%s) - start )) s"; exit $$status
 
 lint: $(VENV)/.synced ## Lint Python (ruff) and the entrypoint (shellcheck).
 	$(VENV)/bin/ruff check .

@@ -5,6 +5,8 @@ What a job author imports comes from here, and only from here::
 
     from batch_jobs import CommandError, ExitCode, JobCommand, update_rows
 
+and, in its tests, ``from batch_jobs.testing import process_batch, run_job, stop_after``.
+
 Everything else (``batch_jobs.framework.*``, ``batch_jobs.runner``, ``batch_jobs.ctl``) may
 change between releases.
 """

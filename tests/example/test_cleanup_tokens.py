@@ -1,14 +1,13 @@
 """cleanup_tokens against a real PostgreSQL: the seed tutorial's interface, kept exactly."""
 
 from datetime import timedelta
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 
 from app.store.models import AuthToken
 from batch_jobs.models import JobRun
+from batch_jobs.testing import run_job
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -21,9 +20,9 @@ def tokens():
 
 
 def cleanup(*args):
-    out = StringIO()
-    call_command("cleanup_tokens", *args, stdout=out)
-    return out.getvalue()
+    result = run_job("cleanup_tokens", *args)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
 
 
 def test_dry_run_reports_candidates_and_deletes_nothing(tokens):

@@ -2,15 +2,13 @@
 
 import datetime
 from decimal import Decimal
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from app.store.models import DailyStat, Order
+from batch_jobs.testing import run_job
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -52,9 +50,9 @@ def stored():
 
 
 def compute(*args):
-    out = StringIO()
-    call_command("compute_daily_stats", *args, stdout=out)
-    return out.getvalue().splitlines()
+    result = run_job("compute_daily_stats", *args)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout.splitlines()
 
 
 def test_a_range_equals_sql_and_a_rerun_changes_nothing(orders):
@@ -108,6 +106,5 @@ def test_dry_run_writes_nothing(orders):
     ],
 )
 def test_contradictory_dates_are_usage_errors(args):
-    with pytest.raises(CommandError) as excinfo:
-        compute(*args)
-    assert excinfo.value.returncode == 2
+    result = run_job("compute_daily_stats", *args)
+    assert result.exit_code == 2

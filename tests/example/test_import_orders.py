@@ -1,13 +1,11 @@
 """import_orders: validates everything first, upserts by external id, idempotent."""
 
 from decimal import Decimal
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from app.store.models import Order
+from batch_jobs.testing import run_job
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -26,9 +24,9 @@ def csv_file(tmp_path, lines, name="orders.csv"):
 
 
 def import_orders(*args):
-    out = StringIO()
-    call_command("import_orders", *args, stdout=out, stderr=StringIO())
-    return out.getvalue().splitlines()[-1]
+    result = run_job("import_orders", *args)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout.splitlines()[-1]
 
 
 def test_import_then_reimport_is_idempotent(tmp_path):
@@ -63,10 +61,9 @@ BAD = [
 
 def test_bad_rows_exit_65_naming_lines_and_nothing_is_written(tmp_path):
     path = csv_file(tmp_path, [GOOD[0], *BAD, GOOD[1]])
-    with pytest.raises(CommandError) as excinfo:
-        import_orders(path)
-    assert excinfo.value.returncode == 65
-    message = str(excinfo.value)
+    result = run_job("import_orders", path)
+    assert result.exit_code == 65
+    message = str(result.exception)
     assert message.startswith(f"6 invalid rows in {path}, nothing imported: line 3: external_id")
     for line in (3, 4, 5, 6, 7):
         assert f"line {line}: " in message
@@ -113,7 +110,6 @@ def test_unusable_files_exit_65(tmp_path, content, message):
         path.write_text(content)
     elif isinstance(content, bytes):
         path.write_bytes(content)
-    with pytest.raises(CommandError) as excinfo:
-        import_orders(str(path))
-    assert excinfo.value.returncode == 65
-    assert message in str(excinfo.value)
+    result = run_job("import_orders", str(path))
+    assert result.exit_code == 65
+    assert message in str(result.exception)

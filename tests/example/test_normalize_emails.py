@@ -1,19 +1,14 @@
 """normalize_emails: every strategy agrees with SQL, streams, resumes, and is idempotent."""
 
-import signal
 import tracemalloc
-from io import StringIO
 
 import psycopg
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.db import connection
 
-from app.store.management.commands.normalize_emails import Command as NormalizeEmails
 from app.store.models import Customer
-from batch_jobs.framework.stop import STOP
 from batch_jobs.models import JobCheckpoint, JobRun
+from batch_jobs.testing import process_batch, run_job
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -40,9 +35,9 @@ def emails():
 
 
 def normalize(*args):
-    out = StringIO()
-    call_command("normalize_emails", *args, stdout=out)
-    return out.getvalue()
+    result = run_job("normalize_emails", *args)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -68,31 +63,20 @@ def test_dry_run_counts_and_writes_nothing(strategy):
 
 
 @pytest.mark.parametrize("strategy", ["python", "set"])
-def test_a_stopped_run_resumes_where_it_stopped(strategy, monkeypatch):
+def test_a_stopped_run_resumes_where_it_stopped(strategy):
     seed(1000)
     expected = expected_emails()
-    calls = []
-    original = {
-        "python": NormalizeEmails.normalize_in_python,
-        "set": NormalizeEmails.normalize_in_sql,
-    }[strategy]
-
-    def stop_after_three(self, batch):
-        calls.append((batch.first_key, batch.last_key))
-        original(self, batch)
-        if len(calls) == 3:
-            STOP.signum = signal.SIGTERM  # as the handler does on the first SIGTERM
-
-    monkeypatch.setattr(NormalizeEmails, original.__name__, stop_after_three)
-    with pytest.raises(CommandError) as excinfo:
-        normalize("--strategy", strategy, "--batch-size", "100")
-    assert excinfo.value.returncode == 143
+    third = list(Customer.objects.order_by("pk").values_list("pk", flat=True))[299]
+    # Stopped after three batches as a first SIGTERM stops it: at that batch boundary.
+    stopped = run_job(
+        "normalize_emails", "--strategy", strategy, "--batch-size", "100", stop_after_batches=3
+    )
+    assert stopped.exit_code == 143
     assert JobRun.objects.get().status == "interrupted"
     checkpoint = JobCheckpoint.objects.get()
-    assert checkpoint.last_key == calls[2][1]
+    assert checkpoint.last_key == third
     assert checkpoint.counters == {"checked": 300, "changed": 150}
 
-    monkeypatch.setattr(NormalizeEmails, original.__name__, original)
     assert normalize("--strategy", strategy, "--batch-size", "100") == (
         # This run's 700 rows, and the walk's 300 before the stop + 700 after: none twice.
         "checked 700 / changed 350 (commit); the walk: checked 1000 / changed 500\n"
@@ -101,15 +85,35 @@ def test_a_stopped_run_resumes_where_it_stopped(strategy, monkeypatch):
     assert JobCheckpoint.objects.count() == 0
     stopped, resumed = JobRun.objects.order_by("started_at")
     assert stopped.counters == {"checked": 300, "changed": 150}
-    assert stopped.walk["done"] is False and stopped.walk["last_key"] == calls[2][1]
+    assert stopped.walk["done"] is False and stopped.walk["last_key"] == third
     assert resumed.counters == {"checked": 700, "changed": 350}  # what this run did
     assert resumed.walk == {
-        "resumed_after": calls[2][1],
+        "resumed_after": third,
         "last_key": max(Customer.objects.values_list("pk", flat=True)),
         "counters": {"checked": 1000, "changed": 500},
         "done": True,
         "batch_size": 100,  # the size of its last batch: fixed here (no --batch-time)
     }
+
+
+@pytest.mark.parametrize(
+    ("method", "dry_run"),
+    [("normalize_in_python", False), ("normalize_in_sql", False), ("normalize_in_sql", True)],
+)
+def test_one_batch_of_either_write_path(method, dry_run):
+    seed(6)
+    before = emails()
+    rows = before[1:5]  # two of them need normalising
+    counters = process_batch(
+        "normalize_emails", method, rows, Customer.objects.all(), dry_run=dry_run
+    )
+    assert counters == {"checked": 4, "changed": 2}
+    after = emails()
+    if dry_run:
+        assert after == before
+    else:
+        assert after[1:5] == [(pk, email.strip().lower()) for pk, email in rows]
+    assert after[5] == before[5] != (before[5][0], before[5][1].strip().lower())  # outside
 
 
 def test_restart_ignores_the_checkpoint():

@@ -2,15 +2,14 @@
 
 import re
 from datetime import timedelta
-from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 
 from app.store.models import Customer, Order
 from batch_jobs.models import JobRun
+from batch_jobs.testing import run_job
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -33,10 +32,10 @@ def test_the_readme_example_job_runs():
         Order(external_id=str(i), amount=1, created_at=old if i < 1500 else timezone.now())
         for i in range(2000)
     )
-    out = StringIO()
-    call_command(command(), stdout=out)
+    result = run_job(command())
+    assert result.exit_code == 0, result.stderr
     assert Order.objects.count() == 500
-    assert out.getvalue() == "Done: {'deleted': 1500}\n"
+    assert result.stdout == "Done: {'deleted': 1500}\n"
     record = JobRun.objects.get(job="delete_old_orders")
     assert (record.status, record.counters) == ("succeeded", {"deleted": 1500})
 
@@ -44,11 +43,15 @@ def test_the_readme_example_job_runs():
 def test_the_readme_batch_job_runs_and_resumes():
     command = readme_job("## Batch jobs", "lower_emails")
     Customer.objects.bulk_create(Customer(email=f"U{i}@X.COM") for i in range(120))
-    call_command(command(), batch_size=50, dry_run=True)
+    assert run_job(command(), batch_size=50, dry_run=True).exit_code == 0
     assert not Customer.objects.filter(email__startswith="u").exists()
-    call_command(command(), batch_size=50)
+    stopped = run_job(command(), batch_size=50, stop_after_batches=1)
+    assert (stopped.exit_code, stopped.record.status) == (143, "interrupted")
+    assert Customer.objects.filter(email__startswith="u").count() == 50
+    assert run_job(command(), batch_size=50).exit_code == 0
     assert sorted(Customer.objects.values_list("email", flat=True)) == sorted(
         f"u{i}@x.com" for i in range(120)
     )
     record = JobRun.objects.filter(job="lower_emails").latest("started_at")
-    assert record.counters == {"checked": 120, "changed": 120}
+    assert record.walk["counters"] == {"checked": 120, "changed": 120}  # the whole walk
+    assert record.counters == {"checked": 70, "changed": 70}  # after the resume

@@ -1,23 +1,20 @@
 """seed_demo_data and the nightly composite."""
 
-from io import StringIO
-
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.db import connection
 
 from app.store.management.commands.nightly import Command as Nightly
 from app.store.models import AuthToken, Customer, DailyStat, Order
 from batch_jobs.models import JobRun
+from batch_jobs.testing import run_job
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
 def call(name, *args):
-    out = StringIO()
-    call_command(name, *args, stdout=out)
-    return out.getvalue()
+    result = run_job(name, *args)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
 
 
 def snapshot():
@@ -73,9 +70,8 @@ def test_nightly_stops_at_the_first_failure_with_its_exit_code(monkeypatch):
         "steps",
         [("cleanup_tokens", ()), ("fail_with", ("65",)), ("compute_daily_stats", ())],
     )
-    with pytest.raises(CommandError) as excinfo:
-        call("nightly")
-    assert excinfo.value.returncode == 65
+    result = run_job("nightly")
+    assert result.exit_code == 65
     parent = JobRun.objects.get(job="nightly")
     assert (parent.status, parent.exit_code) == ("failed", 65)
     assert [r.job for r in JobRun.objects.filter(parent=parent).order_by("started_at")] == [

@@ -2,15 +2,13 @@
 
 import datetime
 from decimal import Decimal
-from io import StringIO
 
 import pytest
 from django.core import mail
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from app.store.models import DailyStat, ReportDelivery
 from batch_jobs.models import JobRun
+from batch_jobs.testing import run_job
 from tests.support.smtp import SMTPServer
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -24,10 +22,14 @@ def figures():
     DailyStat.objects.create(date=DAY, order_count=42, total_amount=Decimal("1234.50"))
 
 
+def run_report(*args):
+    return run_job("send_daily_report", "--date", DAY.isoformat(), *args)
+
+
 def report(*args):
-    out = StringIO()
-    call_command("send_daily_report", "--date", DAY.isoformat(), *args, stdout=out)
-    return out.getvalue()
+    result = run_report(*args)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
 
 
 def to(*recipients):
@@ -63,10 +65,9 @@ def test_a_new_recipient_gets_the_report_the_others_do_not_again(figures):
 
 
 def test_no_figures_for_the_day_exits_65():
-    with pytest.raises(CommandError) as excinfo:
-        report(*to(*TO))
-    assert excinfo.value.returncode == 65
-    assert str(excinfo.value) == (
+    result = run_report(*to(*TO))
+    assert result.exit_code == 65
+    assert str(result.exception) == (
         "no figures for 2026-11-22: run compute_daily_stats --date 2026-11-22 first"
     )
     assert mail.outbox == []
@@ -91,10 +92,9 @@ def test_a_refused_recipient_exits_65(figures, settings):
     with SMTPServer() as smtp:
         smtp.recorder.refuse.add("ceo@example.com")
         settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp.port
-        with pytest.raises(CommandError) as excinfo:
-            report(*to(*TO))
-    assert excinfo.value.returncode == 65
-    assert str(excinfo.value) == (
+        result = run_report(*to(*TO))
+    assert result.exit_code == 65
+    assert str(result.exception) == (
         "the mail server refused ceo@example.com (550 5.1.1 no such user)"
     )
     assert smtp.recorder.copies() == {"ops@example.com": 1}
@@ -105,9 +105,8 @@ def test_a_refused_recipient_exits_65(figures, settings):
 def test_an_unreachable_server_exits_75(figures, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9
-    with pytest.raises(CommandError) as excinfo:
-        report(*to(*TO))
-    assert excinfo.value.returncode == 75
-    assert str(excinfo.value) == (
+    result = run_report(*to(*TO))
+    assert result.exit_code == 75
+    assert str(result.exception) == (
         "sending the report failed, safe to retry: [Errno 111] Connection refused"
     )

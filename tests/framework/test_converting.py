@@ -26,8 +26,10 @@ from batch_jobs import JobCommand
 from batch_jobs.checks import check_job_declarations
 from batch_jobs.framework.declaration import flat_attributes
 from batch_jobs.models import JobCheckpoint, JobRun
+from batch_jobs.testing import run_job
 from tests.support.http import silent_server
 from tests.support.sessions import database_url, open_session
+from tests.support.waits import wait_for
 from tests.testjobs.management.commands.echo_args import Command as EchoArgs
 from tests.testjobs.models import Item
 
@@ -35,9 +37,9 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
 def run(command, *args, **options):
-    out = StringIO()
-    call_command(command, *args, stdout=out, **options)
-    return out.getvalue()
+    result = run_job(command, *args, **options)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
 
 
 def command_with_own(option, batch):
@@ -211,8 +213,8 @@ def raising(exception):
     ],
 )
 def test_in_process_the_caller_sees_the_exception_handle_raised(exception, status, code):
-    with pytest.raises(type(exception)) as excinfo:
-        run(raising(exception))
+    with pytest.raises(type(exception)) as excinfo:  # call_command's own behaviour
+        call_command(raising(exception), stdout=StringIO())
     assert excinfo.value is exception
     record = JobRun.objects.get()
     assert (record.status, record.exit_code) == (status, code)
@@ -223,7 +225,7 @@ def test_in_process_the_caller_sees_the_exception_handle_raised(exception, statu
 )
 def test_system_exit_is_its_code(exit_code, status, code):
     with pytest.raises(SystemExit):
-        run(raising(SystemExit(exit_code)))
+        call_command(raising(SystemExit(exit_code)), stdout=StringIO())
     record = JobRun.objects.get()
     assert (record.status, record.exit_code) == (status, code)
 
@@ -255,9 +257,7 @@ def test_max_runtime_declared_limits_a_manual_run():
     command = Command()
     help_text = " ".join(command.create_parser("m", "c").format_help().split())
     assert "(default 0.2, the job's max_runtime)" in help_text
-    with pytest.raises(CommandError) as excinfo:
-        run(command)
-    assert excinfo.value.returncode == 75
+    assert run_job(command).exit_code == 75
     assert JobRun.objects.get().status == "interrupted"
 
 
@@ -268,9 +268,8 @@ def test_sigterm_in_a_throttle_pause_stops_at_once_with_143():
     args = [job, "upper_items", "--batch-size", "10", "--throttle", "600"]
     process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 30
-        while not JobCheckpoint.objects.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)  # the first batch committed: the pause has begun
+        # The first batch committed: the pause has begun.
+        wait_for(JobCheckpoint.objects.exists, "the first batch's checkpoint")
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)  # far less than the pause
     finally:

@@ -2,18 +2,16 @@
 resumes when it is not, and gives up with 75 after --max-health-wait."""
 
 import threading
-import time
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.db import connection
 
 from batch_jobs.conf import problems
 from batch_jobs.framework.pacing import active_backends
 from batch_jobs.models import JobCheckpoint, JobRun
+from batch_jobs.testing import run_job
 from tests.support.sessions import open_session
+from tests.support.waits import wait_for
 from tests.testjobs.management.commands import upper_items
 from tests.testjobs.models import Item
 
@@ -33,7 +31,8 @@ def items():
 
 
 def run(*args):
-    call_command("upper_items", *args, stdout=StringIO())
+    result = run_job("upper_items", *args)
+    assert result.exit_code == 0, result.stderr
 
 
 def test_a_project_check_holds_the_walk_until_it_passes(settings, items, caplog):
@@ -59,10 +58,9 @@ def test_too_long_a_wait_exits_75_keeping_the_checkpoint(items, monkeypatch):
         return "still busy" if len(calls) > 2 else None
 
     monkeypatch.setattr(upper_items.Command, "health_check", health_check)
-    with pytest.raises(CommandError) as excinfo:
-        run("--batch-size", "100", "--max-health-wait", "1")
-    assert excinfo.value.returncode == 75
-    assert str(excinfo.value).startswith("gave up after waiting 1s for the database: still busy")
+    result = run_job("upper_items", "--batch-size", "100", "--max-health-wait", "1")
+    assert result.exit_code == 75
+    assert str(result.exception).startswith("gave up after waiting 1s for the database: still busy")
     assert JobCheckpoint.objects.get().rows == 200  # two batches done, kept for the rerun
     record = JobRun.objects.get(job="upper_items")
     assert (record.status, record.exit_code) == ("failed", 75)
@@ -79,9 +77,7 @@ def test_max_active_waits_while_other_backends_are_busy(items, caplog):
     for sleeper in sleepers:
         sleeper.start()
     try:
-        deadline = time.monotonic() + 5
-        while active_backends(connection) < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(lambda: active_backends(connection) >= 2, "two busy backends", timeout=5)
         with caplog.at_level("INFO", logger="batch_jobs"):
             run("--batch-size", "100", "--max-active", "1")
     finally:

@@ -1,20 +1,19 @@
 """Adaptive batch sizes (--batch-time): toward the target, and halved once on a timeout."""
 
-from io import StringIO
-
 import pytest
-from django.core.management import call_command
 from django.db import OperationalError
 
 from batch_jobs.framework.pacing import BatchSizer
 from batch_jobs.models import JobCheckpoint, JobRun
+from batch_jobs.testing import run_job
 from tests.testjobs.models import Item
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run(*args):
-    call_command("paced_items", *args, stdout=StringIO())
+    result = run_job("paced_items", *args)
+    assert result.exit_code == 0, result.stderr
 
 
 def sizes(caplog):
@@ -72,11 +71,12 @@ def test_a_batch_that_times_out_is_retried_once_at_half_the_size(caplog):
 def test_a_second_timeout_in_a_row_gives_up_with_75_keeping_the_checkpoint():
     Item.objects.bulk_create(Item(name=f"slow-{i}", batch="slow") for i in range(400))
     Item.objects.filter(pk__gt=Item.objects.order_by("pk")[49].pk).update(batch="slower")
-    with pytest.raises(OperationalError):  # in-process, as the job raised it
-        run(
-            "--batch-time", "10", "--batch-size", "50", "--slow", "0.001", "--fast", "0.01",
-            "--in-sql", "--statement-timeout", "200ms",
-        )  # fmt: skip
+    result = run_job(
+        "paced_items",
+        "--batch-time", "10", "--batch-size", "50", "--slow", "0.001", "--fast", "0.01",
+        "--in-sql", "--statement-timeout", "200ms",
+    )  # fmt: skip
+    assert isinstance(result.exception, OperationalError)  # in-process, as the job raised it
     record = JobRun.objects.get(job="paced_items")
     assert record.exit_code == 75
     assert "canceling statement due to statement timeout" in record.error

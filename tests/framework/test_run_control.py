@@ -4,20 +4,18 @@ import os
 import subprocess
 import sys
 import threading
-import time
-from io import StringIO
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.db import connections
 
 from batch_jobs.ctl.cli import cli
 from batch_jobs.ctl.control import request_retry
 from batch_jobs.models import JobCheckpoint, JobPause, JobRun, RunRequest
+from batch_jobs.testing import run_job
 from tests.support.sessions import database_url
+from tests.support.waits import wait_for
 from tests.testjobs.models import Item
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -27,23 +25,21 @@ def jobctl(*args, **env):
     return CliRunner().invoke(cli, list(args), prog_name="jobctl", env=env)
 
 
-def run(name, *args, **options):
-    call_command(name, *args, stdout=StringIO(), **options)
-
-
-def while_running(job, action, after=0.3):
-    """Call ``action(run_id)`` from another thread once ``job`` has a running record."""
+def while_running(job, action):
+    """Call ``action(run_id)`` from another thread once ``job`` has a running record that
+    counts a batch done (the record's counters are saved at every batch boundary here)."""
 
     def act():
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            running = JobRun.objects.filter(job=job, status="running").first()
-            if running is not None:
-                time.sleep(after)
-                action(running.pk)
-                break
-            time.sleep(0.02)
-        connections.close_all()
+        try:
+            running = wait_for(
+                lambda: (
+                    JobRun.objects.filter(job=job, status="running").exclude(counters={}).first()
+                ),
+                f"a running {job} with a batch done",
+            )
+            action(running.pk)
+        finally:
+            connections.close_all()
 
     thread = threading.Thread(target=act)
     thread.start()
@@ -58,11 +54,10 @@ def fast_polls(settings):
 @pytest.mark.postgresql  # a second writer while the walk writes: SQLite has one at a time
 def test_stop_ends_the_run_at_a_batch_boundary_with_exit_3():
     asker = while_running("slow_batches", lambda pk: jobctl("stop", str(pk), "--by", "alice"))
-    with pytest.raises(CommandError) as excinfo:
-        run("slow_batches", batches=40, size=3, sleep=0.1)
+    result = run_job("slow_batches", batches=40, size=3, sleep=0.1)
     asker.join()
-    assert excinfo.value.returncode == 3
-    assert str(excinfo.value) == "stopped by alice"
+    assert result.exit_code == 3
+    assert str(result.exception) == "stopped by alice"
     record = JobRun.objects.get(job="slow_batches")
     assert (record.status, record.exit_code, record.stopped_by) == ("stopped", 3, "alice")
     assert 0 < record.counters["batches"] < 40
@@ -76,23 +71,22 @@ def test_stop_ends_the_run_at_a_batch_boundary_with_exit_3():
 def test_pause_stops_the_walk_later_runs_do_nothing_and_resume_goes_on():
     Item.objects.bulk_create(Item(name=f"item-{i}") for i in range(200))
     asker = while_running("upper_items", lambda pk: jobctl("pause", "upper_items", "--by", "bob"))
-    with pytest.raises(CommandError) as excinfo:
-        run("upper_items", batch_size=10, throttle=0.05)
+    result = run_job("upper_items", batch_size=10, throttle=0.05)
     asker.join()
-    assert excinfo.value.returncode == 3
-    assert str(excinfo.value).startswith("paused by bob")
+    assert result.exit_code == 3
+    assert str(result.exception).startswith("paused by bob")
     first = JobRun.objects.get(job="upper_items")
     done = first.counters["changed"]
     assert 0 < done < 200 and JobCheckpoint.objects.get().rows == done
 
-    run("upper_items", batch_size=10)  # the schedule's next run: paused, it does nothing
+    assert run_job("upper_items", batch_size=10).exit_code == 0  # paused: it does nothing
     skipped = JobRun.objects.filter(job="upper_items").latest("started_at")
     assert (skipped.status, skipped.exit_code) == ("skipped", 0)
     assert skipped.error.startswith("upper_items is paused (by bob, ")
     assert Item.objects.filter(name__startswith="ITEM").count() == done
 
     assert jobctl("resume", "upper_items", "--by", "bob").output == "resumed upper_items\n"
-    run("upper_items", batch_size=10)
+    assert run_job("upper_items", batch_size=10).exit_code == 0
     last = JobRun.objects.filter(job="upper_items").latest("started_at")
     assert (last.status, last.counters["changed"]) == ("succeeded", 200 - done)  # none twice
     assert not Item.objects.exclude(name__startswith="ITEM").exists()
@@ -150,7 +144,7 @@ def test_requests_about_what_does_not_exist_exit_64(args, message):
 
 
 def test_requests_about_finished_runs_exit_64():
-    run("echo_args", "x")
+    assert run_job("echo_args", "x").exit_code == 0
     record = JobRun.objects.get(job="echo_args")
     result = jobctl("stop", str(record.pk))
     assert result.exit_code == 64
@@ -160,8 +154,7 @@ def test_requests_about_finished_runs_exit_64():
     assert jobctl("retry", str(record.pk)).output == (
         f"Error: run {record.pk} (echo_args) succeeded: nothing to retry\n"
     )
-    with pytest.raises(CommandError):
-        run("fail_with", "65")
+    assert run_job("fail_with", "65").exit_code == 65
     failed = JobRun.objects.get(job="fail_with")
     assert jobctl("retry", str(failed.pk)).output == (
         f"Error: run {failed.pk} was started from code (call_command), not from a command "

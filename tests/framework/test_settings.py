@@ -65,7 +65,7 @@ def test_a_bad_value_is_a_system_check_error_and_a_configuration_error(
     assert type(excinfo.value).__name__ == "ImproperlyConfigured"
 
 
-def run_job(*args, **env):
+def run_the_runner(*args, **env):
     environment = {**os.environ, **env}
     for key in [k for k, v in env.items() if v is None]:
         environment.pop(key)
@@ -76,7 +76,7 @@ def test_the_runner_exits_78_with_one_line_on_a_bad_setting(tmp_path):
     (tmp_path / "bad_settings.py").write_text(
         "from tests.settings import *  # noqa\nJOB_DB_TIMEOUT = 'soon'\n"
     )
-    result = run_job(
+    result = run_the_runner(
         "echo_args",
         "x",
         DJANGO_SETTINGS_MODULE="bad_settings",

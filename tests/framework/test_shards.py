@@ -2,17 +2,17 @@
 shard, and a plan that every shard of a walk shares."""
 
 import os
+import re
 import subprocess
 import sys
-from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from batch_jobs.framework.shards import Shard, from_environment
 from batch_jobs.models import JobCheckpoint, JobRun, JobShardPlan
+from batch_jobs.testing import run_job
 from tests.support.sessions import database_url
 from tests.testjobs.models import Item
 
@@ -30,7 +30,8 @@ def items_with_a_skewed_key_space():
 
 
 def run(*args):
-    call_command("upper_items", *args, stdout=StringIO())
+    result = run_job("upper_items", *args)
+    assert result.exit_code == 0, result.stderr
 
 
 def test_four_shards_walk_every_row_once_in_balanced_ranges():
@@ -98,8 +99,9 @@ def test_shards_run_at_once_each_under_its_own_lock():
 
 @pytest.mark.parametrize("value", ["4/4", "-1/4", "1/0", "a/b", "1"])
 def test_a_bad_shard_exits_2_naming_the_rule(value):
-    with pytest.raises(CommandError, match=r"must be I/N with 0 <= I < N \(I counts from 0\)"):
-        run(f"--shard={value}")
+    result = run_job("upper_items", f"--shard={value}")
+    assert result.exit_code == 2
+    assert re.search(r"must be I/N with 0 <= I < N \(I counts from 0\)", str(result.exception))
 
 
 def test_a_bad_completion_index_is_a_configuration_error():

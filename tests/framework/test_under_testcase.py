@@ -1,4 +1,5 @@
-"""Jobs as the tutorials test them: ``call_command`` in a plain ``django.test.TestCase``.
+"""Jobs as the tutorials test them: ``batch_jobs.testing.run_job`` (or ``call_command``) in a
+plain ``django.test.TestCase``.
 
 The run record joins the test's transaction (so nothing leaks between tests) and the overlap
 lock is taken on the test's own session (so nothing waits on it), whatever
@@ -14,14 +15,15 @@ from django.test import TestCase, override_settings
 
 from batch_jobs.framework.lock import lock_id
 from batch_jobs.models import JobRun
+from batch_jobs.testing import run_job
 from tests.support.sessions import open_session
 from tests.testjobs.models import Item
 
 
 def run(name, *args, **options):
-    out = StringIO()
-    call_command(name, *args, stdout=out, **options)
-    return out.getvalue()
+    result = run_job(name, *args, **options)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
 
 
 class JobsInATestCase(TestCase):
@@ -49,6 +51,8 @@ class JobsInATestCase(TestCase):
         with open_session() as other:
             other.execute("SELECT pg_advisory_lock(%s)", [lock_id("django-jobs:slow_batches")])
             with self.assertRaises(CommandError) as raised:
-                run("slow_batches", batches=1, sleep=0)
+                call_command("slow_batches", batches=1, sleep=0, stdout=StringIO())
+            result = run_job("slow_batches", batches=1, sleep=0)
         self.assertEqual(raised.exception.returncode, 75)
+        self.assertEqual((result.exit_code, result.record.status), (75, "blocked"))
         self.assertEqual(Item.objects.count(), 0)

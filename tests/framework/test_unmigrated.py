@@ -16,6 +16,7 @@ from django.db import connection, connections
 
 from batch_jobs.framework import control
 from batch_jobs.models import JobRun
+from batch_jobs.testing import run_job
 from tests.support.docker import create_database
 from tests.support.sessions import Session
 
@@ -25,10 +26,10 @@ MIGRATE = "apply the migrations: `python manage.py migrate` (or `job migrate`)"
 
 
 def refused(*args):
-    with pytest.raises(CommandError) as excinfo:
-        call_command(*args)
-    assert excinfo.value.returncode == 78
-    message = str(excinfo.value)
+    result = run_job(*args)
+    assert result.exit_code == 78, result.stderr
+    assert isinstance(result.exception, CommandError)
+    message = str(result.exception)
     assert "\n" not in message
     return message
 

@@ -20,7 +20,7 @@ def count_items():
 def test_a_nested_shorter_limit_cuts_a_statement_the_outer_one_would_wait_for(table_locked):
     with WATCHDOG.watching(300):
         with WATCHDOG.guard():  # the watching thread now waits for this long deadline
-            time.sleep(0.1)
+            time.sleep(0.1)  # kept: the case under test is a guard that has waited a while
         with WATCHDOG.watching(0.3), pytest.raises(DatabaseTimeout) as excinfo:
             count_items()
     assert str(excinfo.value) == "no answer from the database within 0.3s (JOB_DB_TIMEOUT)"

@@ -8,6 +8,7 @@ import pytest
 
 from batch_jobs.framework.lock import lock_id
 from tests.support.docker import finish
+from tests.support.waits import wait_for
 
 pytestmark = pytest.mark.image
 
@@ -202,7 +203,10 @@ def test_a_second_signal_stops_at_once_and_rolls_back(job_image, db):
     container = job_image.start("job", "slow_batches", "--batches", "20", "--sleep", "5")
     wait_for_output(container, "batch 1 written")
     container.kill(signal="SIGTERM")
-    time.sleep(0.3)
+    wait_for(  # the first signal was handled: the second is a second one, not a coalesced one
+        lambda: "stop requested by SIGTERM" in container.logs(stdout=False).decode(),
+        "the first SIGTERM's stop request in the log",
+    )
     container.kill(signal="SIGTERM")
     result = finish(container, timeout=4)  # well before the 5 s batch could finish
     assert result.exit_code == 143

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import date, timedelta
 from decimal import Decimal
 from io import StringIO
@@ -21,6 +20,7 @@ from myapp.models import AuthToken, DailyStat, Order, User
 
 from batch_jobs.framework.lock import lock_id
 from batch_jobs.models import JobRun
+from tests.support.waits import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -194,7 +194,13 @@ def test_a_signal_mid_run_stops_at_once(other_session, job, table, signum, code)
     )
     try:
         wait_for_a_running_record(job)
-        time.sleep(0.5)  # into its query, which the lock holds
+        wait_for(  # into its query, which the lock holds
+            lambda: other_session.execute(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = %s::regclass",
+                [table],
+            ).fetchone()[0],
+            f"{job} to wait on the lock of {table}",
+        )
         process.send_signal(signum)
         _, stderr = process.communicate(timeout=30)  # not after the lock: it is still held
     finally:
@@ -209,10 +215,5 @@ def test_a_signal_mid_run_stops_at_once(other_session, job, table, signum, code)
     assert not DailyStat.objects.exists()
 
 
-def wait_for_a_running_record(job, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if JobRun.objects.filter(job=job, status="running").exists():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{job} did not start")
+def wait_for_a_running_record(job):
+    wait_for(JobRun.objects.filter(job=job, status="running").exists, f"{job} to start")

@@ -46,7 +46,7 @@ def test_a_lagging_replica_holds_the_walk_and_its_recovery_resumes_it(primary_an
         with psycopg.connect(primary, autocommit=True) as conn:
             held = conn.execute("SELECT count(*) FROM testjobs_item WHERE name LIKE 'ITEM-%'")
             done = held.fetchone()[0]
-        time.sleep(2)
+        time.sleep(2)  # kept: a time in which nothing may happen (no batch while it lags)
         with psycopg.connect(primary, autocommit=True) as conn:
             still = conn.execute("SELECT count(*) FROM testjobs_item WHERE name LIKE 'ITEM-%'")
             assert still.fetchone()[0] == done < 2000  # it waits: no batch meanwhile

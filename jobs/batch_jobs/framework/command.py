@@ -166,6 +166,12 @@ class JobCommand(BaseCommand):
 
     # -- the state of a run, behind one attribute ------------------------------------------
 
+    def _detached_run(self, options):
+        """Per-run state alone (options, counters, dry run), with no lock, record or signal
+        handling: what ``batch_jobs.testing.process_batch`` gives one ``process(batch)``."""
+        self._job_run = Run(self, (), options)
+        return self._job_run
+
     @property
     def _state(self):
         """The run in progress (or the last one), else the state before any run."""

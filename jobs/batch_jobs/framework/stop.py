@@ -57,6 +57,7 @@ class StopSignals:
         self._woken = threading.Event()
         self._wakeup = None  # (read end, write end, previous wakeup fd, thread)
         self._seen = 0  # signals seen by the helper thread
+        self._batches_left = None  # stop_after_batches: batches until a stop is requested
 
     @property
     def requested(self):
@@ -143,6 +144,33 @@ class StopSignals:
         """The job's own code is over: a first signal no longer cuts what follows; then the
         caller's state (``previous``, from ``work_begins``) holds again."""
         self.at_once = previous
+
+    def request(self, signum=signal.SIGTERM):
+        """Ask for a stop as the first ``signum`` does: the run's next check stops it."""
+        self.signum = signum
+        self._woken.set()
+
+    @contextlib.contextmanager
+    def stop_after_batches(self, n):
+        """Request a stop (as a first SIGTERM does) once ``n`` batches of a walk are done
+        (``batch_jobs.testing``): the run then stops at that batch boundary."""
+        if n < 1:
+            raise ValueError(f"stop after at least one batch, not {n}")
+        self._batches_left = n
+        try:
+            yield
+        finally:
+            if self._batches_left is None and self.signum == signal.SIGTERM:
+                self.signum = None  # its own request, answered: nothing is left pending
+            self._batches_left = None
+
+    def batch_done(self):
+        """A walk finished a batch: the hook ``stop_after_batches`` counts."""
+        if self._batches_left is not None:
+            self._batches_left -= 1
+            if self._batches_left <= 0:
+                self._batches_left = None
+                self.request()
 
     def wait(self, seconds):
         """Sleep ``seconds``, or less if a stop signal comes: then the caller's next check

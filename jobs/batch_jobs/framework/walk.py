@@ -144,6 +144,7 @@ class Walk:
                 if batch is None:
                     break
                 self.advance(batch)
+                STOP.batch_done()  # batch_jobs.testing's stop_after(n) counts it
                 self.throttle()
         finally:
             self.progress.close()
