@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 
 export PG_IMAGE
 
-.PHONY: help build up down web test lint job bench manifests reliability dist
+.PHONY: help build up down web test lint docs job bench manifests reliability dist
 
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z_-]*:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,10 +38,13 @@ down: ## Stop the compose stack and delete its database volume.
 test: $(VENV)/.synced ## Run the whole test suite: PostgreSQL and the image through Docker.
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-lint: $(VENV)/.synced ## Lint Python (ruff) and the entrypoint (shellcheck).
+lint: $(VENV)/.synced docs ## Lint Python (ruff), the entrypoint (shellcheck) and the docs (strict build).
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/shellcheck entrypoint.sh .ci/run
+
+docs: $(VENV)/.synced ## Build the documentation site into site/, warnings as errors.
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 job: ## Run a job in the compose stack: make job NAME=cleanup_tokens ARGS=--dry-run
 	@test -n "$(NAME)" || { echo 'usage: make job NAME=<job> [ARGS="..."]' >&2; exit 64; }
