@@ -196,3 +196,10 @@ def test_the_layout_lists_every_module():
     assert modules - listed == set(), "modules missing from docs/explanation/layout.md"
     stale = {m for m in listed if not (package / m).exists()}
     assert stale == set(), "modules in docs/explanation/layout.md that are gone"
+
+
+def test_the_readmes_links_lead_somewhere():
+    readme = (ROOT / "README.md").read_text()
+    targets = re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", readme)
+    assert targets, "README.md links into the docs"
+    assert [t for t in targets if not (ROOT / t).exists()] == []
