@@ -283,7 +283,8 @@ def check_the_job_runs(where, earlier):
 
     scheduled = where.crontab()
     assert scheduled.exit_code == 0, scheduled.stdout + scheduled.stderr
-    assert "{}\n" in scheduled.stdout  # the job's own line, in its log: nothing left
+    # The job's own line, in its log: nothing left, and the job reports that it deleted 0.
+    assert "{'deleted': 0}\n" in scheduled.stdout
 
     records = [
         (r["job"], r["status"], r["exit_code"], r["counters"], r["dry_run"])
@@ -295,7 +296,7 @@ def check_the_job_runs(where, earlier):
         (JOB_NAME, "failed", 65, {}, False),
         (JOB_NAME, "succeeded", 0, {"deleted": 30}, False),
         (JOB_NAME, "blocked", 75, {}, False),
-        (JOB_NAME, "succeeded", 0, {}, False),  # the crontab's line
+        (JOB_NAME, "succeeded", 0, {"deleted": 0}, False),  # the crontab's line
     ]
 
 
