@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 
 export PG_IMAGE
 
-.PHONY: help build up down web test test-fast lint job bench manifests reliability dist
+.PHONY: help build up down web test test-fast lint docs job bench manifests reliability dist
 
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z_-]*:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,10 +42,13 @@ test-fast: $(VENV)/.synced ## Run the in-process tests only (no image, lanes, ad
 	@start=$$(date +%s); status=0; $(VENV)/bin/pytest -m "not image" $(PYTEST_ARGS) || status=$$?; \
 	echo "test-fast: $$(( $$(date +%s) - start )) s"; exit $$status
 
-lint: $(VENV)/.synced ## Lint Python (ruff) and the entrypoint (shellcheck).
+lint: $(VENV)/.synced docs ## Lint Python (ruff), the entrypoint (shellcheck) and the docs (strict build).
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/shellcheck entrypoint.sh .ci/run
+
+docs: $(VENV)/.synced ## Build the documentation site into site/, warnings as errors.
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 job: ## Run a job in the compose stack: make job NAME=cleanup_tokens ARGS=--dry-run
 	@test -n "$(NAME)" || { echo 'usage: make job NAME=<job> [ARGS="..."]' >&2; exit 64; }

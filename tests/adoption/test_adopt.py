@@ -1,17 +1,17 @@
-"""A brand-new Django project adopts the framework from its wheel, following the README.
+"""A brand-new Django project adopts the framework from its wheel, following the docs.
 
 Each cell of the matrix starts a plain ``python:3.13`` container with a virtualenv, makes a
-project with ``django-admin startproject mysite`` and ``startapp``, and follows "Add it to
-your project" literally from the project's directory: the README's install line for its
+project with ``django-admin startproject mysite`` and ``startapp``, and follows
+docs/how-to/adopt.md literally from the project's directory: its install line for its
 database (the wheel standing for the distribution), its ``INSTALLED_APPS`` and ``migrate``,
-its job and its test ("Testing a job"), ``job --list`` and the dry run, and a line of
-``jobctl render crontab`` run as written by ``sh -c`` from another directory. Then the
-README's "Containerize your project" (its Dockerfile, ``.dockerignore`` and ``DATABASE_URL``
+its job and its test (docs/how-to/testing.md), ``job --list`` and the dry run, and a line of
+``jobctl render crontab`` run as written by ``sh -c`` from another directory. Then
+docs/tutorial/deploy.md (its Dockerfile, ``.dockerignore`` and ``DATABASE_URL``
 settings) builds the project's image, and the same runs go through it. Both ways check exit
 65 from the job's ``CommandError`` with one line, a second concurrent run exiting 75 while the
 first holds the lock (two processes), and the run records.
 
-The code blocks are taken from README.md, so the docs and this test cannot drift.
+The code blocks are taken from those pages, so the docs and this test cannot drift.
 """
 
 import dataclasses
@@ -31,17 +31,16 @@ from tests.support.docker import ROOT, Result, client, create_database, finish
 
 pytestmark = pytest.mark.image
 
-README = (ROOT / "README.md").read_text()
+DOCS = ROOT / "docs"
 BASE_IMAGE = os.environ.get("PYTHON_IMAGE", "python:3.13")
 HERE = Path(__file__).resolve().parent
 PROJECT_DIR = "/work/mysite"
 SETTINGS = {"DJANGO_SETTINGS_MODULE": "mysite.settings"}
 
 
-def section(title, level="##"):
-    """The text under a heading, up to the next heading of the same level or above."""
-    text = README.split(f"\n{level} {title}\n", 1)[1]
-    return re.split(rf"\n#{{2,{len(level)}}} ", text, maxsplit=1)[0]
+def page(path):
+    """The text of a page of the docs."""
+    return (DOCS / path).read_text()
 
 
 def code_blocks(text, language):
@@ -49,17 +48,17 @@ def code_blocks(text, language):
     return [re.sub(rf"^{indent}", "", body, flags=re.M) for indent, body in blocks]
 
 
-ADOPT = section("Add it to your project")
+ADOPT = page("how-to/adopt.md")
 INSTALL, MIGRATE, PACKAGES, RUN, RENDER = code_blocks(ADOPT, "sh")
 (APPS, JOB_SOURCE) = code_blocks(ADOPT, "python")
 JOB_NAME = re.search(r"This one is `(\w+)`", ADOPT).group(1)
 JOB_PATH = re.search(r"in `(\w+/management/commands/\w+\.py)`", ADOPT).group(1)
-README_APP = JOB_PATH.split("/")[0]
-TESTING = section("Testing a job", "###")
+DOCS_APP = JOB_PATH.split("/")[0]
+TESTING = page("how-to/testing.md")
 (TEST_SOURCE,) = code_blocks(TESTING, "python")
 TEST_PATH = re.search(r"tested in `(\w+/tests\.py)`", TESTING).group(1)
 (RUN_TESTS,) = code_blocks(TESTING, "sh")
-CONTAINER = section("Containerize your project")
+CONTAINER = page("tutorial/deploy.md")
 (DOCKERFILE,) = code_blocks(CONTAINER, "dockerfile")
 (DOCKERIGNORE,) = code_blocks(CONTAINER, "dockerignore")
 (DATABASE_SETTINGS,) = code_blocks(CONTAINER, "python")
@@ -91,7 +90,7 @@ DATABASES = {
 class Cell:
     django: str
     database: str  # "sqlite" or "postgresql"
-    install: str  # what the README's install line for it says in its comment
+    install: str  # what the docs' install line for it says in its comment
     app: str  # the project's app that gets the job
 
     def install_line(self, wheel):
@@ -107,12 +106,12 @@ class Cell:
 
 CELLS = {
     "django6.1-sqlite-no-extra": pytest.param(
-        Cell("6.1", "sqlite", "SQLite", README_APP), marks=needs_drivers
+        Cell("6.1", "sqlite", "SQLite", DOCS_APP), marks=needs_drivers
     ),
     "django5.2-postgresql-psycopg2": pytest.param(
-        Cell("5.2", "postgresql", "psycopg 2", README_APP), marks=needs_drivers
+        Cell("5.2", "postgresql", "psycopg 2", DOCS_APP), marks=needs_drivers
     ),
-    "django6.1-postgresql-psycopg3": Cell("6.1", "postgresql", "psycopg 3", README_APP),
+    "django6.1-postgresql-psycopg3": Cell("6.1", "postgresql", "psycopg 3", DOCS_APP),
     "own-jobs-app": Cell("6.1", "postgresql", "psycopg 3", "jobs"),
 }
 
@@ -180,7 +179,7 @@ class Virtualenv:
 
     def crontab(self):
         """Step 5 as written, then the job's line as cron runs it: ``sh -c``, from another
-        directory, with only the crontab's environment (its top, where the README puts the
+        directory, with only the crontab's environment (its top, where the docs put the
         database's too) and cron's sparse PATH."""
         line, crontab_env = crontab_job_line(self.ok(RENDER, env=SETTINGS).stdout)
         assert line.startswith(f"cd {PROJECT_DIR} && /venv/bin/job {JOB_NAME} ")
@@ -196,7 +195,7 @@ class Virtualenv:
 
 
 class Image:
-    """The project's image, built from the README's Dockerfile, run as the README runs it."""
+    """The project's image, built from the docs' Dockerfile, run as the docs run it."""
 
     def __init__(self, project, network, env, volumes):
         self.image, _ = client().images.build(path=str(project), rm=True, forcerm=True)
@@ -284,7 +283,8 @@ def check_the_job_runs(where, earlier):
 
     scheduled = where.crontab()
     assert scheduled.exit_code == 0, scheduled.stdout + scheduled.stderr
-    assert "{'deleted': 0}\n" in scheduled.stdout  # the job's own line, in its log: none left
+    # The job's own line, in its log: nothing left, and the job reports that it deleted 0.
+    assert "{'deleted': 0}\n" in scheduled.stdout
 
     records = [
         (r["job"], r["status"], r["exit_code"], r["counters"], r["dry_run"])
@@ -351,9 +351,9 @@ def adopt_in_a_virtualenv(cell, venv, project, wheel):
     if cell.database == "postgresql":
         settings.write_text("import os\n" + settings.read_text() + POSTGRES_SETTINGS)
 
-    # Step 1: the README's install line for this database.
+    # Step 1: the docs' install line for this database.
     venv.ok(cell.install_line(wheel))
-    # Step 2 (with step 3's app): INSTALLED_APPS as the README's block shows, then migrate.
+    # Step 2 (with step 3's app): INSTALLED_APPS as the docs' block shows, then migrate.
     added = [x.strip() for x in APPS.splitlines() if x.strip().startswith('"')]
     assert added == ['"batch_jobs",']
     entries = f'    "{cell.app}",\n    "batch_jobs",\n]'
@@ -361,11 +361,11 @@ def adopt_in_a_virtualenv(cell, venv, project, wheel):
     settings.write_text(text)
     venv.ok(MIGRATE)
     # Step 3: the packages and the job, in the project's app.
-    venv.ok(PACKAGES.replace(README_APP, cell.app))
-    (project / JOB_PATH.replace(README_APP, cell.app, 1)).write_text(JOB_SOURCE)
-    # "Testing a job": the README's test of that job passes.
-    (project / TEST_PATH.replace(README_APP, cell.app, 1)).write_text(TEST_SOURCE)
-    tested = venv.ok(RUN_TESTS.replace(README_APP, cell.app))
+    venv.ok(PACKAGES.replace(DOCS_APP, cell.app))
+    (project / JOB_PATH.replace(DOCS_APP, cell.app, 1)).write_text(JOB_SOURCE)
+    # docs/how-to/testing.md: the docs' test of that job passes.
+    (project / TEST_PATH.replace(DOCS_APP, cell.app, 1)).write_text(TEST_SOURCE)
+    tested = venv.ok(RUN_TESTS.replace(DOCS_APP, cell.app))
     assert "Ran 3 tests" in tested.stderr and "\nOK" in tested.stderr, tested.stderr
 
     # Step 4 as written: the listing and a dry run, from the project's directory.
@@ -379,7 +379,7 @@ def adopt_in_a_virtualenv(cell, venv, project, wheel):
 
 
 def containerize(cell, project, wheel):
-    """The README's "Containerize your project": requirements.txt, its Dockerfile and
+    """docs/tutorial/deploy.md: requirements.txt, its Dockerfile and
     .dockerignore, its DATABASES from DATABASE_URL; and a local .env that must stay out."""
     (project / "wheels").mkdir()
     (project / "wheels" / wheel.name).write_bytes(wheel.read_bytes())

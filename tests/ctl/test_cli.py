@@ -487,11 +487,11 @@ def commands(group, path=("jobctl",)):
             yield from commands(command, (*path, name))
 
 
-def test_every_command_has_help_and_is_in_the_readme():
-    readme = (ROOT / "README.md").read_text()
+def test_every_command_has_help_and_is_in_the_reference():
+    reference = (ROOT / "docs" / "reference" / "jobctl.md").read_text()
     for path, command in commands(cli):
         assert command.help and command.help.strip().endswith("."), path
-        assert " ".join(path) in readme, f"{' '.join(path)} is not in README.md"
+        assert " ".join(path) in reference, f"{' '.join(path)} is not in docs/reference/jobctl.md"
 
 
 @pytest.mark.django_db

@@ -1,4 +1,5 @@
-"""The jobs README.md shows, run as written against the example models."""
+"""The jobs README.md and the tutorial (docs/tutorial/first-job.md, docs/tutorial/batch-job.md)
+show, run as written against the example models."""
 
 import re
 from datetime import timedelta
@@ -14,19 +15,19 @@ from batch_jobs.testing import run_job
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
-def readme_job(after_heading, name):
-    """The ``Command`` of the first Python block after ``after_heading``, loaded as ``name``."""
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    section = readme.split(after_heading, 1)[1]
-    source = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL).group(1)
+def readme_job(page, name):
+    """The ``Command`` of the first Python block of ``page``, loaded as ``name``."""
+    text = (Path(__file__).parents[2] / page).read_text()
+    source = re.search(r"```python\n(.*?)```", text, flags=re.DOTALL).group(1)
     namespace = {"__name__": f"readme.management.commands.{name}"}
-    exec(compile(source, "README.md", "exec"), namespace)
+    exec(compile(source, page, "exec"), namespace)
     return namespace["Command"]
 
 
-def test_the_readme_example_job_runs():
-    """The job under "Writing a job" in README.md, run as written."""
-    command = readme_job("## Writing a job", "delete_old_orders")
+@pytest.mark.parametrize("page", ["README.md", "docs/tutorial/first-job.md"])
+def test_the_first_job_runs(page):
+    """The first job of README.md and of the tutorial, run as written."""
+    command = readme_job(page, "delete_old_orders")
     old = timezone.now() - timedelta(days=800)
     Order.objects.bulk_create(
         Order(external_id=str(i), amount=1, created_at=old if i < 1500 else timezone.now())
@@ -40,8 +41,8 @@ def test_the_readme_example_job_runs():
     assert (record.status, record.counters) == ("succeeded", {"deleted": 1500})
 
 
-def test_the_readme_batch_job_runs_and_resumes():
-    command = readme_job("## Batch jobs", "lower_emails")
+def test_the_tutorial_batch_job_runs_and_resumes():
+    command = readme_job("docs/tutorial/batch-job.md", "lower_emails")
     Customer.objects.bulk_create(Customer(email=f"U{i}@X.COM") for i in range(120))
     assert run_job(command(), batch_size=50, dry_run=True).exit_code == 0
     assert not Customer.objects.filter(email__startswith="u").exists()

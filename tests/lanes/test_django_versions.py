@@ -41,7 +41,7 @@ def lane_script(*checks):
     return " && ".join(
         [
             "mkdir /tmp/src && cd /src",
-            "cp -r pyproject.toml README.md manage.py app jobs tests /tmp/src && cd /tmp/src",
+            "cp -r pyproject.toml README.md docs manage.py app jobs tests /tmp/src && cd /tmp/src",
             "uv pip install --quiet --python /opt/venv/bin/python --no-deps -e .",
             *checks,
             f"pytest -q -p no:cacheprovider {' '.join(LANE_TESTS)}",
