@@ -11,6 +11,7 @@ framework's own stops (a signal's, ``--max-runtime``, an operator's) leave as
 ``CommandError``.
 """
 
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -30,11 +31,17 @@ from batch_jobs.framework.watchdog import WATCHDOG
 
 logger = logging.getLogger("batch_jobs")
 
-# Runs in progress in this process, outermost first: a job started with call_command from
-# another job records the outer run as its parent.
-_active_runs = []
-# Runs inside Run.execute, recorded or not: the outermost closes the control connection.
-_depth = 0
+#: The runs in progress in this process, outermost first: a job started with call_command from
+#: another job runs inside it. The one place nesting is decided: the outermost run listens for
+#: stop signals, has the watchdog guard the connections and closes the control connection at
+#: its end; the innermost one's deadline is the watchdog's limit; a run's record is the parent
+#: of the records of the runs nested in it.
+_runs = []
+
+
+def database_deadline():
+    """Seconds of the innermost run's database deadline (0: none); ``None`` outside runs."""
+    return _runs[-1].deadline if _runs else None
 
 
 class Idle:
@@ -63,17 +70,16 @@ class Run:
         self.argv = argv  # from the command line, if any
         max_runtime = options.get("max_runtime")
         self.stop_at = time.monotonic() + max_runtime if max_runtime else None
-        self.lock_key = self.using = self.record = self.requests = None
+        self.lock_key = self.using = self.deadline = self.record = self.requests = None
 
     def execute(self, body):
         """Run ``body()`` (the job's own ``execute``) inside the whole lifecycle."""
-        global _depth
-        _depth += 1
+        outermost = not _runs
         try:
             self.lock_key = lock_key(self.command, self.options)
             self.using = control.control_alias()
-            deadline = self.command.database_deadline
-            with STOP.listening(), WATCHDOG.watching(deadline, connections[self.using]):
+            self.deadline = self.command.database_deadline
+            with self.in_progress(outermost):
                 for alias in dict.fromkeys([self.using, DEFAULT_DB_ALIAS]):
                     wait_for_database(alias)
                 lock = self.acquire_lock() if self.lock_key else None
@@ -87,12 +93,27 @@ class Run:
         except (JobStopped, RuntimeLimitReached, OperatorStop) as exc:  # the framework's stops
             raise outcome_of(exc).command_error() from exc
         finally:
-            _depth -= 1
-            if not _depth:
+            if outermost:
                 control.close_own()
 
+    @contextlib.contextmanager
+    def in_progress(self, outermost):
+        """This run on the registry of runs in progress for the block; the outermost one sets
+        up what is the process's: stop signals and the watchdog."""
+        _runs.append(self)
+        try:
+            with contextlib.ExitStack() as process_wide:
+                if outermost:
+                    process_wide.enter_context(STOP.listening())
+                    watching = WATCHDOG.watching(database_deadline, connections[self.using])
+                    process_wide.enter_context(watching)
+                yield
+        finally:
+            _runs.pop()
+
     def recorded(self, body):
-        parent = _active_runs[-1] if _active_runs else None
+        # Started by the run it is nested in: from its job, which runs after its record.
+        parent = _runs[-2].record if len(_runs) > 1 else None
         self.record = runs.start(
             self.using,
             self.job,
@@ -127,7 +148,6 @@ class Run:
         if not self.dry_run and (answered := runcontrol.answer_retries(self.using, self.record)):
             self.log("retry", "answers %s pending retry request(s)", answered, count=answered)
         self.requests = runcontrol.Requests(self.using, self.job, self.record.pk)
-        _active_runs.append(self.record)
         started = time.monotonic()
         monitors = Monitors(self.command, self.record.pk)
         monitors.start()
@@ -140,7 +160,6 @@ class Run:
             raise
         finally:
             STOP.cooperate()  # the work is over: a signal now must not cut the bookkeeping
-            _active_runs.pop()
             outcome = outcome.ended(time.monotonic() - started, self.counters)
             runs.finish(self.using, self.record, outcome)
             monitors.finish(outcome)
