@@ -3,6 +3,7 @@
 ``command``    the base class: declarations and the helpers ``handle`` calls
 ``arguments``  the options every job gets, and argument types
 ``lifecycle``  one run, start to finish: signals, deadline, wait, lock, record, events
+``outcome``    how a run ended: status, exit code, log level and reason, from one table
 ``walk``       the batch walk: keyset pages, one transaction each, checkpoints
 ``progress``   progress bar or events, through a callback
 ``database``, ``lock``, ``runs``, ``stop``, ``watchdog``, ``errors``, ``logs``, ``ping``,

@@ -36,6 +36,10 @@ class Outcome:
     duration: float = 0.0  # seconds, once the run has ended
     counters: dict = dataclasses.field(default_factory=dict)
 
+    def __post_init__(self):
+        # A plain int, as the process reports it: a CommandError may carry any int.
+        object.__setattr__(self, "exit_code", int(self.exit_code))
+
     @classmethod
     def succeeded(cls):
         return cls(Status.SUCCEEDED, ExitCode.OK, logging.INFO)
@@ -156,7 +160,7 @@ def outcome_of(exc):
     if code == ExitCode.OK:  # SystemExit(0), CommandError(returncode=0): a success
         return Outcome(Status.SUCCEEDED, ExitCode.OK, logging.INFO, reason)
     stopped_by = exc.by if isinstance(exc, OperatorStop) else None
-    return Outcome(ending.status, int(code), ending.level, reason, exc, stopped_by)
+    return Outcome(ending.status, code, ending.level, reason, exc, stopped_by)
 
 
 def _matches(kind, exc):
