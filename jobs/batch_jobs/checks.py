@@ -8,18 +8,18 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from batch_jobs import conf
 from batch_jobs.backends import backend_for, first_class
 
-#: One id per setting, so that SILENCED_SYSTEM_CHECKS can name one.
-IDS = {name: f"batch_jobs.E{number:03d}" for number, name in enumerate(conf.DEFAULTS, 1)}
 #: A database that gets the generic fallbacks (neither PostgreSQL nor SQLite).
 DEGRADED_DATABASE = "batch_jobs.W002"
 
 
 def check_settings(app_configs=None, **kwargs):
+    """An error per bad setting value, with the setting's own fixed id (``conf.SETTINGS``),
+    so that SILENCED_SYSTEM_CHECKS can name one."""
     return [
         checks.Error(
             message,
             hint="See the configuration table in the django-batch-jobs README.",
-            id=IDS[name],
+            id=conf.BY_NAME[name].id,
         )
         for name, message in conf.problems()
     ]

@@ -4,74 +4,249 @@ A project sets only what it wants to change, in its Django settings; ``setting(n
 project's value or, when the project does not set it or sets it to ``None``, the default.
 Values are checked once, when first read: a bad one raises ``ImproperlyConfigured`` with one
 line naming the setting (exit 78 from any job), and ``manage.py check`` lists every bad one
-(``batch_jobs.checks``). The cache is cleared when a test changes a setting (``override_settings``,
-pytest-django's ``settings`` fixture).
+(``batch_jobs.checks``) under the setting's own check id. The cache is cleared when a test
+changes a setting (``override_settings``, pytest-django's ``settings`` fixture).
 """
 
+import dataclasses
 import functools
 import importlib.util
 import math
 import os
 import re
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+# -- validators: each takes (name, value) and yields one message per problem -------------------
+
+
+def must_be(test, what, show_value=True):
+    """A validator: "NAME must be WHAT, not VALUE" when ``test(value)`` is false (the value
+    left out of the message where it may be a secret)."""
+
+    def check(name, value):
+        if not test(value):
+            yield f"{name} must be {what}" + (f", not {value!r}" if show_value else "")
+
+    return check
+
+
+def list_of(kind):
+    """A test: a list or tuple (any iterable but a string) of ``kind`` only."""
+
+    def test(value):
+        if isinstance(value, str):
+            return False
+        try:
+            return all(isinstance(item, kind) for item in value)
+        except TypeError:  # not iterable at all
+            return False
+
+    return test
+
+
+def whole_number(at_least):
+    return lambda value: (
+        isinstance(value, int) and not isinstance(value, bool) and value >= at_least
+    )
+
+
+def seconds(name, value):
+    """A number of seconds, zero or more."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        yield f"{name} must be a number of seconds, not {value!r}"
+    elif not (value >= 0 and math.isfinite(value)):
+        yield f"{name} must be zero or more seconds, not {value!r}"
+
+
+def http_url(name, value):
+    """An http(s) URL, or ``""`` for none."""
+    if not isinstance(value, str) or (value and not re.match(r"https?://", value)):
+        yield f"{name} must be an http(s) URL, not {value!r}"
+
+
+def needs(module, extra):
+    """A validator: a set (truthy) value needs ``module``, from the package's ``extra``."""
+
+    def check(name, value):
+        if value and importlib.util.find_spec(module) is None:
+            yield f"{name} needs {module}: pip install 'django-batch-jobs[{extra}]'"
+
+    return check
+
+
+def installed_apps(name, value):
+    """Names or labels of installed apps."""
+    if not list_of(str)(value):
+        yield f"{name} must be a list of app names, not {value!r}"
+        return
+    from django.apps import apps as registry
+
+    installed = {c.name for c in registry.get_app_configs()}
+    installed |= {c.label for c in registry.get_app_configs()}
+    for app in value:
+        if app not in installed:
+            yield f"{name} names {app!r}, which is not installed"
+
+
+def dotted_paths(name, value):
+    """Dotted paths of objects that import."""
+    if not list_of(str)(value):
+        yield f"{name} must be a list of dotted paths, not {value!r}"
+        return
+    from django.utils.module_loading import import_string
+
+    for path in value:
+        try:
+            import_string(path)
+        except ImportError as e:
+            yield f"{name}: cannot import {path!r}: {e}"
+
+
+def database_alias(name, value):
+    """A key of ``DATABASES``."""
+    if value not in settings.DATABASES:
+        yield f"{name} is {value!r}, which is not a key of DATABASES"
+
+
+def non_empty_string(name, value):
+    if not isinstance(value, str) or not value:
+        yield f"{name} must be a non-empty string"
+
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?")
+_SENTRY_DSN = re.compile(r"https?://[^@/]+@")
+
+
+def _app_name(value):
+    """``JOB_APP_NAME``, by default the settings module's top package."""
+    if value is not None:
+        return value
+    # The environment's name survives override_settings, which hides SETTINGS_MODULE.
+    module = os.environ.get("DJANGO_SETTINGS_MODULE") or settings.SETTINGS_MODULE
+    return (module or "django-jobs").partition(".")[0].replace("_", "-").lower()
+
+
+# -- the table ---------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One framework setting: its default, its validators, and the id of the system check
+    that reports a bad value. Ids are fixed: a new setting takes the next free one, and a
+    removed setting's id is never given to another (a project may have silenced it)."""
+
+    name: str
+    default: object
+    check: Iterable[Callable] = ()  # validators, each run on a value other than None
+    id: str = ""
+    clean: Callable = lambda value: value  # the value as ``setting()`` gives it
+
+
 #: Every setting the framework reads, with its default. The README's configuration table
-#: lists them; a test keeps the two in step.
-DEFAULTS = {
+#: lists them; a test keeps the two in step, and another keeps each check id as it is.
+SETTINGS = (
     # Apps whose JobCommand subclasses `job` runs; None: every installed app.
-    "JOB_APPS": None,
+    Setting("JOB_APPS", None, [installed_apps], id="batch_jobs.E001"),
     # Commands that are not jobs but that `job` may run too.
-    "JOB_ALLOWED_COMMANDS": ("migrate", "check", "showmigrations", "clearsessions"),
+    Setting(
+        "JOB_ALLOWED_COMMANDS",
+        ("migrate", "check", "showmigrations", "clearsessions"),
+        [must_be(list_of(str), "a list")],
+        id="batch_jobs.E002",
+    ),
     # Alias of the connection for the overlap lock and run records: a direct one to
     # PostgreSQL when "default" goes through a transaction-mode pooler. None: a second
     # connection to the default database (batch_jobs.framework.control).
-    "JOB_CONTROL_DATABASE": None,
+    Setting("JOB_CONTROL_DATABASE", None, [database_alias], id="batch_jobs.E003"),
     # Seconds to wait for the database at start before exit 69.
-    "JOB_DB_WAIT_SECONDS": 30.0,
+    Setting("JOB_DB_WAIT_SECONDS", 30.0, [seconds], id="batch_jobs.E004", clean=float),
     # Seconds one batch, or one statement outside batches, may wait on the database before
     # exit 75; 0 waits for ever.
-    "JOB_DB_TIMEOUT": 300.0,
+    Setting("JOB_DB_TIMEOUT", 300.0, [seconds], id="batch_jobs.E005", clean=float),
     # Seconds between progress events off a terminal.
-    "JOB_PROGRESS_INTERVAL": 10.0,
+    Setting("JOB_PROGRESS_INTERVAL", 10.0, [seconds], id="batch_jobs.E006", clean=float),
     # healthchecks.io-style monitor: <url>/start, then <url>/<exit code>.
-    "JOB_PING_URL": "",
+    Setting("JOB_PING_URL", "", [http_url], id="batch_jobs.E007"),
     # Prometheus Pushgateway that receives each run's metrics (needs prometheus-client).
-    "JOB_PUSHGATEWAY_URL": "",
+    Setting(
+        "JOB_PUSHGATEWAY_URL",
+        "",
+        [http_url, needs("prometheus_client", "prometheus")],
+        id="batch_jobs.E008",
+    ),
     # Sentry DSN, for projects that do not initialise sentry-sdk themselves.
-    "JOB_SENTRY_DSN": "",
+    Setting(
+        "JOB_SENTRY_DSN",
+        "",
+        [
+            needs("sentry_sdk", "sentry"),
+            must_be(
+                lambda dsn: isinstance(dsn, str) and (not dsn or _SENTRY_DSN.match(dsn)),
+                "a Sentry DSN (https://KEY@HOST/ID)",
+                show_value=False,  # a secret
+            ),
+        ],
+        id="batch_jobs.E009",
+    ),
     # Minutes late a scheduled run may check in before Sentry calls it missed.
-    "JOB_SENTRY_CHECKIN_MARGIN": 5,
+    Setting(
+        "JOB_SENTRY_CHECKIN_MARGIN",
+        5,
+        [must_be(whole_number(at_least=1), "a whole number of minutes, 1 or more")],
+        id="batch_jobs.E010",
+    ),
     # Exit codes that open a Sentry issue: bugs and the permanent failures. Retryable codes
     # (69, 75, 130, 143) only mark the check-in as an error.
-    "JOB_SENTRY_ISSUE_EXIT_CODES": (1, 2, 65, 78),
+    Setting(
+        "JOB_SENTRY_ISSUE_EXIT_CODES",
+        (1, 2, 65, 78),
+        [must_be(list_of(int), "a list of exit codes")],
+        id="batch_jobs.E011",
+    ),
     # Seconds a monitor (ping, Pushgateway, Sentry) may take before it is given up on.
-    "JOB_MONITOR_TIMEOUT": 5.0,
+    Setting("JOB_MONITOR_TIMEOUT", 5.0, [seconds], id="batch_jobs.E012", clean=float),
     # Prefix of every lock key, so that projects sharing a server do not collide.
-    "JOB_LOCK_NAMESPACE": "django-jobs",
+    Setting("JOB_LOCK_NAMESPACE", "django-jobs", [non_empty_string], id="batch_jobs.E013"),
     # "auto" (JSON off a terminal, text on one), "json" or "text".
-    "JOB_LOG_FORMAT": "auto",
+    Setting(
+        "JOB_LOG_FORMAT",
+        "auto",
+        [must_be(lambda choice: choice in ("auto", "json", "text"), "auto, json or text")],
+        id="batch_jobs.E014",
+    ),
     # What `jobctl render` names things after: the app.kubernetes.io/name label, the Secret,
     # systemd unit and log file prefixes. None: the settings module's top package.
-    "JOB_APP_NAME": None,
+    Setting(
+        "JOB_APP_NAME",
+        None,
+        [
+            must_be(
+                lambda name: isinstance(name, str) and _DNS_LABEL.fullmatch(name),
+                "a DNS label of 40 characters at most",
+            )
+        ],
+        id="batch_jobs.E015",
+        clean=_app_name,
+    ),
     # The user id the image runs as (Kubernetes runAsUser).
-    "JOB_IMAGE_UID": 10001,
+    Setting(
+        "JOB_IMAGE_UID",
+        10001,
+        [must_be(whole_number(at_least=1), "a user id above 0 (not root)")],
+        id="batch_jobs.E016",
+    ),
     # Dotted paths of checks that hold every batch walk between batches while they return a
     # reason: check(connection) -> None when the database is healthy, else a one-line reason.
-    "JOB_HEALTH_CHECKS": (),
-}
-
-_SECONDS = ("JOB_DB_WAIT_SECONDS", "JOB_DB_TIMEOUT", "JOB_PROGRESS_INTERVAL", "JOB_MONITOR_TIMEOUT")
-_URLS = ("JOB_PING_URL", "JOB_PUSHGATEWAY_URL")
-#: Settings that need a package the framework does not require: (setting, module, extra).
-_NEEDS = (
-    ("JOB_PUSHGATEWAY_URL", "prometheus_client", "prometheus"),
-    ("JOB_SENTRY_DSN", "sentry_sdk", "sentry"),
+    Setting("JOB_HEALTH_CHECKS", (), [dotted_paths], id="batch_jobs.E017"),
 )
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?")
+BY_NAME = {s.name: s for s in SETTINGS}
+#: Every setting's default, by name.
+DEFAULTS = {s.name: s.default for s in SETTINGS}
 
 
 def value(name):
@@ -83,105 +258,12 @@ def value(name):
 def problems():
     """``[(setting, message)]`` for every setting whose value cannot be used."""
     found = []
-    for name in _SECONDS:
-        seconds = value(name)
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-            found.append((name, f"{name} must be a number of seconds, not {seconds!r}"))
-        elif not (seconds >= 0 and math.isfinite(seconds)):
-            found.append((name, f"{name} must be zero or more seconds, not {seconds!r}"))
-    apps = value("JOB_APPS")
-    if apps is not None:
-        if isinstance(apps, str) or not all(isinstance(a, str) for a in apps):
-            found.append(("JOB_APPS", f"JOB_APPS must be a list of app names, not {apps!r}"))
-        else:
-            from django.apps import apps as registry
-
-            installed = {c.name for c in registry.get_app_configs()}
-            installed |= {c.label for c in registry.get_app_configs()}
-            for app in apps:
-                if app not in installed:
-                    found.append(("JOB_APPS", f"JOB_APPS names {app!r}, which is not installed"))
-    checks = value("JOB_HEALTH_CHECKS")
-    if isinstance(checks, str) or not all(isinstance(c, str) for c in checks):
-        found.append(
-            (
-                "JOB_HEALTH_CHECKS",
-                f"JOB_HEALTH_CHECKS must be a list of dotted paths, not {checks!r}",
-            )
-        )
-    else:
-        from django.utils.module_loading import import_string
-
-        for path in checks:
-            try:
-                import_string(path)
-            except ImportError as e:
-                found.append(
-                    ("JOB_HEALTH_CHECKS", f"JOB_HEALTH_CHECKS: cannot import {path!r}: {e}")
-                )
-    allowed = value("JOB_ALLOWED_COMMANDS")
-    if isinstance(allowed, str) or not all(isinstance(c, str) for c in allowed):
-        found.append(
-            ("JOB_ALLOWED_COMMANDS", f"JOB_ALLOWED_COMMANDS must be a list, not {allowed!r}")
-        )
-    control = value("JOB_CONTROL_DATABASE")
-    if control is not None and control not in settings.DATABASES:
-        found.append(
-            (
-                "JOB_CONTROL_DATABASE",
-                f"JOB_CONTROL_DATABASE is {control!r}, which is not a key of DATABASES",
-            )
-        )
-    for name in _URLS:
-        url = value(name)
-        if not isinstance(url, str) or (url and not re.match(r"https?://", url)):
-            found.append((name, f"{name} must be an http(s) URL, not {url!r}"))
-    for name, module, extra in _NEEDS:
-        if value(name) and importlib.util.find_spec(module) is None:
-            found.append((name, f"{name} needs {module}: pip install 'django-batch-jobs[{extra}]'"))
-    dsn = value("JOB_SENTRY_DSN")
-    if not isinstance(dsn, str) or (dsn and not re.match(r"https?://[^@/]+@", dsn)):
-        found.append(
-            ("JOB_SENTRY_DSN", "JOB_SENTRY_DSN must be a Sentry DSN (https://KEY@HOST/ID)")
-        )
-    margin = value("JOB_SENTRY_CHECKIN_MARGIN")
-    if isinstance(margin, bool) or not isinstance(margin, int) or margin < 1:
-        found.append(
-            (
-                "JOB_SENTRY_CHECKIN_MARGIN",
-                f"JOB_SENTRY_CHECKIN_MARGIN must be a whole number of minutes, 1 or more, "
-                f"not {margin!r}",
-            )
-        )
-    codes = value("JOB_SENTRY_ISSUE_EXIT_CODES")
-    if isinstance(codes, str | int) or not all(isinstance(c, int) for c in codes):
-        found.append(
-            (
-                "JOB_SENTRY_ISSUE_EXIT_CODES",
-                f"JOB_SENTRY_ISSUE_EXIT_CODES must be a list of exit codes, not {codes!r}",
-            )
-        )
-    namespace = value("JOB_LOCK_NAMESPACE")
-    if not isinstance(namespace, str) or not namespace:
-        found.append(("JOB_LOCK_NAMESPACE", "JOB_LOCK_NAMESPACE must be a non-empty string"))
-    log_format = value("JOB_LOG_FORMAT")
-    if log_format not in ("auto", "json", "text"):
-        found.append(
-            ("JOB_LOG_FORMAT", f"JOB_LOG_FORMAT must be auto, json or text, not {log_format!r}")
-        )
-    name = value("JOB_APP_NAME")
-    if name is not None and not (isinstance(name, str) and _DNS_LABEL.fullmatch(name)):
-        found.append(
-            (
-                "JOB_APP_NAME",
-                f"JOB_APP_NAME must be a DNS label of 40 characters at most, not {name!r}",
-            )
-        )
-    uid = value("JOB_IMAGE_UID")
-    if isinstance(uid, bool) or not isinstance(uid, int) or uid < 1:
-        found.append(
-            ("JOB_IMAGE_UID", f"JOB_IMAGE_UID must be a user id above 0 (not root), not {uid!r}")
-        )
+    for declared in SETTINGS:
+        current = value(declared.name)
+        if current is None:  # a default of None: the setting is off, or derived
+            continue
+        for check in declared.check:
+            found += [(declared.name, message) for message in check(declared.name, current)]
     return found
 
 
@@ -190,15 +272,7 @@ def _values():
     found = problems()
     if found:
         raise ImproperlyConfigured(found[0][1])
-    values = {name: value(name) for name in DEFAULTS}
-    for name in _SECONDS:
-        values[name] = float(values[name])
-    if values["JOB_APP_NAME"] is None:
-        # The environment's name survives override_settings, which hides SETTINGS_MODULE.
-        module = os.environ.get("DJANGO_SETTINGS_MODULE") or settings.SETTINGS_MODULE
-        top = (module or "django-jobs").partition(".")[0]
-        values["JOB_APP_NAME"] = top.replace("_", "-").lower()
-    return values
+    return {s.name: s.clean(value(s.name)) for s in SETTINGS}
 
 
 def setting(name):

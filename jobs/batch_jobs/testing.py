@@ -33,8 +33,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, transaction
 
 from batch_jobs.exitcodes import ExitCode
-from batch_jobs.framework.errors import classify
 from batch_jobs.framework.lifecycle import Run
+from batch_jobs.framework.outcome import outcome_of
 from batch_jobs.framework.stop import STOP
 from batch_jobs.framework.walk import Batch
 
@@ -178,4 +178,4 @@ def _exit_code(exception, record, parsed):
         return ExitCode.USAGE  # the parser refused the arguments, as argparse exits 2
     if record is not None and record.exit_code is not None:
         return record.exit_code
-    return int(classify(exception)[0])
+    return int(outcome_of(exception).exit_code)

@@ -23,7 +23,7 @@ from batch_jobs import update_rows
 from batch_jobs.backends import backend_for, base
 from batch_jobs.checks import DEGRADED_DATABASE, check_databases
 from batch_jobs.exitcodes import ExitCode
-from batch_jobs.framework.errors import classify
+from batch_jobs.framework.outcome import outcome_of
 from batch_jobs.models import JobRun
 from tests.support.docker import ROOT
 from tests.support.sessions import open_session
@@ -312,17 +312,18 @@ def test_the_fallback_quantiles_are_those_of_percentile_disc(db):
 def test_a_sql_error_is_a_bug_on_every_backend(db):
     with pytest.raises(DatabaseError) as raised, connection.cursor() as cursor:
         cursor.execute("SELECT no_such_column FROM batch_jobs_run")
-    code, reason = classify(raised.value)
-    assert code == ExitCode.BUG, reason  # on SQLite an OperationalError, yet not transient
-    assert "no_such_column" in reason
+    outcome = outcome_of(raised.value)
+    # On SQLite an OperationalError, yet not transient.
+    assert outcome.exit_code == ExitCode.BUG, outcome
+    assert "no_such_column" in outcome.reason
 
 
 def test_a_missing_table_is_a_step_not_taken_on_every_backend(db):
     with pytest.raises(DatabaseError) as raised, connection.cursor() as cursor:
         cursor.execute("SELECT * FROM no_such_table")
-    code, reason = classify(raised.value)
-    assert code == ExitCode.CONFIG, reason
-    assert "no_such_table" in reason and "python manage.py migrate" in reason
+    outcome = outcome_of(raised.value)
+    assert outcome.exit_code == ExitCode.CONFIG, outcome
+    assert "no_such_table" in outcome.reason and "python manage.py migrate" in outcome.reason
 
 
 def test_uuid_and_decimal_are_plain_text_in_copy():

@@ -65,6 +65,74 @@ def test_a_bad_value_is_a_system_check_error_and_a_configuration_error(
     assert type(excinfo.value).__name__ == "ImproperlyConfigured"
 
 
+#: The system check id of each setting, as released: a project's SILENCED_SYSTEM_CHECKS may
+#: name any of them, so none may change, and a new setting takes an id never used before.
+CHECK_IDS = {
+    "JOB_APPS": "batch_jobs.E001",
+    "JOB_ALLOWED_COMMANDS": "batch_jobs.E002",
+    "JOB_CONTROL_DATABASE": "batch_jobs.E003",
+    "JOB_DB_WAIT_SECONDS": "batch_jobs.E004",
+    "JOB_DB_TIMEOUT": "batch_jobs.E005",
+    "JOB_PROGRESS_INTERVAL": "batch_jobs.E006",
+    "JOB_PING_URL": "batch_jobs.E007",
+    "JOB_PUSHGATEWAY_URL": "batch_jobs.E008",
+    "JOB_SENTRY_DSN": "batch_jobs.E009",
+    "JOB_SENTRY_CHECKIN_MARGIN": "batch_jobs.E010",
+    "JOB_SENTRY_ISSUE_EXIT_CODES": "batch_jobs.E011",
+    "JOB_MONITOR_TIMEOUT": "batch_jobs.E012",
+    "JOB_LOCK_NAMESPACE": "batch_jobs.E013",
+    "JOB_LOG_FORMAT": "batch_jobs.E014",
+    "JOB_APP_NAME": "batch_jobs.E015",
+    "JOB_IMAGE_UID": "batch_jobs.E016",
+    "JOB_HEALTH_CHECKS": "batch_jobs.E017",
+}
+
+
+def test_every_setting_keeps_its_own_fixed_check_id():
+    ids = {s.name: s.id for s in conf.SETTINGS}
+    # A setting added since: give it the next free id and add it here.
+    assert {name: ids[name] for name in CHECK_IDS} == CHECK_IDS
+    assert len(set(ids.values())) == len(ids), "two settings share a check id"
+    assert all(re.fullmatch(r"batch_jobs\.E\d{3}", i) for i in ids.values()), ids
+    assert set(ids) == set(conf.DEFAULTS) and len(ids) == len(conf.SETTINGS)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("JOB_APPS", ["missing"]),
+        ("JOB_CONTROL_DATABASE", "nope"),
+        ("JOB_MONITOR_TIMEOUT", -1),
+        ("JOB_LOCK_NAMESPACE", ""),
+        ("JOB_HEALTH_CHECKS", ["no.such.check"]),
+    ],
+)
+def test_a_bad_value_is_reported_under_its_settings_id(settings, name, value):
+    setattr(settings, name, value)
+    with pytest.raises(SystemCheckError) as excinfo:
+        call_command("check")
+    reported = re.findall(r"\((batch_jobs\.E\d{3})\)", str(excinfo.value))
+    assert reported == [CHECK_IDS[name]]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("JOB_ALLOWED_COMMANDS", 5, "JOB_ALLOWED_COMMANDS must be a list, not 5"),
+        ("JOB_HEALTH_CHECKS", 5, "JOB_HEALTH_CHECKS must be a list of dotted paths, not 5"),
+        ("JOB_APPS", 5, "JOB_APPS must be a list of app names, not 5"),
+        (
+            "JOB_SENTRY_CHECKIN_MARGIN",
+            True,
+            "JOB_SENTRY_CHECKIN_MARGIN must be a whole number of minutes, 1 or more, not True",
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_shape_is_one_message_not_a_crash(settings, name, value, message):
+    setattr(settings, name, value)
+    assert conf.problems() == [(name, message)]
+
+
 def run_the_runner(*args, **env):
     environment = {**os.environ, **env}
     for key in [k for k, v in env.items() if v is None]:

@@ -4,6 +4,7 @@
 ``declaration``  the nested ``class Job:`` declarations, resolved once per class
 ``arguments``    the options every job gets, and argument types
 ``lifecycle``    one run, start to finish: signals, deadline, wait, lock, record, events
+``outcome``      how a run ended: status, exit code, log level and reason, from one table
 ``walk``         the batch walk: keyset pages, one transaction each, checkpoints
 ``writes``       the write paths inside a batch (``update_rows``)
 ``shards``       sharded walks: the plan of key ranges every shard shares

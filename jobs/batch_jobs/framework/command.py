@@ -18,8 +18,8 @@ from batch_jobs.conf import setting
 from batch_jobs.exitcodes import ExitCode
 from batch_jobs.framework import control, declaration, logs, shards
 from batch_jobs.framework.arguments import add_job_options
-from batch_jobs.framework.errors import classify
 from batch_jobs.framework.lifecycle import Idle, Run
+from batch_jobs.framework.outcome import outcome_of
 from batch_jobs.framework.progress import Progress
 from batch_jobs.framework.stop import STOP, JobStopped, RuntimeLimitReached
 from batch_jobs.framework.walk import walk
@@ -159,10 +159,10 @@ class JobCommand(BaseCommand):
         except BaseException as exc:
             if argv is None or isinstance(exc, CommandError | SystemExit):
                 raise  # in-process, the caller sees what handle raised
-            code, reason = classify(exc)
-            if code == ExitCode.BUG:
+            outcome = outcome_of(exc)
+            if outcome.exit_code == ExitCode.BUG:
                 raise  # a bug keeps its traceback
-            raise CommandError(reason, returncode=code) from exc
+            raise outcome.command_error() from exc
 
     # -- the state of a run, behind one attribute ------------------------------------------
 

@@ -1,14 +1,11 @@
-"""Mapping exceptions onto the exit-code contract, with one-line messages."""
+"""Reading errors: one-line messages, and what a database error says (retry, or a remedy).
 
-import signal
+Which exit code and status each error ends a run with is ``outcome.ENDINGS``.
+"""
 
-from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import CommandError
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError
 
 from batch_jobs.backends import backends_in_use
-from batch_jobs.exitcodes import ExitCode
-from batch_jobs.framework.stop import JobStopped, OperatorStop, RuntimeLimitReached
 
 
 def one_line(text):
@@ -20,34 +17,6 @@ def first_line(error):
     """The first line of a database error (PostgreSQL adds LINE and HINT lines), folded."""
     text = str(error).strip()
     return one_line(text.splitlines()[0] if text else error)
-
-
-def classify(exc):
-    """The exit code and one-line reason for ``exc``, raised while a job ran."""
-    if isinstance(exc, JobStopped):
-        name = signal.Signals(exc.signum).name
-        return ExitCode.for_signal(exc.signum), f"stopped by {name}"
-    if isinstance(exc, KeyboardInterrupt):
-        return ExitCode.SIGINT, "stopped by SIGINT"
-    if isinstance(exc, RuntimeLimitReached):
-        return ExitCode.TEMPORARY, one_line(exc)
-    if isinstance(exc, OperatorStop):
-        return ExitCode.STOPPED, one_line(exc)
-    if isinstance(exc, CommandError):
-        return exc.returncode, one_line(exc)
-    if isinstance(exc, SystemExit):  # sys.exit() in a job: its code, as the process's would be
-        if exc.code is None or exc.code == 0:
-            return ExitCode.OK, ""
-        if isinstance(exc.code, int):
-            return exc.code, f"exited with status {exc.code}"
-        return ExitCode.BUG, one_line(exc.code)
-    if isinstance(exc, ImproperlyConfigured):
-        return ExitCode.CONFIG, f"configuration error: {one_line(exc)}"
-    if isinstance(exc, DatabaseError) and (remedy := database_remedy(exc)):
-        return ExitCode.CONFIG, f"database error: {first_line(exc)}; {remedy}"
-    if is_transient(exc):
-        return ExitCode.TEMPORARY, f"database error, safe to retry: {one_line(exc)}"
-    return ExitCode.BUG, f"{type(exc).__name__}: {one_line(exc)}"
 
 
 def is_transient(exc):

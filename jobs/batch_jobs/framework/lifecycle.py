@@ -3,50 +3,46 @@
 In order: listen for stop signals and arm the database deadline; wait for the database; take
 the overlap lock (or record a skip); write the run record (a paused job's run stops there,
 recorded as a skip); tell the monitors and log ``start``; run the job; then, however it ended,
-write the record's end, tell the monitors, log ``finish`` and release the lock. The record
-gets the contract's status, exit code and one-line reason for any exception, which then leaves
-as it is (``JobCommand.execute`` applies the contract at the process boundary); only the
+write the record's end, tell the monitors, log ``finish`` and release the lock. The record,
+the monitors and the ``finish`` event get the run's ``outcome.Outcome`` (status, exit code,
+log level, one-line reason); an exception then leaves as it is (``JobCommand.execute``
+applies the contract at the process boundary); only the
 framework's own stops (a signal's, ``--max-runtime``, an operator's) leave as
 ``CommandError``.
 """
 
+import contextlib
 import logging
 import time
 from collections import Counter
 
-from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 from batch_jobs.backends import backends_in_use
 from batch_jobs.conf import setting
-from batch_jobs.exitcodes import ExitCode
 from batch_jobs.framework import control, runcontrol, runs
 from batch_jobs.framework.database import wait_for_database
-from batch_jobs.framework.errors import classify
 from batch_jobs.framework.lock import lock_for
-from batch_jobs.framework.monitors import Monitors, Outcome
+from batch_jobs.framework.monitors import Monitors
+from batch_jobs.framework.outcome import Outcome, outcome_of
 from batch_jobs.framework.redact import redact_argv, redact_options
 from batch_jobs.framework.stop import STOP, JobStopped, OperatorStop, RuntimeLimitReached
 from batch_jobs.framework.watchdog import WATCHDOG
-from batch_jobs.models import JobRun
 
 logger = logging.getLogger("batch_jobs")
 
-# Runs in progress in this process, outermost first: a job started with call_command from
-# another job records the outer run as its parent.
-_active_runs = []
-# Runs inside Run.execute, recorded or not: the outermost closes the control connection.
-_depth = 0
+#: The runs in progress in this process, outermost first: a job started with call_command from
+#: another job runs inside it. The one place nesting is decided: the outermost run listens for
+#: stop signals, has the watchdog guard the connections and closes the control connection at
+#: its end; the innermost one's deadline is the watchdog's limit; a run's record is the parent
+#: of the records of the runs nested in it.
+_runs = []
 
-#: The log level of a run's last event, by status, when it exits non-zero: a planned stop or a
-#: lost lock race is a warning (the next run resumes or runs), a failure an error.
-LEVELS = {
-    JobRun.Status.INTERRUPTED: logging.WARNING,
-    JobRun.Status.STOPPED: logging.WARNING,
-    JobRun.Status.BLOCKED: logging.WARNING,
-    JobRun.Status.FAILED: logging.ERROR,
-}
+
+def database_deadline():
+    """Seconds of the innermost run's database deadline (0: none); ``None`` outside runs."""
+    return _runs[-1].deadline if _runs else None
 
 
 class Idle:
@@ -75,17 +71,16 @@ class Run:
         self.argv = argv  # from the command line, if any
         max_runtime = options.get("max_runtime")
         self.stop_at = time.monotonic() + max_runtime if max_runtime else None
-        self.lock_key = self.using = self.record = self.requests = None
+        self.lock_key = self.using = self.deadline = self.record = self.requests = None
 
     def execute(self, body):
         """Run ``body()`` (the job's own ``execute``) inside the whole lifecycle."""
-        global _depth
-        _depth += 1
+        outermost = not _runs
         try:
             self.lock_key = lock_key(self.command, self.options)
             self.using = control.control_alias()
-            deadline = self.command.database_deadline
-            with STOP.listening(), WATCHDOG.watching(deadline, connections[self.using]):
+            self.deadline = self.command.database_deadline
+            with self.in_progress(outermost):
                 for alias in dict.fromkeys([self.using, DEFAULT_DB_ALIAS]):
                     wait_for_database(alias)
                 lock = self.acquire_lock() if self.lock_key else None
@@ -97,15 +92,29 @@ class Run:
                     if lock is not None:
                         release(lock)
         except (JobStopped, RuntimeLimitReached, OperatorStop) as exc:  # the framework's stops
-            code, reason = classify(exc)
-            raise CommandError(reason, returncode=code) from exc
+            raise outcome_of(exc).command_error() from exc
         finally:
-            _depth -= 1
-            if not _depth:
+            if outermost:
                 control.close_own()
 
+    @contextlib.contextmanager
+    def in_progress(self, outermost):
+        """This run on the registry of runs in progress for the block; the outermost one sets
+        up what is the process's: stop signals and the watchdog."""
+        _runs.append(self)
+        try:
+            with contextlib.ExitStack() as process_wide:
+                if outermost:
+                    process_wide.enter_context(STOP.listening())
+                    watching = WATCHDOG.watching(database_deadline, connections[self.using])
+                    process_wide.enter_context(watching)
+                yield
+        finally:
+            _runs.pop()
+
     def recorded(self, body):
-        parent = _active_runs[-1] if _active_runs else None
+        # Started by the run it is nested in: from its job, which runs after its record.
+        parent = _runs[-2].record if len(_runs) > 1 else None
         self.record = runs.start(
             self.using,
             self.job,
@@ -126,20 +135,25 @@ class Run:
                 f"{self.job} is paused (by {pause.paused_by}, "
                 f"{pause.paused_at:%Y-%m-%d %H:%M:%S %Z}); `jobctl resume {self.job}` resumes it"
             )
-            runs.finish(self.using, self.record, JobRun.Status.SKIPPED, ExitCode.OK, {}, reason)
+            outcome = Outcome.skipped(reason)
+            runs.finish(self.using, self.record, outcome)
             self.log(
-                "paused", "%s; skipped with exit code 0", reason, status="skipped", exit_code=0
+                "paused",
+                "%s; skipped with exit code 0",
+                reason,
+                level=outcome.level,
+                status=str(outcome.status),
+                exit_code=int(outcome.exit_code),
             )
             return None
         if not self.dry_run and (answered := runcontrol.answer_retries(self.using, self.record)):
             self.log("retry", "answers %s pending retry request(s)", answered, count=answered)
         self.requests = runcontrol.Requests(self.using, self.job, self.record.pk)
-        _active_runs.append(self.record)
         started = time.monotonic()
         monitors = Monitors(self.command, self.record.pk)
         monitors.start()
         self.log("start", "started", arguments=self.arguments, dry_run=self.dry_run)
-        status, code, reason, error = JobRun.Status.SUCCEEDED, ExitCode.OK, "", None
+        outcome = Outcome.succeeded()
         caller = STOP.at_once  # a nested run's caller gets its own stop state back
         try:
             STOP.work_begins()  # a signal that came during the bookkeeping stops it here
@@ -151,39 +165,27 @@ class Run:
                     raise JobStopped(STOP.signum) from exc
                 raise
         except BaseException as exc:
-            code, reason = classify(exc)
-            if code == ExitCode.OK:  # SystemExit(0) or SystemExit(None): a success
-                raise
-            if isinstance(exc, OperatorStop):
-                status = JobRun.Status.STOPPED
-                self.record.stopped_by = exc.by
-            elif isinstance(exc, KeyboardInterrupt | RuntimeLimitReached):
-                status = JobRun.Status.INTERRUPTED
-            else:
-                status = JobRun.Status.FAILED
-            error = exc
+            outcome = outcome_of(exc)
             raise
         finally:
             STOP.work_ends()  # the work is over: a first signal must not cut the bookkeeping
             try:
-                _active_runs.pop()
-                elapsed = time.monotonic() - started
-                counters = dict(self.counters)
-                runs.finish(self.using, self.record, status, code, counters, reason)
-                monitors.finish(Outcome(str(status), int(code), elapsed, counters, reason, error))
+                outcome = outcome.ended(time.monotonic() - started, self.counters)
+                runs.finish(self.using, self.record, outcome)
+                monitors.finish(outcome)
                 self.log(
                     "finish",
                     "%s with exit code %s in %.2fs",
-                    status,
-                    int(code),
-                    elapsed,
-                    status=str(status),
-                    exit_code=int(code),
-                    duration_s=round(elapsed, 3),
-                    counters=counters,
+                    outcome.status,
+                    int(outcome.exit_code),
+                    outcome.duration,
+                    status=str(outcome.status),
+                    exit_code=int(outcome.exit_code),
+                    duration_s=round(outcome.duration, 3),
+                    counters=outcome.counters,
                     walk=self.record.walk or None,
-                    error=reason or None,
-                    level=LEVELS.get(status, logging.ERROR) if code else logging.INFO,
+                    error=outcome.reason or None,
+                    level=outcome.level,
                 )
             finally:
                 STOP.work_ends(caller)
@@ -195,26 +197,23 @@ class Run:
             return lock
         holder = runs.holder(self.using, self.lock_key)
         reason = f"already running: {self.job} is held by {holder}"
-        if self.skip_if_running:
-            status, code, level = JobRun.Status.SKIPPED, ExitCode.OK, logging.INFO
-        else:
-            status, code, level = JobRun.Status.BLOCKED, ExitCode.TEMPORARY, logging.WARNING
+        outcome = Outcome.skipped(reason) if self.skip_if_running else Outcome.blocked(reason)
         self.record = runs.record_skip(
-            self.using, self.job, self.arguments, self.dry_run, self.lock_key, status, code, reason
+            self.using, self.job, self.arguments, self.dry_run, self.lock_key, outcome
         )
         self.log(
-            str(status),
+            str(outcome.status),
             "%s; %s with exit code %s",
             reason,
-            status,
-            int(code),
-            level=level,
-            status=str(status),
-            exit_code=int(code),
+            outcome.status,
+            int(outcome.exit_code),
+            level=outcome.level,
+            status=str(outcome.status),
+            exit_code=int(outcome.exit_code),
         )
         if self.skip_if_running:
             return False
-        raise CommandError(reason, returncode=code)
+        raise outcome.command_error()
 
     def check_requests(self):
         """Raise ``OperatorStop`` if an operator asked this run to stop or paused its job."""

@@ -12,7 +12,6 @@ A monitor that fails or does not answer within ``JOB_MONITOR_TIMEOUT`` seconds c
 line (event ``monitor_failed``); it never changes the run's outcome or exit code.
 """
 
-import dataclasses
 import logging
 import math
 import time
@@ -25,20 +24,9 @@ from batch_jobs.framework.schedule import expand
 logger = logging.getLogger("batch_jobs")
 
 
-@dataclasses.dataclass
-class Outcome:
-    """How a run ended, as the monitors see it."""
-
-    status: str
-    exit_code: int
-    duration: float  # seconds
-    counters: dict
-    error: str
-    exception: BaseException | None
-
-
 class Monitor:
-    """One destination. ``start`` and ``finish`` may raise: the caller logs and goes on."""
+    """One destination. ``start`` and ``finish`` (given the run's ``outcome.Outcome``) may
+    raise: the caller logs and goes on."""
 
     name = "monitor"
 
@@ -98,7 +86,7 @@ class Pushgateway(Monitor):
         gauge("batch_job_start_time_seconds", "When the last run started.", self.started)
         gauge("batch_job_duration_seconds", "How long the last run took.", outcome.duration)
         gauge("batch_job_exit_code", "The last run's exit code.", outcome.exit_code)
-        gauge("batch_job_status", "The last run's status.", 1, {"status": outcome.status})
+        gauge("batch_job_status", "The last run's status.", 1, {"status": str(outcome.status)})
         counters = Gauge(
             "batch_job_counter", "The last run's counters.", ["counter"], registry=registry
         )
@@ -151,7 +139,7 @@ class SentryCrons(Monitor):
                 if outcome.exception is not None and outcome.exit_code == 1:
                     sentry_sdk.capture_exception(outcome.exception)
                 else:
-                    sentry_sdk.capture_message(f"{self.job}: {outcome.error}", level="error")
+                    sentry_sdk.capture_message(f"{self.job}: {outcome.reason}", level="error")
         if self.check_in is not None:
             capture_checkin(
                 monitor_slug=self.slug,

@@ -45,7 +45,7 @@ def start(using, job, arguments, dry_run, lock_key, parent=None, **fields):
         ) from e
 
 
-def record_skip(using, job, arguments, dry_run, lock_key, status, exit_code, error):
+def record_skip(using, job, arguments, dry_run, lock_key, outcome):
     """A run that did not start because another held the lock: ``blocked`` or ``skipped``."""
     now = timezone.now()
     return start(
@@ -54,22 +54,25 @@ def record_skip(using, job, arguments, dry_run, lock_key, status, exit_code, err
         arguments,
         dry_run,
         lock_key,
-        status=status,
-        exit_code=exit_code,
+        status=outcome.status,
+        exit_code=int(outcome.exit_code),
         started_at=now,
         finished_at=now,
-        error=error,
+        error=outcome.reason,
     )
 
 
-def finish(using, run, status, exit_code, counters, error=""):
-    """Close ``run``. A failure to write (the database is gone) is logged, not raised."""
+def finish(using, run, outcome):
+    """Close ``run`` with its ``Outcome``. A failure to write (the database is gone) is
+    logged, not raised."""
     run.finished_at = timezone.now()
     run.duration = run.finished_at - run.started_at
-    run.status = status
-    run.exit_code = int(exit_code)
-    run.counters = dict(counters)
-    run.error = error
+    run.status = outcome.status
+    run.exit_code = int(outcome.exit_code)
+    run.counters = dict(outcome.counters)
+    run.error = outcome.reason
+    if outcome.stopped_by is not None:
+        run.stopped_by = outcome.stopped_by
     fields = [
         "finished_at",
         "duration",

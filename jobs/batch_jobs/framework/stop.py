@@ -45,14 +45,14 @@ class OperatorStop(Exception):
 
 
 class StopSignals:
-    """Process-wide stop state. Re-entrant, so nested jobs (``call_command``) share it."""
+    """Process-wide stop state. The outermost run listens (``lifecycle`` decides which that
+    is); the runs nested in it (``call_command``) share its state."""
 
     def __init__(self):
         self.signum = None
         #: Whether the first signal raises at once: in a job's own code until it checks for
         #: stops; never in the framework's bookkeeping around it (the record, the lock).
         self.at_once = False
-        self._depth = 0
         self._previous = {}
         self._woken = threading.Event()
         self._wakeup = None  # (read end, write end, previous wakeup fd, thread)
@@ -65,20 +65,18 @@ class StopSignals:
 
     @contextlib.contextmanager
     def listening(self):
-        """Handle SIGTERM/SIGINT for the duration of the block (main thread only)."""
-        outermost = self._depth == 0
-        install = outermost and threading.current_thread() is threading.main_thread()
+        """Handle SIGTERM/SIGINT for the duration of the block (main thread only): the
+        outermost run's, once per process."""
+        install = threading.current_thread() is threading.main_thread()
         if install:
             self.signum = None
             self.at_once = False
             self._woken.clear()
             self._previous = {s: signal.signal(s, self._handle) for s in HANDLED_SIGNALS}
             self._watch_wakeups()
-        self._depth += 1
         try:
             yield self
         finally:
-            self._depth -= 1
             if install:
                 self._stop_watching_wakeups()
                 for s, handler in self._previous.items():

@@ -5,7 +5,7 @@ packets without resetting) never answers and never closes the connection: its ke
 acknowledges TCP, so keepalives do not notice, and a server-side ``statement_timeout`` cannot
 fire. Without a deadline of its own the job would hang until the scheduler kills it.
 
-While a job runs (``WATCHDOG.watching(seconds)``), one deadline is armed around each unit of
+While a job runs (``WATCHDOG.watching(limit)``), one deadline is armed around each unit of
 work: each batch in ``JobCommand.atomic()``, which ``run_batches`` uses (its queries, its
 checkpoint and its COMMIT, through ``WATCHDOG.guard()``), and each statement outside a batch
 (through Django's ``execute_wrapper``). When it passes, a background thread shuts down the
@@ -33,7 +33,7 @@ class Watchdog:
     outermost one, so a batch's deadline covers the statements inside it."""
 
     def __init__(self):
-        self._limits = []
+        self._limit = None  # seconds of the next guard's deadline, a function; None: off
         self._cond = threading.Condition()
         self._deadline = None
         self._databases = ()
@@ -43,28 +43,27 @@ class Watchdog:
         self._wakes_at = None  # when the watching thread wakes next; None: when notified
 
     @contextlib.contextmanager
-    def watching(self, seconds, *also):
-        """Guard every statement for the block, with ``seconds`` (0 or ``None``: no deadline)
-        as the limit of ``guard()``, on every connection of ``DATABASES`` and on ``also``
-        (connections kept outside it). Re-entrant: a job run by another job sets its own limit.
+    def watching(self, limit, *also):
+        """Guard every statement for the block, on every connection of ``DATABASES`` and on
+        ``also`` (connections kept outside it), with ``limit()`` seconds (0 or ``None``: no
+        deadline) as the limit of each ``guard()``: read as each one starts, so that a job run
+        by another job sets its own (the outermost run watches, ``lifecycle`` decides which).
+        ``limit`` may be a number too.
         """
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
-        outermost = not self._limits
-        self._limits.append(seconds)
+        self._limit = limit if callable(limit) else lambda: limit
         try:
             with contextlib.ExitStack() as stack:
-                if outermost:
-                    self._databases = list({id(d): d for d in [*connections.all(), *also]}.values())
-                    for database in self._databases:
-                        backend_for(database)  # chosen here, not in the watching thread
-                        stack.enter_context(database.execute_wrapper(self._guard_statement))
+                self._databases = list({id(d): d for d in [*connections.all(), *also]}.values())
+                for database in self._databases:
+                    backend_for(database)  # chosen here, not in the watching thread
+                    stack.enter_context(database.execute_wrapper(self._guard_statement))
                 yield self
         finally:
-            self._limits.pop()
-            if outermost:
-                self._databases = ()
+            self._limit = None
+            self._databases = ()
 
     def _guard_statement(self, execute, sql, params, many, context):
         with self.guard():
@@ -75,7 +74,7 @@ class Watchdog:
         """Cut the connections if the block has not finished within the current limit; then
         raise ``DatabaseTimeout``. A no-op without a limit, outside the main thread and inside
         another guard."""
-        seconds = self._limits[-1] if self._limits else None
+        seconds = self._limit() if self._limit is not None else None
         if (
             not seconds
             or self._deadline is not None
