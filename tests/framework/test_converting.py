@@ -320,10 +320,10 @@ def test_a_signal_during_the_bookkeeping_is_recorded_before_the_work_begins():
     with silent_server() as url:
         process = job_process("echo_args", "x", JOB_PING_URL=url, JOB_MONITOR_TIMEOUT="5")
         try:
-            deadline = time.monotonic() + 30
-            while not JobRun.objects.filter(job="echo_args").exists():  # then the start ping
-                assert time.monotonic() < deadline and process.poll() is None
-                time.sleep(0.05)
+            wait_for(
+                lambda: JobRun.objects.filter(job="echo_args").exists() or process.poll(),
+                "the run record, then the start ping",
+            )
             process.send_signal(signal.SIGTERM)
             _, stderr = process.communicate(timeout=60)
         finally:
@@ -342,14 +342,17 @@ def test_a_signal_stops_a_command_waiting_on_a_statement_at_once():
     process = job_process("db_timeout", "sleep")
     try:
         with open_session() as session:
-            deadline = time.monotonic() + 30
-            while not session.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' "
-                "AND state = 'active'"
-            ).fetchone()[0]:
-                assert process.poll() is None, process.communicate()
-                assert time.monotonic() < deadline, "the statement never started"
-                time.sleep(0.05)
+            wait_for(
+                lambda: (
+                    process.poll() is not None
+                    or session.execute(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'"
+                    ).fetchone()[0]
+                ),
+                "the minute-long statement",
+            )
+        assert process.poll() is None, process.communicate()
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)  # far less than the minute
     finally:
