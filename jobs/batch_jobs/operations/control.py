@@ -1,4 +1,5 @@
-"""Operators' requests to runs and jobs, written where every run looks: the database."""
+"""Operators' actions (stop, pause, resume, retry): requests to runs and jobs, written where
+every run looks: the database. ``jobctl`` and the console both call these."""
 
 import getpass
 
