@@ -6,6 +6,6 @@ import sys
 
 if __name__ == "__main__":
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "app.settings")
-    from batch_jobs.runner.cli import manage
+    from batch_jobs.cli.job import manage
 
     sys.exit(manage(sys.argv))

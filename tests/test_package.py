@@ -48,8 +48,8 @@ def test_the_wheel_holds_the_framework_and_nothing_else(dist):
         assert re.search(r">=", requirement) and re.search(r"<", requirement), requirement
     classifiers = metadata.get_all("Classifier")
     assert {f"Framework :: Django :: {v}" for v in ("5.2", "6.0", "6.1")} <= set(classifiers)
-    assert b"job = batch_jobs.runner.cli:main" in entry_points
-    assert b"jobctl = batch_jobs.ctl.cli:main" in entry_points
+    assert b"job = batch_jobs.cli.job:main" in entry_points
+    assert b"jobctl = batch_jobs.cli.jobctl:main" in entry_points
 
 
 def test_the_sdist_has_no_example_project(dist):

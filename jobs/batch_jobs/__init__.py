@@ -7,8 +7,8 @@ What a job author imports comes from here, and only from here::
 
 and, in its tests, ``from batch_jobs.testing import process_batch, run_job, stop_after``.
 
-Everything else (``batch_jobs.framework.*``, ``batch_jobs.runner``, ``batch_jobs.ctl``) may
-change between releases.
+Everything else (``batch_jobs.framework``, ``batch_jobs.operations``, ``batch_jobs.cli``,
+``batch_jobs.console``) may change between releases.
 """
 
 import importlib

@@ -34,7 +34,7 @@ def check_job_declarations(app_configs=None, **kwargs):
 
     from batch_jobs.framework import declaration
     from batch_jobs.framework.command import JobCommand
-    from batch_jobs.runner.allowlist import runnable_commands
+    from batch_jobs.operations.allowlist import runnable_commands
 
     try:
         runnable = sorted(runnable_commands().items())  # the jobs `job` may run

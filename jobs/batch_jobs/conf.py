@@ -161,7 +161,7 @@ SETTINGS = (
     ),
     # Alias of the connection for the overlap lock and run records: a direct one to
     # PostgreSQL when "default" goes through a transaction-mode pooler. None: a second
-    # connection to the default database (batch_jobs.framework.control).
+    # connection to the default database (batch_jobs.framework.connection).
     Setting("JOB_CONTROL_DATABASE", None, [database_alias], id="batch_jobs.E003"),
     # Seconds to wait for the database at start before exit 69.
     Setting("JOB_DB_WAIT_SECONDS", 30.0, [seconds], id="batch_jobs.E004", clean=float),

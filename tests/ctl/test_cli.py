@@ -20,10 +20,10 @@ from click.testing import CliRunner
 from django.core.exceptions import ImproperlyConfigured
 
 from batch_jobs import JobCommand
-from batch_jobs.ctl import catalog
-from batch_jobs.ctl.cli import cli
-from batch_jobs.ctl.render.cron import Unsupported, on_calendar
+from batch_jobs.cli.jobctl import cli
 from batch_jobs.models import JobRun
+from batch_jobs.operations import catalog
+from batch_jobs.operations.render.cron import Unsupported, on_calendar
 from tests.support.sessions import open_session
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -196,7 +196,7 @@ def test_a_scheduled_job_declares_shards_for_its_cronjob(settings):
             max_runtime = 600
 
     job = catalog.Job("sharded", Command())
-    from batch_jobs.ctl.render.kubernetes import Target, cron_job
+    from batch_jobs.operations.render.kubernetes import Target, cron_job
 
     manifest = cron_job(job, Target(image="jobs:1", app="app", uid=10001, secret="app"))
     kubernetes_validate.validate(manifest, "1.33", strict=True)

@@ -5,7 +5,7 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner
 
-from batch_jobs.ctl.cli import cli
+from batch_jobs.cli.jobctl import cli
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes"
 

@@ -152,7 +152,7 @@ def test_a_flat_declaration_is_found_for_the_upgrade_warning():
 def test_a_flat_declaration_gets_the_upgrade_warning(monkeypatch):
     from django.core import management
 
-    from batch_jobs.runner import allowlist
+    from batch_jobs.operations import allowlist
 
     monkeypatch.setattr(allowlist, "runnable_commands", lambda: {"own_names": "tests.x"})
     monkeypatch.setattr(management, "load_command_class", lambda app, name: OwnNames())

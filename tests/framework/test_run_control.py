@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 from django.db import connections
 
-from batch_jobs.ctl.cli import cli
-from batch_jobs.ctl.control import request_retry
+from batch_jobs.cli.jobctl import cli
 from batch_jobs.models import JobCheckpoint, JobPause, JobRun, RunRequest
+from batch_jobs.operations.control import request_retry
 from batch_jobs.testing import run_job
 from tests.support.sessions import database_url
 from tests.support.waits import wait_for

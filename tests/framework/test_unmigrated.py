@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, connections
 
-from batch_jobs.framework import control
+from batch_jobs.framework import connection as control_connection
 from batch_jobs.models import JobRun
 from batch_jobs.testing import run_job
 from tests.support.docker import create_database
@@ -80,7 +80,7 @@ def sqlite_control(monkeypatch, tmp_path):
     # Made here rather than in DATABASES, as the framework makes its own control connection,
     # so that the test runner neither creates nor guards a test database for it.
     connections["sqlite_control"] = sqlite_wrapper(str(path))
-    monkeypatch.setattr(control, "control_alias", lambda: "sqlite_control")
+    monkeypatch.setattr(control_connection, "control_alias", lambda: "sqlite_control")
     yield path
     connections["sqlite_control"].close()
     del connections["sqlite_control"]

@@ -5,7 +5,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from batch_jobs.ctl.cli import cli
+from batch_jobs.cli.jobctl import cli
 from tests.image.test_contract import rows, wait_for_output
 from tests.support.docker import TEST_JOBS_ENV, TEST_JOBS_VOLUME, client, finish
 

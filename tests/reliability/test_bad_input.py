@@ -4,8 +4,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from batch_jobs.runner import cli
-from batch_jobs.runner.allowlist import runnable_commands
+from batch_jobs.cli import job
+from batch_jobs.operations.allowlist import runnable_commands
 from tests.support.reliability import FULL
 
 # Names built to hit the edges: shell metacharacters, paths, options, Unicode, length.
@@ -44,7 +44,7 @@ NASTY = st.one_of(
 def test_the_runner_only_ever_runs_allowlisted_commands(name, capsys, report):
     # `--help` makes an allowlisted job print its help and exit 0 without doing any work.
     try:
-        code = cli.main([name, "--help"])
+        code = job.main([name, "--help"])
     except SystemExit as e:
         code = e.code
     out, err = capsys.readouterr()

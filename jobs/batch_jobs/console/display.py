@@ -5,8 +5,8 @@ import datetime
 from django.utils import timezone
 from django.utils.html import format_html
 
-from batch_jobs.ctl.history import progress as progress_text
 from batch_jobs.models import JobRun
+from batch_jobs.operations.history import progress as progress_text
 
 
 def seconds(value):

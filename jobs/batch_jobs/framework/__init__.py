@@ -10,11 +10,13 @@
 ``shards``       sharded walks: the plan of key ranges every shard shares
 ``pacing``       adaptive batch sizes and waits on database health
 ``progress``     progress bar or events, through a callback
-``control``      which connection holds the lock and writes the records
-``runcontrol``   operators' requests (stop, pause, retry) as a run reads them
+``connection``   the control connection: which alias holds the lock and writes the records
+``requests``     operators' requests (stop, pause, retry) as a running job reads them
 ``monitors``     pings, Prometheus Pushgateway, Sentry
 ``database``, ``lock``, ``runs``, ``stop``, ``watchdog``, ``errors``, ``logs``, ``redact``,
 ``schedule``: the parts those use. What differs per database is in ``batch_jobs.backends``.
 
-Job authors import from the package itself (``from batch_jobs import JobCommand``).
+The framework never imports ``batch_jobs.operations``, ``batch_jobs.cli`` or
+``batch_jobs.console``. Job authors import from the package itself
+(``from batch_jobs import JobCommand``).
 """

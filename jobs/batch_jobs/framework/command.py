@@ -16,7 +16,7 @@ from django.utils.module_loading import import_string
 
 from batch_jobs.conf import setting
 from batch_jobs.exitcodes import ExitCode
-from batch_jobs.framework import control, declaration, logs, shards
+from batch_jobs.framework import connection, declaration, logs, shards
 from batch_jobs.framework.arguments import add_job_options
 from batch_jobs.framework.lifecycle import Idle, Run
 from batch_jobs.framework.outcome import outcome_of
@@ -205,7 +205,7 @@ class JobCommand(BaseCommand):
     @property
     def control_database(self):
         """The database alias run records are written on (``JOB_CONTROL_DATABASE``)."""
-        return getattr(self._state, "using", None) or control.control_alias()
+        return getattr(self._state, "using", None) or connection.control_alias()
 
     # -- helpers for handle() -------------------------------------------------------------
 

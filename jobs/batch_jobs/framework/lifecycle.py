@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from batch_jobs.backends import backends_in_use
 from batch_jobs.conf import setting
-from batch_jobs.framework import control, runcontrol, runs
+from batch_jobs.framework import connection, requests, runs
 from batch_jobs.framework.database import wait_for_database
 from batch_jobs.framework.lock import lock_for
 from batch_jobs.framework.monitors import Monitors
@@ -78,7 +78,7 @@ class Run:
         outermost = not _runs
         try:
             self.lock_key = lock_key(self.command, self.options)
-            self.using = control.control_alias()
+            self.using = connection.control_alias()
             self.deadline = self.command.database_deadline
             with self.in_progress(outermost):
                 for alias in dict.fromkeys([self.using, DEFAULT_DB_ALIAS]):
@@ -95,7 +95,7 @@ class Run:
             raise outcome_of(exc).command_error() from exc
         finally:
             if outermost:
-                control.close_own()
+                connection.close_own()
 
     @contextlib.contextmanager
     def in_progress(self, outermost):
@@ -130,7 +130,7 @@ class Run:
                 self.log(
                     "abandoned", "marked %s earlier run(s) abandoned", abandoned, count=abandoned
                 )
-        if (pause := runcontrol.paused(self.using, self.job)) is not None:
+        if (pause := requests.paused(self.using, self.job)) is not None:
             reason = (
                 f"{self.job} is paused (by {pause.paused_by}, "
                 f"{pause.paused_at:%Y-%m-%d %H:%M:%S %Z}); `jobctl resume {self.job}` resumes it"
@@ -146,9 +146,9 @@ class Run:
                 exit_code=int(outcome.exit_code),
             )
             return None
-        if not self.dry_run and (answered := runcontrol.answer_retries(self.using, self.record)):
+        if not self.dry_run and (answered := requests.answer_retries(self.using, self.record)):
             self.log("retry", "answers %s pending retry request(s)", answered, count=answered)
-        self.requests = runcontrol.Requests(self.using, self.job, self.record.pk)
+        self.requests = requests.Requests(self.using, self.job, self.record.pk)
         started = time.monotonic()
         monitors = Monitors(self.command, self.record.pk)
         monitors.start()

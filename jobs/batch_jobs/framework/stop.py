@@ -36,7 +36,7 @@ class RuntimeLimitReached(Exception):
 
 
 class OperatorStop(Exception):
-    """An operator stopped the run, or paused its job (``batch_jobs.framework.runcontrol``): stop at
+    """An operator stopped the run, or paused its job (``batch_jobs.framework.requests``): stop at
     this batch boundary, keeping the checkpoint (exit 3)."""
 
     def __init__(self, by, reason):

@@ -1,7 +1,7 @@
 """Recent runs from the run records, as rows for a table."""
 
-from batch_jobs.ctl.control import on_control
 from batch_jobs.models import JobCheckpoint, JobRun
+from batch_jobs.operations.control import on_control
 
 
 def recent_runs(job=None, limit=20):

@@ -1,4 +1,5 @@
-"""Operators' requests to runs and jobs, written where every run looks: the database."""
+"""Operators' actions (stop, pause, resume, retry): requests to runs and jobs, written where
+every run looks: the database. ``jobctl`` and the console both call these."""
 
 import getpass
 
@@ -6,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from batch_jobs.conf import setting
-from batch_jobs.framework import runcontrol
+from batch_jobs.framework import requests
 from batch_jobs.framework.redact import REDACTED
 from batch_jobs.framework.runs import host_name
 from batch_jobs.models import JobPause, JobRun, RunRequest
@@ -37,7 +38,7 @@ def on_control(model):
 
 def paused(job):
     """The ``JobPause`` of ``job``, or ``None``: where runs look for it."""
-    return runcontrol.paused(setting("JOB_CONTROL_DATABASE"), job)
+    return requests.paused(setting("JOB_CONTROL_DATABASE"), job)
 
 
 def records():

@@ -33,7 +33,7 @@ def fail(code, message):
 
 
 def list_jobs():
-    from batch_jobs.runner.allowlist import describe, runnable_commands
+    from batch_jobs.operations.allowlist import describe, runnable_commands
 
     commands = sorted(runnable_commands().items())
     width = max(len(name) for name, _ in commands)
@@ -45,7 +45,7 @@ def list_jobs():
 def run(name, args):
     from django.core.management import load_command_class
 
-    from batch_jobs.runner.allowlist import Refused, resolve
+    from batch_jobs.operations.allowlist import Refused, resolve
 
     try:
         app = resolve(name)
@@ -67,7 +67,7 @@ def main(argv=None):
         sys.stdout.write(USAGE)
         return 0
 
-    from batch_jobs.runner.allowlist import Refused, check_name, check_options
+    from batch_jobs.operations.allowlist import Refused, check_name, check_options
 
     try:
         if first != "--list":
@@ -79,7 +79,7 @@ def main(argv=None):
         return fail(ExitCode.RUNNER_MISUSE, str(e))
     from django.core.exceptions import ImproperlyConfigured
 
-    from batch_jobs import bootstrap
+    from batch_jobs.cli import bootstrap
 
     try:
         # Listing touches no database, so it works in an image not yet given DATABASE_URL.
@@ -94,7 +94,7 @@ def manage(argv):
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    from batch_jobs import bootstrap
+    from batch_jobs.cli import bootstrap
 
     try:
         execute_from_command_line(argv)

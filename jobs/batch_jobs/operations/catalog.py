@@ -5,7 +5,7 @@ import dataclasses
 from django.core.management import load_command_class
 
 from batch_jobs.framework.command import JobCommand
-from batch_jobs.runner.allowlist import did_you_mean, first_line, runnable_commands
+from batch_jobs.operations.allowlist import did_you_mean, first_line, runnable_commands
 
 
 class UnknownJob(Exception):

@@ -1,0 +1,101 @@
+"""The ``jobctl`` command line: the click group, its set-up and ``main``. The commands are in
+``listing`` (list, describe, history), ``rendering`` (render kubernetes|crontab|systemd) and
+``control`` (stop, pause, resume, retry), thin shells over ``batch_jobs.operations``."""
+
+import contextlib
+
+import click
+
+from batch_jobs.exitcodes import ExitCode
+
+
+class UsageExit(click.ClickException):
+    """A domain error: one line on stderr and exit 64 (runner misuse), never a traceback."""
+
+    exit_code = int(ExitCode.RUNNER_MISUSE)
+
+
+class ConfigExit(click.ClickException):
+    """A configuration error: one line on stderr and exit 78."""
+
+    exit_code = int(ExitCode.CONFIG)
+
+
+def setup_django(needs_database):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from batch_jobs.cli import bootstrap
+
+    try:
+        bootstrap.setup(needs_database=needs_database)
+    except ImproperlyConfigured as e:
+        raise ConfigExit(bootstrap.one_line(e)) from None
+
+
+def get_job(name):
+    from batch_jobs.operations import catalog
+
+    try:
+        return catalog.get(name)
+    except catalog.UnknownJob as e:
+        raise UsageExit(str(e)) from None
+
+
+def scheduled():
+    from batch_jobs.operations import catalog
+
+    found = catalog.scheduled_jobs()
+    if not found:
+        raise UsageExit("no job declares a schedule; set `schedule` on a JobCommand")
+    return found
+
+
+def table(rows, headers):
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    for r in [headers, *rows]:
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="django-batch-jobs", prog_name="jobctl")
+@click.pass_context
+def cli(ctx):
+    """Schedules of the project's jobs, rendered for Kubernetes, cron and systemd, and the
+    history of their runs."""
+    if ctx.invoked_subcommand:
+        # Listing and rendering read the code, not the database.
+        setup_django(needs_database=ctx.invoked_subcommand in NEEDS_DATABASE)
+
+
+@contextlib.contextmanager
+def run_records():
+    """Reading the run records: a missing table (78) or database (69) is one line."""
+    from django.db import OperationalError, ProgrammingError
+
+    from batch_jobs.framework.errors import one_line
+
+    try:
+        yield
+    except ProgrammingError as e:
+        raise ConfigExit(
+            f"cannot read the run records ({one_line(e)}); apply the migrations: "
+            "`python manage.py migrate` (or `job migrate`)"
+        ) from None
+    except OperationalError as e:
+        error = click.ClickException(f"cannot read the run records: {one_line(e)}")
+        error.exit_code = int(ExitCode.DB_UNAVAILABLE)
+        raise error from None
+
+
+NEEDS_DATABASE = {"history", "stop", "pause", "resume", "retry"}
+
+
+def main():
+    cli(prog_name="jobctl")
+
+
+# The commands register themselves on ``cli`` when their modules are imported.
+from batch_jobs.cli.jobctl import control, listing, rendering  # noqa: E402, F401

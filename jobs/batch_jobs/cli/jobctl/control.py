@@ -1,0 +1,115 @@
+"""``jobctl stop``, ``pause``, ``resume`` and ``retry``: operators' requests, written by
+``batch_jobs.operations.control``."""
+
+import contextlib
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from batch_jobs.cli.jobctl import UsageExit, cli, get_job, run_records
+
+
+def by_option(command):
+    """--by, shared by the run-control commands: who asks, recorded with the request."""
+
+    def default():
+        from batch_jobs.operations.control import operator
+
+        return operator()
+
+    return click.option(
+        "--by", default=default, show_default="USER@HOST", help="Who asks (recorded)."
+    )(command)
+
+
+@contextlib.contextmanager
+def refusals():
+    from batch_jobs.operations.control import Refused
+
+    with run_records():
+        try:
+            yield
+        except Refused as e:
+            raise UsageExit(str(e)) from None
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN", type=click.IntRange(min=1))
+@by_option
+def stop(run_id, by):
+    """Ask a running run to stop at its next batch boundary (it exits 3, keeping its
+    checkpoint)."""
+    from batch_jobs.operations.control import stop as request_stop
+
+    with refusals():
+        run = request_stop(run_id, by)
+    click.echo(f"asked run {run.pk} ({run.job} on {run.host}) to stop at its next batch boundary")
+
+
+@cli.command()
+@click.argument("name")
+@by_option
+def pause(name, by):
+    """Pause a job: its run in flight stops at its next batch boundary, and later runs do
+    nothing (exit 0) until it is resumed."""
+    from batch_jobs.operations.control import pause as request_pause
+
+    get_job(name)
+    with refusals():
+        paused, created = request_pause(name, by)
+    if created:
+        click.echo(f"paused {name}; `jobctl resume {name}` lets it go on from its checkpoint")
+    else:
+        click.echo(f"{name} was already paused by {paused.paused_by}")
+
+
+@cli.command()
+@click.argument("name")
+@by_option
+def resume(name, by):
+    """Resume a paused job: its next run goes on from its checkpoint."""
+    from batch_jobs.operations.control import resume as request_resume
+
+    get_job(name)
+    with refusals():
+        was_paused = request_resume(name, by)
+    click.echo(f"resumed {name}" if was_paused else f"{name} was not paused")
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN", type=click.IntRange(min=1), required=False)
+@click.option(
+    "--pending", is_flag=True, help="Run every retry requested from the console, oldest first."
+)
+@by_option
+def retry(run_id, pending, by):
+    """Run a failed, stopped or interrupted run's job again with the same arguments, here;
+    it resumes from its checkpoint. Exits with the job's exit code (with --pending, the last
+    non-zero one)."""
+    from batch_jobs.operations.control import pending_retries, retry_words
+
+    if (run_id is None) == (not pending):
+        raise click.UsageError("give a RUN or --pending, not both")
+    if pending:
+        with run_records():
+            requested = [(r.run_id, r.requested_by) for r in pending_retries() if r.run_id]
+        if not requested:
+            click.echo("no retry is pending", err=True)
+        code = 0
+        for requested_run, requested_by in requested:
+            with refusals():
+                words = retry_words(requested_run, by)
+            click.echo(f"retrying run {requested_run} (asked by {requested_by})", err=True)
+            code = run_job(words) or code
+        raise SystemExit(code)
+    with refusals():
+        words = retry_words(run_id, by)
+    click.echo(f"retrying run {run_id}: job {' '.join(words)}", err=True)
+    raise SystemExit(run_job(words))
+
+
+def run_job(words):
+    """Run ``job WORDS`` here, beside this jobctl; its exit code."""
+    return subprocess.call([str(Path(sys.executable).parent / "job"), *words])

@@ -1,1 +1,0 @@
-"""``jobctl``: the jobs' schedules, rendered for Kubernetes, cron and systemd; run history."""

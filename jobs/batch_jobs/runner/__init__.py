@@ -1,1 +1,0 @@
-"""The ``job`` runner: maps ``job <name> [args]`` onto the management command ``<name>``."""
