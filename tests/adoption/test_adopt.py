@@ -21,7 +21,6 @@ import re
 import shlex
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -63,14 +62,6 @@ CONTAINER = page("tutorial/deploy.md")
 (DOCKERIGNORE,) = code_blocks(CONTAINER, "dockerignore")
 (DATABASE_SETTINGS,) = code_blocks(CONTAINER, "python")
 
-# psycopg optional and psycopg 2 supported: the h-drivers work. Until it is in, the SQLite
-# cell with no extra and the psycopg2 cell cannot pass.
-DEPENDENCIES = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-DRIVERS = not any(d.startswith("psycopg") for d in DEPENDENCIES)
-needs_drivers = pytest.mark.skipif(
-    not DRIVERS, reason="psycopg is still required (the driver work of h-drivers is not in)"
-)
-
 # The project's own database settings before adoption, on PostgreSQL: libpq's variables.
 POSTGRES_SETTINGS = """
 DATABASES = {
@@ -105,12 +96,8 @@ class Cell:
 
 
 CELLS = {
-    "django6.1-sqlite-no-extra": pytest.param(
-        Cell("6.1", "sqlite", "SQLite", DOCS_APP), marks=needs_drivers
-    ),
-    "django5.2-postgresql-psycopg2": pytest.param(
-        Cell("5.2", "postgresql", "psycopg 2", DOCS_APP), marks=needs_drivers
-    ),
+    "django6.1-sqlite-no-extra": Cell("6.1", "sqlite", "SQLite", DOCS_APP),
+    "django5.2-postgresql-psycopg2": Cell("5.2", "postgresql", "psycopg 2", DOCS_APP),
     "django6.1-postgresql-psycopg3": Cell("6.1", "postgresql", "psycopg 3", DOCS_APP),
     "own-jobs-app": Cell("6.1", "postgresql", "psycopg 3", "jobs"),
 }
