@@ -6,8 +6,8 @@ import threading
 import pytest
 from django.db import connection
 
+from batch_jobs.backends import backend_for
 from batch_jobs.conf import problems
-from batch_jobs.framework.pacing import active_backends
 from batch_jobs.models import JobCheckpoint, JobRun
 from batch_jobs.testing import run_job
 from tests.support.sessions import open_session
@@ -77,7 +77,9 @@ def test_max_active_waits_while_other_backends_are_busy(items, caplog):
     for sleeper in sleepers:
         sleeper.start()
     try:
-        wait_for(lambda: active_backends(connection) >= 2, "two busy backends", timeout=5)
+        wait_for(
+            lambda: backend_for(connection).active_backends() >= 2, "two busy backends", timeout=5
+        )
         with caplog.at_level("INFO", logger="batch_jobs"):
             run("--batch-size", "100", "--max-active", "1")
     finally:

@@ -19,11 +19,10 @@ from collections import Counter
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
-from batch_jobs.backends import backends_in_use
+from batch_jobs.backends import backend_for, backends_in_use
 from batch_jobs.conf import setting
 from batch_jobs.framework import connection, requests, runs
 from batch_jobs.framework.database import wait_for_database
-from batch_jobs.framework.lock import lock_for
 from batch_jobs.framework.monitors import Monitors
 from batch_jobs.framework.outcome import Outcome, outcome_of
 from batch_jobs.framework.redact import redact_argv, redact_options
@@ -192,7 +191,7 @@ class Run:
 
     def acquire_lock(self):
         """The held lock, ``False`` when skipped, or raises ``CommandError`` (75)."""
-        lock = lock_for(connections[self.using], self.lock_key)
+        lock = backend_for(connections[self.using]).lock(self.lock_key)
         if lock.acquire():
             return lock
         holder = runs.holder(self.using, self.lock_key)

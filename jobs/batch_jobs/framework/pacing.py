@@ -58,30 +58,12 @@ class BatchSizer:
         self.rate = None
 
 
-def timed_out(exc, connection):
-    """Whether ``exc`` is the server's statement or lock timeout (``statement_timeout``,
-    ``lock_timeout``, or a cancel) on ``connection``: the transaction is gone, the connection
-    is fine."""
-    return backend_for(connection).timed_out(exc)
-
-
 # -- throttling on database health ------------------------------------------------------------
 
 #: Seconds between looks at the database while it is unhealthy.
 HEALTH_POLL_SECONDS = 1.0
 #: What --max-health-wait defaults to: how long a walk waits for health before exit 75.
 DEFAULT_HEALTH_WAIT = 600.0
-
-
-def replica_lag(connection):
-    """The largest replay lag of the database's replicas, in seconds (0: none). On
-    PostgreSQL, read on the primary (``pg_stat_replication``); its role needs ``pg_monitor``."""
-    return backend_for(connection).replica_lag()
-
-
-def active_backends(connection):
-    """Client backends running a statement now, this one left out."""
-    return backend_for(connection).active_backends()
 
 
 class Health:
@@ -92,6 +74,7 @@ class Health:
 
     def __init__(self, job, connection, max_lag=None, max_active=None, checks=(), limit=None):
         self.job, self.connection = job, connection
+        self.backend = backend_for(connection)  # replica lag and activity, where it has them
         self.max_lag, self.max_active = max_lag, max_active
         self.checks = list(checks)
         self.limit = DEFAULT_HEALTH_WAIT if limit is None else limit
@@ -103,13 +86,13 @@ class Health:
 
     def problem(self):
         """Why the database is unhealthy now, or ``None``."""
-        measured = backend_for(self.connection).has_health  # else no lag or activity to read
-        if measured and self.max_lag and (lag := replica_lag(self.connection)) > self.max_lag:
+        measured = self.backend.has_health  # else no lag or activity to read
+        if measured and self.max_lag and (lag := self.backend.replica_lag()) > self.max_lag:
             return f"replica lag {lag:.1f}s is over --max-lag {self.max_lag:g}s"
         if (
             measured
             and self.max_active
-            and (active := active_backends(self.connection)) > self.max_active
+            and (active := self.backend.active_backends()) > self.max_active
         ):
             return f"{active} active backends, over --max-active {self.max_active}"
         for check in self.checks:

@@ -22,7 +22,7 @@ from django.db import connections, transaction
 
 from batch_jobs.backends import backend_for
 from batch_jobs.framework.arguments import JOB_OPTIONS
-from batch_jobs.framework.pacing import BatchSizer, Health, timed_out
+from batch_jobs.framework.pacing import BatchSizer, Health
 from batch_jobs.framework.redact import DJANGO_DEFAULT_OPTIONS
 from batch_jobs.framework.shards import Plans, Shard
 from batch_jobs.framework.stop import STOP
@@ -259,7 +259,9 @@ class Walk:
     def retry_smaller(self, exc):
         """Whether to retry a batch that failed with ``exc``: a server-side timeout, once, at
         half the size; a second in a row is 75."""
-        if not self.sizer.adaptive or self.retried or not timed_out(exc, connections[self.using]):
+        if not self.sizer.adaptive or self.retried:
+            return False
+        if not backend_for(connections[self.using]).timed_out(exc):
             return False
         self.retried = True
         failed_size = self.sizer.size
