@@ -52,6 +52,11 @@ class FileLock:
             self._fd = None
 
 
+#: What ``DatabaseBackend.unusable`` may tell of an error: a table missing (the migrations
+#: not applied), a database this session may not write, a privilege missing.
+MISSING_TABLE, READ_ONLY, NO_PRIVILEGE = "missing table", "read-only", "no privilege"
+
+
 class DatabaseBackend:
     """What the framework needs from a database, for one Django connection."""
 
@@ -90,6 +95,11 @@ class DatabaseBackend:
         """Whether ``exc`` is the server's statement or lock timeout: the transaction is gone,
         the connection is fine."""
         return False
+
+    def unusable(self, exc):
+        """Whether ``exc`` says the database cannot serve the job as set up, which retrying
+        cannot fix: ``MISSING_TABLE``, ``READ_ONLY``, ``NO_PRIVILEGE``, or ``None``."""
+        return None
 
     def is_config_failure(self, exc):
         """Whether a failed connect (``exc``) is a configuration error (wrong credentials or

@@ -24,6 +24,13 @@ from batch_jobs.backends import base
 from batch_jobs.framework.errors import one_line
 from batch_jobs.framework.lock import lock_id
 
+#: undefined_table, read_only_sql_transaction (a standby, default_transaction_read_only) and
+#: insufficient_privilege: what the database cannot do for the job as it is set up.
+UNUSABLE_SQLSTATES = {
+    "42P01": base.MISSING_TABLE,
+    "25006": base.READ_ONLY,
+    "42501": base.NO_PRIVILEGE,
+}
 #: query_canceled (statement_timeout, a cancel) and lock_not_available (lock_timeout).
 TIMEOUT_SQLSTATES = {"57014", "55P03"}
 #: invalid_password, invalid_authorization_specification, invalid_catalog_name.
@@ -72,6 +79,9 @@ class DatabaseBackend(base.DatabaseBackend):
         if not isinstance(exc, OperationalError | self.connection.Database.OperationalError):
             return False
         return sqlstate(exc) in TIMEOUT_SQLSTATES
+
+    def unusable(self, exc):
+        return UNUSABLE_SQLSTATES.get(sqlstate(exc))
 
     def is_config_failure(self, exc):
         reason = one_line(exc)

@@ -18,6 +18,15 @@ class DatabaseBackend(base.DatabaseBackend):
             and "busy" not in str(cause)
         )
 
+    def unusable(self, exc):
+        """SQLite has no codes for these: its messages tell."""
+        text = str(exc.__cause__ or exc)
+        if text.startswith("no such table"):
+            return base.MISSING_TABLE
+        if "readonly database" in text:
+            return base.READ_ONLY
+        return None
+
     def database_identity(self):
         """The database file's real path (two routes to one file are one database); an in-memory
         database is this process's own."""

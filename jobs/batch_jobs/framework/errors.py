@@ -5,7 +5,8 @@ Which exit code and status each error ends a run with is ``outcome.ENDINGS``.
 
 from django.db import InterfaceError, OperationalError
 
-from batch_jobs.backends import backends_in_use
+from batch_jobs.backends import backend_for, backends_in_use
+from batch_jobs.backends.base import MISSING_TABLE, NO_PRIVILEGE, READ_ONLY
 
 
 def one_line(text):
@@ -32,30 +33,25 @@ def is_transient(exc):
     return not any(backend.is_permanent(exc) for backend in in_use)
 
 
-#: PostgreSQL's SQLSTATEs for a missing table, a read-only transaction (a standby, or
-#: default_transaction_read_only) and a missing privilege.
-_UNDEFINED_TABLE, _READ_ONLY, _NO_PRIVILEGE = "42P01", "25006", "42501"
 MIGRATE = "apply the migrations: `python manage.py migrate` (or `job migrate`)"
 
 
-def database_remedy(error, tables="the tables the job uses"):
+def database_remedy(error, tables="the tables the job uses", connection=None):
     """What to do when ``error`` says a table is missing, or the database cannot be written
-    at all, else None: a configuration or deployment error, which retrying cannot fix.
-
-    From the server's code (psycopg 3's ``sqlstate``, psycopg 2's ``pgcode``) or, for SQLite,
-    which has no code for a missing table, its messages."""
-    cause = error.__cause__
-    code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
-    text = str(cause or error)
-    if code == _UNDEFINED_TABLE or text.startswith("no such table"):
+    at all, else None: a configuration or deployment error, which retrying cannot fix. The
+    backend of ``connection``, else those of the connections in use, tell which it is
+    (``DatabaseBackend.unusable``)."""
+    backends = [backend_for(connection)] if connection is not None else backends_in_use()
+    found = next((kind for b in backends if (kind := b.unusable(error))), None)
+    if found == MISSING_TABLE:
         return MIGRATE
-    if code == _READ_ONLY or "readonly database" in text:
+    if found == READ_ONLY:
         return (
             "the database is read-only here: run jobs against a writable one that `python "
             "manage.py migrate` has set up (the primary; a SQLite file and folder this user "
             "may write)"
         )
-    if code == _NO_PRIVILEGE:
+    if found == NO_PRIVILEGE:
         return (
             f"grant this database user SELECT, INSERT and UPDATE on {tables}, or run "
             "`python manage.py migrate` as their owner"

@@ -36,7 +36,7 @@ def start(using, job, arguments, dry_run, lock_key, parent=None, **fields):
             **fields,
         )
     except DatabaseError as e:
-        remedy = database_remedy(e, tables="the batch_jobs_* tables")
+        remedy = database_remedy(e, tables="the batch_jobs_* tables", connection=connections[using])
         if remedy is None:
             raise
         reason = first_line(e)
