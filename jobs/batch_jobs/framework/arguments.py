@@ -2,6 +2,7 @@
 
 import argparse
 import dataclasses
+import weakref
 from collections.abc import Callable
 
 from batch_jobs.framework.pacing import DEFAULT_BATCH_TIME, DEFAULT_HEALTH_WAIT
@@ -42,10 +43,12 @@ class _OwnOptionsFirst:
 
     def __init__(self, parser, group):
         self.parser, self.group = parser, group
+        self.added = set()
 
     def add_argument(self, *names, **kwargs):
         if not any(name in self.parser._option_string_actions for name in names):
             self.group.add_argument(*names, **kwargs)
+            self.added.update(names)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,3 +221,13 @@ def add_job_options(parser, command):
     for option in JOB_OPTIONS:
         if not option.needs or getattr(declared, option.needs):
             group.add_argument(option.flag, **option.spec(declared))
+    _ADDED[type(command)] = frozenset(group.added)
+
+
+#: Command class -> the option strings the framework added to its parser.
+_ADDED = weakref.WeakKeyDictionary()
+
+
+def framework_added(command, flag):
+    """Whether the framework, not the command, gave ``command`` option ``flag``."""
+    return flag in _ADDED.get(type(command), ())

@@ -190,7 +190,9 @@ class JobCommand(BaseCommand):
 
     @property
     def dry_run(self):
-        """Whether this run writes nothing: ``--dry-run``, the framework's or the command's."""
+        """Whether this run writes nothing: ``--dry-run``, the framework's or the command's.
+        Reading it is what lets a dry run write (``batch_jobs.framework.dryrun``)."""
+        self._state.dry_run_checked = True
         return self._state.dry_run
 
     @dry_run.setter

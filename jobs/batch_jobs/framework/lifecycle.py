@@ -21,7 +21,8 @@ from django.utils import timezone
 
 from batch_jobs.backends import backend_for, backends_in_use
 from batch_jobs.conf import setting
-from batch_jobs.framework import connection, requests, runs
+from batch_jobs.framework import connection, dryrun, requests, runs
+from batch_jobs.framework.arguments import framework_added
 from batch_jobs.framework.database import wait_for_database
 from batch_jobs.framework.monitors import Monitors
 from batch_jobs.framework.outcome import Outcome, outcome_of
@@ -50,6 +51,7 @@ class Idle:
     def __init__(self, argv=None):
         self.argv = argv
         self.dry_run = False
+        self.dry_run_checked = False
         self.counters = Counter()
         self.walk_totals = Counter()
 
@@ -63,6 +65,9 @@ class Run:
         self.job = command.job_name
         self.options = options
         self.dry_run = bool(options.get("dry_run"))  # the framework's --dry-run or the job's
+        # A dry run of the framework's --dry-run refuses writes until the job reads the flag;
+        # a command that defines --dry-run itself is trusted with it.
+        self.dry_run_checked = not (self.dry_run and framework_added(command, "--dry-run"))
         self.counters = Counter()
         self.walk_totals = Counter()  # run_batches: the whole walk's, resumes included
         self.arguments = redact_options({**options, "args": list(args)} if args else options)
@@ -157,7 +162,10 @@ class Run:
         try:
             STOP.work_begins()  # a signal that came during the bookkeeping stops it here
             try:
-                return body()
+                with contextlib.ExitStack() as guard:
+                    if not self.dry_run_checked:
+                        guard.enter_context(dryrun.guarded(self))
+                    return body()
             except Exception as exc:
                 if STOP.requested and any(b.was_cancelled(exc) for b in backends_in_use()):
                     # The statement a stop signal cancelled (stop.py): the stop, not an error.

@@ -239,7 +239,7 @@ class Monitors:
         kinds = []
         if setting("JOB_PING_URL"):
             kinds.append(Ping)
-        if not command.dry_run:  # a dry run is no evidence that the job works
+        if not command._state.dry_run:  # a dry run is no evidence that the job works
             if setting("JOB_PUSHGATEWAY_URL"):
                 kinds.append(Pushgateway)
             if sentry_active():

@@ -12,6 +12,7 @@ how it goes (a rerun resumes) is declared once, with each option, in
 ``batch_jobs.framework.arguments.JOB_OPTIONS``; a job's own options are all part of its walk.
 """
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -21,6 +22,7 @@ from collections import Counter
 from django.db import connections, transaction
 
 from batch_jobs.backends import backend_for
+from batch_jobs.framework import dryrun
 from batch_jobs.framework.arguments import JOB_OPTIONS
 from batch_jobs.framework.pacing import BatchSizer, Health
 from batch_jobs.framework.redact import DJANGO_DEFAULT_OPTIONS
@@ -116,7 +118,7 @@ class Walk:
 
     @property
     def dry_run(self):
-        return self.job.dry_run
+        return self.job_run.dry_run  # not the job's reading of it (framework/dryrun.py)
 
     def totals(self):
         """The whole walk's counters: earlier runs' and this run's."""
@@ -240,7 +242,7 @@ class Walk:
         before = self.counters.copy()
         started = time.monotonic()
         try:
-            with self.job.atomic(using=self.using):
+            with self.job.atomic(using=self.using), self.rolled_back_if_dry():
                 batch = next_batch(
                     self.queryset, self.fields, self.key, self.after, self.sizer.size
                 )
@@ -274,6 +276,10 @@ class Walk:
             batch_size=self.sizer.size,
         )
         return True
+
+    def rolled_back_if_dry(self):
+        """A dry run's batch may write: ``checkpoint`` rolls its transaction back."""
+        return dryrun.rolled_back() if self.dry_run else contextlib.nullcontext()
 
     def checkpoint(self, batch):
         """In the batch's transaction: save where the walk stands; a dry run rolls back."""
