@@ -9,8 +9,10 @@ the job's own status otherwise. ``DJANGO_SETTINGS_MODULE`` names the project's s
 """
 
 import sys
+import traceback
 
 from batch_jobs.exitcodes import ExitCode
+from batch_jobs.framework.redact import redact_text, safe_line
 
 USAGE = """\
 usage: job <name> [args...]
@@ -28,8 +30,13 @@ Exit codes: 0 ok, 1 bug, 2 bad arguments, 64 runner misuse, 65 bad input data,
 
 
 def fail(code, message):
-    sys.stderr.write(f"job: error: {message}\n")
+    sys.stderr.write(f"job: error: {safe_line(message)}\n")
     return int(code)
+
+
+def redacted_traceback(kind, error, tb):
+    """``sys.excepthook``: a bug's traceback (exit 1), with the secrets in it redacted."""
+    sys.stderr.write(redact_text("".join(traceback.format_exception(kind, error, tb))))
 
 
 def list_jobs():
@@ -59,6 +66,7 @@ def run(name, args):
 def main(argv=None):
     """Entry point of the ``job`` console script."""
     argv = sys.argv[1:] if argv is None else argv
+    sys.excepthook = redacted_traceback
     if not argv:
         sys.stderr.write(USAGE)
         return int(ExitCode.RUNNER_MISUSE)
@@ -96,6 +104,7 @@ def manage(argv):
 
     from batch_jobs.cli import bootstrap
 
+    sys.excepthook = redacted_traceback
     try:
         execute_from_command_line(argv)
     except ImproperlyConfigured as e:

@@ -1,0 +1,244 @@
+"""What is redacted, and where: no secret reaches stderr, stdout, a log event, the run record,
+``jobctl`` or the console, whatever shape it comes in (docs/explanation/security.md)."""
+
+import re
+import urllib.parse
+
+import pytest
+from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import strategies as st
+
+from batch_jobs.framework import redact
+from batch_jobs.framework.redact import REDACTED, Secret, redact_text, safe_line
+from tests.security.channels import channels, latest, leaks, run
+from tests.support.boundary import assert_contract, last_line
+from tests.support.reliability import FULL
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SECRET = "S3cretPass"
+
+
+def test_credentials_in_an_argument_url_never_reach_the_error_text(report):
+    url = f"https://alice:{SECRET}@files.example.com/orders.csv"
+    answer = run("job", "import_orders", url)
+    seen = channels(answer, "import_orders")
+    report.add(
+        "secrets: a URL argument's credentials", answer.code, {65}, lost=len(leaks(SECRET, seen))
+    )
+    assert_contract(answer.code, answer.stdout, answer.stderr, allowed={65}, secrets=[SECRET])
+    assert leaks(SECRET, seen) == []
+    record = latest("import_orders")
+    assert (
+        record.error
+        == "cannot read https://alice:***@files.example.com/orders.csv: No such file or directory"
+    )
+    assert record.arguments["path"] == "https://alice:***@files.example.com/orders.csv"
+    assert last_line(answer.stderr) == f"CommandError: {record.error}"
+    (finish,) = [e for e in answer.events if e["event"] == "finish"]
+    assert finish["error"] == record.error
+
+
+@pytest.mark.parametrize(
+    ("url", "code"),
+    [
+        # Not a URL at all: django-environ cannot read it (78, from the settings).
+        (f"postgres//user:{SECRET}@db/x", 78),
+        # A URL whose "database name" is user:password@host/x, on a socket that is not there.
+        (f"postgres:///user:{SECRET}@db/x", 69),
+        # The password in the query string, to a port nothing listens on.
+        (f"postgres://user@127.0.0.1:9/x?password={SECRET}&sslmode=disable", 69),
+        (f"postgres://user@127.0.0.1:9/x?sslmode=disable&sslpassword={SECRET}", 69),
+        # Well formed, to a host that does not resolve.
+        (f"postgres://user:{SECRET}@db.invalid:5432/x", 69),
+        # Malformed in another way: the message quotes it.
+        (f"postgres://user:{SECRET}@db:5432?password={SECRET}", 78),
+    ],
+)
+def test_database_url_shapes_never_show_in_78_69_or_db_wait(url, code, report):
+    answer = run("job", "echo_args", "x", DATABASE_URL=url, JOB_DB_WAIT_SECONDS="2")
+    report.add(
+        "secrets: DATABASE_URL shapes", answer.code, {code}, lost=int(SECRET in answer.stderr)
+    )
+    assert_contract(answer.code, answer.stdout, answer.stderr, allowed={code}, secrets=[SECRET])
+    if code == 69:
+        waits = [e for e in answer.events if e["event"] == "db_wait"]
+        assert waits, answer.stderr  # the wait lines were there, and hid the secret too
+        assert "database unreachable at " in last_line(answer.stderr)
+
+
+def test_a_database_name_that_holds_credentials_is_not_echoed_by_the_server(report):
+    from django.db import connection
+
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/u:{SECRET}@x"
+    answer = run("job", "echo_args", "x", DATABASE_URL=url)
+    report.add("secrets: a database name with credentials", answer.code, {78})
+    assert_contract(answer.code, answer.stdout, answer.stderr, allowed={78}, secrets=[SECRET])
+    assert "does not exist" in last_line(answer.stderr)
+    assert db["PASSWORD"] not in answer.stderr  # the project's own password, by value
+
+
+def test_an_option_typed_secret_is_redacted_whatever_its_name(report):
+    dsn = "kafka://reader@queue.example.com/orders?key=Zq81-vvX"
+    answer = run("job", "connect_with", "--dsn", dsn, "--label", "orders")
+    seen = channels(answer, "connect_with")
+    report.add("secrets: an option typed Secret", answer.code, {65}, lost=len(leaks(dsn, seen)))
+    assert_contract(answer.code, answer.stdout, answer.stderr, allowed={65}, secrets=[dsn])
+    assert leaks(dsn, seen) == []
+    record = latest("connect_with")
+    assert (record.arguments["dsn"], record.arguments["label"]) == (REDACTED, "orders")
+    assert record.argv == ["--dsn", REDACTED, "--label", "orders"]
+    assert record.error == "cannot read orders from ***"
+    trying = [e for e in answer.events if e["event"] == "trying"]
+    assert trying[0]["dsn"] == REDACTED and trying[0]["message"] == "trying ***"
+
+
+def test_a_secret_option_given_inline_is_redacted_from_the_command_line(report):
+    answer = run("job", "connect_with", "--dsn=inline-Zq81-vvX", "--label", "x")
+    assert_contract(answer.code, answer.stdout, answer.stderr, {65}, secrets=["Zq81-vvX"])
+    assert latest("connect_with").argv == ["--dsn=***", "--label", "x"]
+    report.add("secrets: --option=SECRET", answer.code, {65})
+
+
+# -- properties ------------------------------------------------------------------------------
+
+# Secrets as people choose them: letters, digits and the punctuation URL and DSN forms allow
+# unescaped (no whitespace, no quote, no '@' or '&', which end a value in those forms).
+SECRETS = (
+    st.text(
+        alphabet=st.sampled_from(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~!$*+%^()[]{}|/?:=#,"
+        ),
+        min_size=redact.MIN_SECRET_CHARS,
+        max_size=40,
+    )
+    # A value that starts with "-" after --password reads as another option, and one that
+    # starts with "/" after "user:" as a path: those two shapes stay ambiguous.
+    .filter(lambda s: "***" not in s and not s.startswith(("-", "/")))
+    # Letters and digits both, so that no timestamp or count in the output can look like it.
+    .filter(lambda s: any(c.isalpha() for c in s) and any(c.isdigit() for c in s))
+)
+USERS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_.-", min_size=1, max_size=12)
+HOSTS = st.sampled_from(
+    ["db", "db.example.com", "10.0.0.5:5432", "[::1]:5432", "files.example.com"]
+)
+SCHEMES = st.sampled_from(
+    [
+        "postgres://",
+        "postgresql://",
+        "mysql://",
+        "https://",
+        "postgres//",
+        "postgres:///",
+        "",
+        "s3://",
+    ]
+)
+NAMES = st.sampled_from(
+    [
+        "password",
+        "PASSWORD",
+        "sslpassword",
+        "db_password",
+        "token",
+        "api_key",
+        "secret",
+        "PGPASSWORD",
+    ]
+)
+
+
+@st.composite
+def hidden(draw):
+    """``(secret, text)``: a secret in one of the shapes it travels in, inside some prose."""
+    secret = draw(SECRETS)
+    user, host, name = draw(USERS), draw(HOSTS), draw(NAMES)
+    shape = draw(
+        st.sampled_from(
+            [
+                "{scheme}{user}:{secret}@{host}/x",
+                "{scheme}{user}:{secret}@{host}/x?sslmode=require",
+                "{scheme}{user}@{host}/x?{name}={secret}",
+                "{scheme}{host}/x?sslmode=require&{name}={secret}",
+                "host={host} {name}={secret} user={user}",
+                "{name}='{secret}' host={host}",
+                "{name}: {secret}",
+                '{{"{name}": "{secret}"}}',
+                "--{name} {secret}",
+                "--{name}={secret}",
+                "Authorization: Bearer {secret}",
+            ]
+        )
+    )
+    if "Bearer" in shape:
+        secret = re.sub(r"[^A-Za-z0-9._~+/=-]", "x", secret)
+    if shape.startswith('{{"') or "'" in shape:
+        secret = secret.replace("\\", "x")
+    scheme = draw(SCHEMES)
+    text = shape.format(scheme=scheme, user=user, secret=secret, host=host, name=name)
+    before = draw(st.sampled_from(["", "cannot read ", "failed (", "DATABASE_URL=", "'"]))
+    after = draw(st.sampled_from(["", ": No such file or directory", ")", "'", "; retry"]))
+    text = before + text + after
+    assume(secret not in text.replace(secret, "", 1))  # it shows once: as the secret
+    return secret, text
+
+
+@settings(max_examples=2000 if FULL else 200, deadline=None)
+@given(case=hidden())
+@example(case=("S3cretPass", "https://alice:S3cretPass@files.example.com/x"))
+@example(case=("p@ss:w0rd", "postgres://u:p@ss:w0rd@host:5432/db"))
+def test_a_secret_in_any_shape_never_survives_the_redaction_step(case):
+    secret, text = case
+    assert secret not in redact_text(text), text
+    assert secret not in safe_line(text), text
+    assert redact_text(redact_text(text)) == redact_text(text)  # it can run at every layer
+
+
+@settings(max_examples=2000 if FULL else 200, deadline=None)
+@given(text=st.text(max_size=300))
+def test_text_without_secrets_keeps_its_words(text):
+    # No '@', no ':' or '=' after a secret's name, no option of a secret name: nothing to cut.
+    plain, cut = text, None
+    while cut != plain:
+        cut, plain = (
+            plain,
+            re.sub(r"(?i)[@:=]|pass|pwd|secret|token|key|credential|auth|bearer", "", plain),
+        )
+    assert redact_text(plain) == plain
+
+
+@settings(
+    max_examples=40 if FULL else 4,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(case=hidden())
+def test_a_generated_secret_never_reaches_any_channel(case, report):
+    secret, text = case
+    answer = run("job", "fail_with", "65", "--message", text)
+    seen = channels(answer, "fail_with")
+    found = leaks(secret, seen)
+    report.add("secrets in every channel (hypothesis)", answer.code, {65}, lost=len(found))
+    assert_contract(answer.code, answer.stdout, answer.stderr, allowed={65}, secrets=[secret])
+    assert found == [], (text, found)
+    assert REDACTED in latest("fail_with").error
+
+
+def test_a_known_secret_is_cut_from_every_later_text():
+    redact.keep_secret("opaque-Value-77")
+    assert redact_text("token opaque-Value-77 in prose") == "token *** in prose"
+    redact.keep_secret("abc")  # too short to search for in free text
+    assert redact_text("abc def") == "abc def"
+    assert redact.redact_options({"dsn": Secret("abc")}) == {"dsn": REDACTED}
+
+
+def test_a_url_without_a_password_keeps_every_part():
+    for text in [
+        "postgres://db:5432/x",
+        "https://example.com/users/@bob",
+        "postgres://user@db/x",
+        "see https://docs.example.com/a?b=c",
+    ]:
+        assert redact_text(text) == text
+    assert urllib.parse.urlsplit(redact_text("postgres://u:pw@db:5432/x")).password == REDACTED
