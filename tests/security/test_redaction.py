@@ -101,6 +101,16 @@ def test_a_secret_option_given_inline_is_redacted_from_the_command_line(report):
     report.add("secrets: --option=SECRET", answer.code, {65})
 
 
+def test_a_bugs_traceback_keeps_its_lines_and_loses_its_secrets(report):
+    answer = run("job", "fail_with", "1", "--message", f"postgres://u:{SECRET}@db/x\x1b[2J")
+    report.add("secrets: a bug's traceback", answer.code, {1}, lost=int(SECRET in answer.stderr))
+    assert answer.code == 1
+    assert "Traceback (most recent call last):" in answer.stderr
+    assert "RuntimeError: postgres://u:***@db/x\\x1b[2J" in answer.stderr
+    assert SECRET not in answer.stderr and "\x1b" not in answer.stderr
+    assert latest("fail_with").error == "RuntimeError: postgres://u:***@db/x\\x1b[2J"
+
+
 # -- properties ------------------------------------------------------------------------------
 
 # Secrets as people choose them: letters, digits and the punctuation URL and DSN forms allow

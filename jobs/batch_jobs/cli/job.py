@@ -12,7 +12,7 @@ import sys
 import traceback
 
 from batch_jobs.exitcodes import ExitCode
-from batch_jobs.framework.redact import redact_text, safe_line
+from batch_jobs.framework.redact import escape_controls, redact_text, safe_line
 
 USAGE = """\
 usage: job <name> [args...]
@@ -35,8 +35,9 @@ def fail(code, message):
 
 
 def redacted_traceback(kind, error, tb):
-    """``sys.excepthook``: a bug's traceback (exit 1), with the secrets in it redacted."""
-    sys.stderr.write(redact_text("".join(traceback.format_exception(kind, error, tb))))
+    """``sys.excepthook``: a bug's traceback (exit 1), redacted, each line printable."""
+    text = redact_text("".join(traceback.format_exception(kind, error, tb)))
+    sys.stderr.write("".join(f"{escape_controls(line)}\n" for line in text.splitlines()))
 
 
 def list_jobs():
