@@ -12,6 +12,7 @@ from batch_jobs.framework import redact
 from batch_jobs.framework.redact import REDACTED, Secret, redact_text, safe_line
 from tests.security.channels import channels, latest, leaks, run
 from tests.support.boundary import assert_contract, last_line
+from tests.support.http import recording_server
 from tests.support.reliability import FULL
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -109,6 +110,20 @@ def test_a_bugs_traceback_keeps_its_lines_and_loses_its_secrets(report):
     assert "RuntimeError: postgres://u:***@db/x\\x1b[2J" in answer.stderr
     assert SECRET not in answer.stderr and "\x1b" not in answer.stderr
     assert latest("fail_with").error == "RuntimeError: postgres://u:***@db/x\\x1b[2J"
+
+
+@pytest.mark.parametrize("code", [1, 65])
+def test_sentry_events_carry_no_secret(code, report):
+    with recording_server() as (url, requests):
+        dsn = url.replace("http://", "http://publickey@") + "/42"
+        message = f"cannot read postgres://u:{SECRET}@db/x?password={SECRET}"
+        answer = run("job", "fail_with", str(code), "--message", message, SENTRY_DSN=dsn)
+        bodies = b"".join(body for _, _, body in requests).decode("utf-8", "replace")
+    report.add("secrets: Sentry events", answer.code, {code}, lost=int(SECRET in bodies))
+    assert answer.code == code
+    assert '"type":"event"' in bodies.replace(" ", "")  # an issue was reported
+    assert "postgres://u:***@db/x?password=***" in bodies
+    assert SECRET not in bodies  # not in the message, the exception, nor the frames' variables
 
 
 # -- properties ------------------------------------------------------------------------------
