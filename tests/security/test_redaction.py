@@ -100,6 +100,12 @@ def test_a_secret_option_given_inline_is_redacted_from_the_command_line(report):
     assert_contract(answer.code, answer.stdout, answer.stderr, {65}, secrets=["Zq81-vvX"])
     assert latest("connect_with").argv == ["--dsn=***", "--label", "x"]
     report.add("secrets: --option=SECRET", answer.code, {65})
+    # Too short to be searched for in free text, but hidden where it is the option's value.
+    short = run("job", "connect_with", "--label", "x", "--dsn", "q7z")
+    assert short.code == 65
+    record = latest("connect_with")
+    assert record.argv == ["--label", "x", "--dsn", REDACTED]
+    assert record.arguments["dsn"] == REDACTED
 
 
 def test_a_bugs_traceback_keeps_its_lines_and_loses_its_secrets(report):
@@ -251,11 +257,19 @@ def test_a_generated_secret_never_reaches_any_channel(case, report):
 
 
 def test_a_known_secret_is_cut_from_every_later_text():
-    redact.keep_secret("opaque-Value-77")
-    assert redact_text("token opaque-Value-77 in prose") == "token *** in prose"
-    redact.keep_secret("abc")  # too short to search for in free text
-    assert redact_text("abc def") == "abc def"
-    assert redact.redact_options({"dsn": Secret("abc")}) == {"dsn": REDACTED}
+    try:
+        redact.keep_secret("opaque-Value-77")
+        assert redact_text("token opaque-Value-77 in prose") == "token *** in prose"
+        redact.keep_secret("abc")  # too short to search for in free text
+        assert redact_text("abc def") == "abc def"
+        assert redact.redact_argv(["--dsn", "abc", "--other=abc"]) == [
+            "--dsn",
+            "***",
+            "--other=***",
+        ]
+        assert redact.redact_options({"dsn": Secret("abc")}) == {"dsn": REDACTED}
+    finally:
+        redact._kept.difference_update({"opaque-Value-77", "abc"})
 
 
 def test_a_url_without_a_password_keeps_every_part():

@@ -300,8 +300,11 @@ def redact_argv(argv):
             clean.append(REDACTED)
             hide_next = False
             continue
-        name, eq, _ = word.partition("=")
-        if word.startswith("-") and SECRET_NAME.search(name.lstrip("-")):
+        name, eq, value = word.partition("=")
+        if word in _kept:  # a secret option's value, however short: the word is the secret
+            clean.append(REDACTED)
+            continue
+        if word.startswith("-") and (SECRET_NAME.search(name.lstrip("-")) or value in _kept):
             if eq:
                 clean.append(f"{_stored_text(name)}={REDACTED}")
             else:
