@@ -132,6 +132,31 @@ def test_sentry_events_carry_no_secret(code, report):
     assert SECRET not in bodies  # not in the message, the exception, nor the frames' variables
 
 
+def test_a_plain_commands_error_is_redacted_too(report):
+    # migrate is allowlisted but no job: its CommandError goes out through the same step.
+    answer = run("job", "migrate", f"postgres://u:{SECRET}@db/x\x1b[2J")
+    report.add("secrets: a plain command's error", answer.code, {1})
+    assert answer.code == 1  # Django's CommandError without a returncode
+    assert_contract(answer.code, answer.stdout, answer.stderr, allowed={1}, secrets=[SECRET])
+    assert "No installed app with label 'postgres://u:***@db/x\\x1b[2J'" in answer.stderr
+
+
+def test_a_jobs_own_messages_on_stderr_are_redacted(tmp_path, report):
+    # import_orders names the rows it skips on self.stderr, quoting what it read.
+    csv = tmp_path / "orders.csv"
+    csv.write_text(
+        "external_id,amount,created_at\n"
+        f"A1,password={SECRET},2026-01-01T00:00:00Z\n"
+        "A2,1.00,2026-01-01T00:00:00Z\n"
+    )
+    answer = run("job", "import_orders", "--skip-invalid", str(csv))
+    report.add("secrets: a job's own stderr", answer.code, {0}, lost=int(SECRET in answer.stderr))
+    assert_contract(answer.code, answer.stdout, answer.stderr, allowed={0}, secrets=[SECRET])
+    assert "skipping 1 invalid rows: line 2: amount 'password=***' is not a number" in (
+        answer.stderr
+    )
+
+
 # -- properties ------------------------------------------------------------------------------
 
 # Secrets as people choose them: letters, digits and the punctuation URL and DSN forms allow

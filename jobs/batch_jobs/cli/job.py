@@ -12,7 +12,7 @@ import sys
 import traceback
 
 from batch_jobs.exitcodes import ExitCode
-from batch_jobs.framework.redact import escape_controls, redact_text, safe_line
+from batch_jobs.framework.redact import safe_line, safe_lines
 
 USAGE = """\
 usage: job <name> [args...]
@@ -36,8 +36,7 @@ def fail(code, message):
 
 def redacted_traceback(kind, error, tb):
     """``sys.excepthook``: a bug's traceback (exit 1), redacted, each line printable."""
-    text = redact_text("".join(traceback.format_exception(kind, error, tb)))
-    sys.stderr.write("".join(f"{escape_controls(line)}\n" for line in text.splitlines()))
+    sys.stderr.write(safe_lines("".join(traceback.format_exception(kind, error, tb))))
 
 
 def list_jobs():
@@ -53,14 +52,18 @@ def list_jobs():
 def run(name, args):
     from django.core.management import load_command_class
 
+    from batch_jobs.framework.command import RedactedOutput
     from batch_jobs.operations.allowlist import Refused, resolve
 
     try:
         app = resolve(name)
     except Refused as e:
         return fail(ExitCode.RUNNER_MISUSE, str(e))
+    command = load_command_class(app, name)
+    # Any command's messages (migrate's CommandError too) go out redacted and printable.
+    command.stderr = RedactedOutput(sys.stderr)
     # run_from_argv turns CommandError into its returncode and argparse errors into 2.
-    load_command_class(app, name).run_from_argv(["job", name, *args])
+    command.run_from_argv(["job", name, *args])
     return 0
 
 

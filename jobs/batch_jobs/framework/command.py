@@ -11,7 +11,12 @@ import sys
 import time
 from collections import Counter
 
-from django.core.management.base import BaseCommand, CommandError, SystemCheckError
+from django.core.management.base import (
+    BaseCommand,
+    CommandError,
+    OutputWrapper,
+    SystemCheckError,
+)
 from django.db import transaction
 from django.utils.module_loading import import_string
 
@@ -22,10 +27,19 @@ from batch_jobs.framework.arguments import add_job_options
 from batch_jobs.framework.lifecycle import Idle, Run, refuse_argv
 from batch_jobs.framework.outcome import outcome_of
 from batch_jobs.framework.progress import Progress
-from batch_jobs.framework.redact import is_text, safe_line
+from batch_jobs.framework.redact import is_text, safe_line, safe_lines
 from batch_jobs.framework.stop import STOP, JobStopped, RuntimeLimitReached
 from batch_jobs.framework.walk import walk
 from batch_jobs.framework.watchdog import WATCHDOG
+
+
+class RedactedOutput(OutputWrapper):
+    """A command's ``self.stderr`` from the command line: every message redacted and its lines
+    printable (``redact.safe_lines``) before Django styles it. Its messages are for people;
+    ``self.stdout`` is the command's output, left as it is."""
+
+    def write(self, msg="", style_func=None, ending=None):
+        super().write(safe_lines(msg), style_func, ending)
 
 
 class JobCommand(BaseCommand):
@@ -145,6 +159,8 @@ class JobCommand(BaseCommand):
         # Recorded (secrets redacted), so that `jobctl retry` can rerun it; and the mark of a
         # run at the process boundary, where the exit-code contract applies.
         self._job_run = Idle(argv=argv[2:])
+        if not isinstance(self.stderr, RedactedOutput):
+            self.stderr = RedactedOutput(self.stderr._out)
         if not all(is_text(word) for word in argv[2:]):
             try:
                 refuse_argv(self, argv[2:])

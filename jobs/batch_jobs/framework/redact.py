@@ -204,6 +204,12 @@ def safe_line(text, limit=STORED_CHARS):
     return truncated(escape_controls(redact_text(" ".join(str(text).split()))), limit)
 
 
+def safe_lines(text):
+    """A message of one or more lines for stderr: redacted, each line printable."""
+    text = redact_text(text)
+    return "\n".join(escape_controls(line) for line in text.split("\n"))
+
+
 def shown(value, limit=SHOWN_CHARS):
     """A value as a cell of a table on a terminal or a page: redacted, printable, bounded."""
     return truncated(escape_controls(redact_text(value)), limit)
