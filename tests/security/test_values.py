@@ -90,6 +90,15 @@ def test_invalid_utf8_argv_is_refused_with_2_and_still_recorded(report):
     assert answer.stdout == ""  # the job did not run
 
 
+def test_a_secret_that_is_not_text_is_refused_without_showing_it(report):
+    answer = run("job", "connect_with", "--dsn", b"Zq81vv\xffX", "--label", "x")
+    report.add("values: a secret not UTF-8", answer.code, {2}, lost=int("Zq81" in answer.stderr))
+    assert_contract(answer.code, answer.stdout, answer.stderr, allowed={2}, secrets=["Zq81"])
+    record = latest("connect_with")
+    assert record.arguments == {"argv": ["--dsn", "***", "--label", "x"]}
+    assert record.error.startswith("argument 2 is not valid UTF-8 text (***); ")
+
+
 def test_a_job_name_that_is_not_text_is_refused_with_64():
     answer = run("job", b"echo_\xff")
     assert_contract(answer.code, answer.stdout, answer.stderr, allowed={64})

@@ -26,6 +26,9 @@ from batch_jobs.framework.database import wait_for_database
 from batch_jobs.framework.monitors import Monitors
 from batch_jobs.framework.outcome import Outcome, outcome_of
 from batch_jobs.framework.redact import (
+    REDACTED,
+    SECRET_NAME,
+    Secret,
     escape_controls,
     is_text,
     keep_secret_options,
@@ -266,20 +269,20 @@ def refuse_argv(command, words):
     Python passes as lone surrogates): a ``failed`` record with exit 2 saying which word, the
     bytes shown escaped, and ``CommandError`` (2) for the process. No option is parsed and
     no work done; the record is written when the database answers, else only the line."""
-    bad = next(n for n, word in enumerate(words, 1) if not is_text(word))
-    shown = escape_controls(words[bad - 1])
+    hidden = secret_words(command, words)
+    shown = [REDACTED if n in hidden else escape_controls(word) for n, word in enumerate(words)]
+    bad = next(n for n, word in enumerate(words) if not is_text(word))
     outcome = Outcome.refused(
-        f"argument {bad} is not valid UTF-8 text ({shown}); the job was not run: give its "
-        "arguments as UTF-8"
+        f"argument {bad + 1} is not valid UTF-8 text ({shown[bad]}); the job was not run: "
+        "give its arguments as UTF-8"
     )
     job = command.job_name
     record = None
     try:
         using = connection.control_alias()
         wait_for_database(using)
-        words = [escape_controls(word) for word in words]
         record = runs.record_ended(
-            using, job, {"argv": redact_argv(words)}, False, "", outcome, argv=None
+            using, job, {"argv": redact_argv(shown)}, False, "", outcome, argv=None
         )
     except Exception as e:  # the refusal is the answer; the record is its evidence
         logger.warning(
@@ -302,6 +305,22 @@ def refuse_argv(command, words):
         },
     )
     raise outcome.command_error()
+
+
+def secret_words(command, words):
+    """The positions in ``words`` (a command line not parsed) of secret values: after an
+    option secret by name or typed ``Secret``, or every word when a positional argument is
+    typed ``Secret`` (which word it takes is argparse's to tell)."""
+    actions = command.create_parser("job", command.job_name)._actions
+    flags = {flag for action in actions if action.type is Secret for flag in action.option_strings}
+    if any(action.type is Secret and not action.option_strings for action in actions):
+        return set(range(len(words)))
+    hidden = set()
+    for n, word in enumerate(words):
+        name, eq, _ = word.partition("=")
+        if name in flags or (word.startswith("-") and SECRET_NAME.search(name.lstrip("-"))):
+            hidden.add(n if eq else n + 1)
+    return hidden
 
 
 def lock_key(command, options):
