@@ -68,6 +68,7 @@ def test_database_url_shapes_never_show_in_78_69_or_db_wait(url, code, report):
         assert "database unreachable at " in last_line(answer.stderr)
 
 
+@pytest.mark.postgresql
 def test_a_database_name_that_holds_credentials_is_not_echoed_by_the_server(report):
     from django.db import connection
 
