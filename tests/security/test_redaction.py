@@ -40,6 +40,25 @@ def test_credentials_in_an_argument_url_never_reach_the_error_text(report):
     assert finish["error"] == record.error
 
 
+@pytest.mark.image
+def test_credentials_in_an_argument_url_never_reach_the_error_text_in_the_image(
+    job_image, image_database, report
+):
+    import psycopg
+
+    url = f"https://alice:{SECRET}@files.example.com/orders.csv"
+    result = job_image.run("job", "import_orders", url)
+    with psycopg.connect(image_database[1]) as db:
+        stored = db.execute(
+            "SELECT concat_ws(' ', arguments::text, argv::text, error) FROM batch_jobs_run"
+            " WHERE job = 'import_orders' ORDER BY id DESC"
+        ).fetchone()[0]
+    lost = int(SECRET in result.stderr) + int(SECRET in stored)
+    report.add("secrets: a URL argument's credentials (image)", result.exit_code, {65}, lost=lost)
+    assert_contract(result.exit_code, result.stdout, result.stderr, allowed={65}, secrets=[SECRET])
+    assert SECRET not in stored and "alice:***@files.example.com" in stored
+
+
 @pytest.mark.parametrize(
     ("url", "code"),
     [
