@@ -5,7 +5,7 @@ import warnings
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from batch_jobs.framework.redact import masked_url
+from batch_jobs.framework.redact import redact_text
 
 
 class SecretFileMapping(environ.FileAwareMapping):
@@ -68,7 +68,7 @@ class Env(environ.Env):
             config = {}
         if "://" not in raw or not config.get("ENGINE") or not config.get("NAME"):
             raise ImproperlyConfigured(
-                f"{var} is malformed ({masked_url(raw)}); expected "
+                f"{var} is malformed ({redact_text(raw)}); expected "
                 "postgres://USER:PASSWORD@HOST:5432/NAME or sqlite:////path/to/file"
             )
         return config

@@ -1,7 +1,6 @@
 """Secrets stay out of logs and run records."""
 
-from app.env import masked_url
-from batch_jobs.framework.redact import redact_argv, redact_options
+from batch_jobs.framework.redact import masked_url, redact_argv, redact_options
 
 
 def test_secret_looking_options_are_redacted_and_counts_are_not():

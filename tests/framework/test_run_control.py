@@ -158,7 +158,7 @@ def test_requests_about_finished_runs_exit_64():
     failed = JobRun.objects.get(job="fail_with")
     assert jobctl("retry", str(failed.pk)).output == (
         f"Error: run {failed.pk} was started from code (call_command), not from a command "
-        "line: rerun it the same way\n"
+        "line (or from one that was not text): rerun it the same way\n"
     )
 
 

@@ -9,11 +9,15 @@ from batch_jobs.exitcodes import ExitCode
 DOCUMENTED = frozenset(int(code) for code in ExitCode) - {int(ExitCode.BUG)}
 
 ANSI = re.compile(r"\x1b\[")
+#: Characters a terminal acts on rather than shows, but for the newline that ends a line and
+#: the tab: C0 and C1 controls, DEL, line and paragraph separators, bidirectional overrides.
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def assert_contract(code, stdout, stderr, allowed=DOCUMENTED, secrets=()):
     """``code`` is one of ``allowed``; a failure says so in one line on stderr without a
-    traceback; no secret and no terminal escape shows in either stream."""
+    traceback; no secret, no terminal escape and no other control character shows in either
+    stream."""
     assert code in allowed, f"exit {code}, expected one of {sorted(allowed)}: {stderr[-2000:]}"
     assert "Traceback" not in stderr, stderr[-2000:]
     if code != 0:
@@ -23,6 +27,9 @@ def assert_contract(code, stdout, stderr, allowed=DOCUMENTED, secrets=()):
         assert secret not in stdout, f"{secret!r} on stdout"
         assert secret not in stderr, f"{secret!r} on stderr"
     assert not ANSI.search(stdout) and not ANSI.search(stderr), "a terminal escape got through"
+    for name, text in (("stdout", stdout), ("stderr", stderr)):
+        found = CONTROL.search(text)
+        assert not found, f"control character {found.group()!r} on {name}: {text[-2000:]!r}"
 
 
 def last_line(stderr):

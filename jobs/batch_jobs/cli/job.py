@@ -9,8 +9,10 @@ the job's own status otherwise. ``DJANGO_SETTINGS_MODULE`` names the project's s
 """
 
 import sys
+import traceback
 
 from batch_jobs.exitcodes import ExitCode
+from batch_jobs.framework.redact import safe_line, safe_lines
 
 USAGE = """\
 usage: job <name> [args...]
@@ -28,8 +30,13 @@ Exit codes: 0 ok, 1 bug, 2 bad arguments, 64 runner misuse, 65 bad input data,
 
 
 def fail(code, message):
-    sys.stderr.write(f"job: error: {message}\n")
+    sys.stderr.write(f"job: error: {safe_line(message)}\n")
     return int(code)
+
+
+def redacted_traceback(kind, error, tb):
+    """``sys.excepthook``: a bug's traceback (exit 1), redacted, each line printable."""
+    sys.stderr.write(safe_lines("".join(traceback.format_exception(kind, error, tb))))
 
 
 def list_jobs():
@@ -45,20 +52,25 @@ def list_jobs():
 def run(name, args):
     from django.core.management import load_command_class
 
+    from batch_jobs.framework.command import RedactedOutput
     from batch_jobs.operations.allowlist import Refused, resolve
 
     try:
         app = resolve(name)
     except Refused as e:
         return fail(ExitCode.RUNNER_MISUSE, str(e))
+    command = load_command_class(app, name)
+    # Any command's messages (migrate's CommandError too) go out redacted and printable.
+    command.stderr = RedactedOutput(sys.stderr)
     # run_from_argv turns CommandError into its returncode and argparse errors into 2.
-    load_command_class(app, name).run_from_argv(["job", name, *args])
+    command.run_from_argv(["job", name, *args])
     return 0
 
 
 def main(argv=None):
     """Entry point of the ``job`` console script."""
     argv = sys.argv[1:] if argv is None else argv
+    sys.excepthook = redacted_traceback
     if not argv:
         sys.stderr.write(USAGE)
         return int(ExitCode.RUNNER_MISUSE)
@@ -96,6 +108,7 @@ def manage(argv):
 
     from batch_jobs.cli import bootstrap
 
+    sys.excepthook = redacted_traceback
     try:
         execute_from_command_line(argv)
     except ImproperlyConfigured as e:

@@ -5,6 +5,7 @@ import datetime
 from django.utils import timezone
 from django.utils.html import format_html
 
+from batch_jobs.framework.redact import STORED_CHARS, shown
 from batch_jobs.models import JobRun
 from batch_jobs.operations.history import progress as progress_text
 
@@ -61,12 +62,14 @@ def status(run):
 
 
 def error(run, width=80):
-    """The run's one-line error, cut to ``width`` with the whole line as its tooltip."""
+    """The run's one-line error, cut to ``width`` with the whole line (bounded) as its
+    tooltip; redacted and printable, as every text the console shows of a record."""
     if not run.error:
         return "-"
-    if len(run.error) <= width:
-        return run.error
-    return format_html('<span title="{}">{}…</span>', run.error, run.error[: width - 1])
+    text = shown(run.error, STORED_CHARS)
+    if len(text) <= width:
+        return text
+    return format_html('<span title="{}">{}…</span>', text, text[: width - 1])
 
 
 def rows_per_second(run):

@@ -7,10 +7,16 @@ This module is the job author's side: the class attributes a job declares and th
 import contextlib
 import functools
 import logging
+import sys
 import time
 from collections import Counter
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import (
+    BaseCommand,
+    CommandError,
+    OutputWrapper,
+    SystemCheckError,
+)
 from django.db import transaction
 from django.utils.module_loading import import_string
 
@@ -18,12 +24,22 @@ from batch_jobs.conf import setting
 from batch_jobs.exitcodes import ExitCode
 from batch_jobs.framework import connection, declaration, logs, shards
 from batch_jobs.framework.arguments import add_job_options
-from batch_jobs.framework.lifecycle import Idle, Run
+from batch_jobs.framework.lifecycle import Idle, Run, refuse_argv
 from batch_jobs.framework.outcome import outcome_of
 from batch_jobs.framework.progress import Progress
+from batch_jobs.framework.redact import is_text, safe_line, safe_lines
 from batch_jobs.framework.stop import STOP, JobStopped, RuntimeLimitReached
 from batch_jobs.framework.walk import walk
 from batch_jobs.framework.watchdog import WATCHDOG
+
+
+class RedactedOutput(OutputWrapper):
+    """A command's ``self.stderr`` from the command line: every message redacted and its lines
+    printable (``redact.safe_lines``) before Django styles it. Its messages are for people;
+    ``self.stdout`` is the command's output, left as it is."""
+
+    def write(self, msg="", style_func=None, ending=None):
+        super().write(safe_lines(msg), style_func, ending)
 
 
 class JobCommand(BaseCommand):
@@ -124,6 +140,9 @@ class JobCommand(BaseCommand):
     def create_parser(self, prog_name, subcommand, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         add_job_options(parser, self)
+        # argparse quotes what it refuses: the line goes out redacted, printable and bounded.
+        refuse = parser.error
+        parser.error = lambda message: refuse(safe_line(message))
         return parser
 
     @property
@@ -140,6 +159,14 @@ class JobCommand(BaseCommand):
         # Recorded (secrets redacted), so that `jobctl retry` can rerun it; and the mark of a
         # run at the process boundary, where the exit-code contract applies.
         self._job_run = Idle(argv=argv[2:])
+        if not isinstance(self.stderr, RedactedOutput):
+            self.stderr = RedactedOutput(self.stderr._out)
+        if not all(is_text(word) for word in argv[2:]):
+            try:
+                refuse_argv(self, argv[2:])
+            except CommandError as e:
+                self.stderr.write(f"CommandError: {e}")
+                sys.exit(e.returncode)
         return super().run_from_argv(argv)
 
     def execute(self, *args, **options):
@@ -157,11 +184,12 @@ class JobCommand(BaseCommand):
             with logs.events_to(events):
                 return run.execute(functools.partial(super().execute, *args, **options))
         except BaseException as exc:
-            if argv is None or isinstance(exc, CommandError | SystemExit):
-                raise  # in-process, the caller sees what handle raised
+            if argv is None or isinstance(exc, SystemExit | SystemCheckError):
+                raise  # in-process, the caller sees what handle raised (checks: their report)
             outcome = outcome_of(exc)
-            if outcome.exit_code == ExitCode.BUG:
+            if outcome.exit_code == ExitCode.BUG and not isinstance(exc, CommandError):
                 raise  # a bug keeps its traceback
+            # The line on stderr is the outcome's reason: redacted, printable and bounded.
             raise outcome.command_error() from exc
 
     # -- the state of a run, behind one attribute ------------------------------------------

@@ -26,7 +26,16 @@ from batch_jobs.framework.arguments import framework_added
 from batch_jobs.framework.database import wait_for_database
 from batch_jobs.framework.monitors import Monitors
 from batch_jobs.framework.outcome import Outcome, outcome_of
-from batch_jobs.framework.redact import redact_argv, redact_options
+from batch_jobs.framework.redact import (
+    REDACTED,
+    SECRET_NAME,
+    Secret,
+    escape_controls,
+    is_text,
+    keep_secret_options,
+    redact_argv,
+    redact_options,
+)
 from batch_jobs.framework.stop import STOP, JobStopped, OperatorStop, RuntimeLimitReached
 from batch_jobs.framework.watchdog import WATCHDOG
 
@@ -70,6 +79,7 @@ class Run:
         self.dry_run_checked = not (self.dry_run and framework_added(command, "--dry-run"))
         self.counters = Counter()
         self.walk_totals = Counter()  # run_batches: the whole walk's, resumes included
+        keep_secret_options(options)  # cut out of every later text of the process
         self.arguments = redact_options({**options, "args": list(args)} if args else options)
         self.skip_if_running = bool(options.get("skip_if_running"))
         self.argv = argv  # from the command line, if any
@@ -205,7 +215,7 @@ class Run:
         holder = runs.holder(self.using, self.lock_key)
         reason = f"already running: {self.job} is held by {holder}"
         outcome = Outcome.skipped(reason) if self.skip_if_running else Outcome.blocked(reason)
-        self.record = runs.record_skip(
+        self.record = runs.record_ended(
             self.using, self.job, self.arguments, self.dry_run, self.lock_key, outcome
         )
         self.log(
@@ -260,6 +270,65 @@ class Run:
         run_id = self.record.pk if self.record is not None else None
         extra = {"event": event, "job": self.job, "run_id": run_id, **fields}
         logger.log(level, message, *args, extra=extra)
+
+
+def refuse_argv(command, words):
+    """Refuse a command line that is not text (bytes the locale could not decode, which
+    Python passes as lone surrogates): a ``failed`` record with exit 2 saying which word, the
+    bytes shown escaped, and ``CommandError`` (2) for the process. No option is parsed and
+    no work done; the record is written when the database answers, else only the line."""
+    hidden = secret_words(command, words)
+    shown = [REDACTED if n in hidden else escape_controls(word) for n, word in enumerate(words)]
+    bad = next(n for n, word in enumerate(words) if not is_text(word))
+    outcome = Outcome.refused(
+        f"argument {bad + 1} is not valid UTF-8 text ({shown[bad]}); the job was not run: "
+        "give its arguments as UTF-8"
+    )
+    job = command.job_name
+    record = None
+    try:
+        using = connection.control_alias()
+        wait_for_database(using)
+        record = runs.record_ended(
+            using, job, {"argv": redact_argv(shown)}, False, "", outcome, argv=None
+        )
+    except Exception as e:  # the refusal is the answer; the record is its evidence
+        logger.warning(
+            "could not record the refused run: %s",
+            escape_controls(e),
+            extra={"event": "record_failed", "job": job},
+        )
+    logger.log(
+        outcome.level,
+        "%s with exit code %s",
+        outcome.status,
+        outcome.exit_code,
+        extra={
+            "event": "finish",
+            "job": job,
+            "run_id": record.pk if record is not None else None,
+            "status": str(outcome.status),
+            "exit_code": outcome.exit_code,
+            "error": outcome.reason,
+        },
+    )
+    raise outcome.command_error()
+
+
+def secret_words(command, words):
+    """The positions in ``words`` (a command line not parsed) of secret values: after an
+    option secret by name or typed ``Secret``, or every word when a positional argument is
+    typed ``Secret`` (which word it takes is argparse's to tell)."""
+    actions = command.create_parser("job", command.job_name)._actions
+    flags = {flag for action in actions if action.type is Secret for flag in action.option_strings}
+    if any(action.type is Secret and not action.option_strings for action in actions):
+        return set(range(len(words)))
+    hidden = set()
+    for n, word in enumerate(words):
+        name, eq, _ = word.partition("=")
+        if name in flags or (word.startswith("-") and SECRET_NAME.search(name.lstrip("-"))):
+            hidden.add(n if eq else n + 1)
+    return hidden
 
 
 def lock_key(command, options):

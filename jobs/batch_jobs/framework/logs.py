@@ -2,7 +2,10 @@
 
 Events are logged on the ``batch_jobs`` logger with ``extra={"event": ..., <fields>}``. The
 format is JSON (one object per line) when stderr is not a terminal or ``JOB_LOG_FORMAT =
-"json"``, and text on a terminal or with ``JOB_LOG_FORMAT = "text"``.
+"json"``, and text on a terminal or with ``JOB_LOG_FORMAT = "text"``. Either way every string
+of an event goes through ``redact.redact_text``; a text line has its control characters
+escaped (JSON escapes them itself), so that one event is one line and no terminal escape
+reaches an operator's terminal.
 
 ``JobLogHandler`` writes each event where the run it belongs to writes: the stream of
 ``call_command(stderr=...)``; the process's stderr for a run started from the command line
@@ -17,6 +20,8 @@ import logging
 import sys
 
 from django.core.exceptions import ImproperlyConfigured
+
+from batch_jobs.framework.redact import escape_controls, redact_json, redact_text
 
 # Attributes every LogRecord has; anything else on a record came in through ``extra``.
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
@@ -68,7 +73,7 @@ class JobLogFormatter(logging.Formatter):
             }
             if record.exc_info:
                 entry["traceback"] = self.formatException(record.exc_info)
-            return json.dumps(entry, default=str)
+            return json.dumps(redact_json(entry))
         context = " ".join(
             f"{k}={json.dumps(v, default=str) if isinstance(v, dict | list) else v}"
             for k, v in fields.items()
@@ -78,7 +83,7 @@ class JobLogFormatter(logging.Formatter):
         if fields.get("run_id"):
             who += f"[{fields['run_id']}]"
         line = f"{when:%H:%M:%S} {record.levelname:<7} {who}: {message}"
-        return f"{line}  {context}" if context else line
+        return escape_controls(redact_text(f"{line}  {context}" if context else line))
 
 
 #: Where a run's events go: the process's stderr (a run from the command line), or the

@@ -19,6 +19,7 @@ import urllib.request
 
 from batch_jobs.conf import setting
 from batch_jobs.framework.errors import one_line
+from batch_jobs.framework.redact import redact_json, redact_text
 from batch_jobs.framework.schedule import expand
 
 logger = logging.getLogger("batch_jobs")
@@ -91,7 +92,7 @@ class Pushgateway(Monitor):
             "batch_job_counter", "The last run's counters.", ["counter"], registry=registry
         )
         for name, value in outcome.counters.items():
-            counters.labels(counter=name).set(value)
+            counters.labels(counter=redact_text(name)).set(value)
         if outcome.exit_code == 0:
             gauge(
                 "batch_job_last_success_time_seconds",
@@ -100,7 +101,7 @@ class Pushgateway(Monitor):
             )
         pushadd_to_gateway(
             setting("JOB_PUSHGATEWAY_URL"),
-            job=self.job,
+            job=redact_text(self.job),
             grouping_key={"app": setting("JOB_APP_NAME")},
             registry=registry,
             timeout=setting("JOB_MONITOR_TIMEOUT"),
@@ -133,6 +134,9 @@ class SentryCrons(Monitor):
 
         if outcome.exit_code in setting("JOB_SENTRY_ISSUE_EXIT_CODES"):
             with sentry_sdk.new_scope() as scope:
+                # The event (the exception's text, its frames' variables, breadcrumbs) goes
+                # out with every string redacted, as every other text of the run.
+                scope.add_event_processor(lambda event, hint: redact_json(event))
                 scope.set_tag("job", self.job)
                 scope.set_tag("run_id", str(self.run_id))
                 scope.set_tag("exit_code", str(outcome.exit_code))

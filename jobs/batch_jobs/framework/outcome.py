@@ -17,6 +17,7 @@ from django.db import DatabaseError
 
 from batch_jobs.exitcodes import ExitCode
 from batch_jobs.framework.errors import database_remedy, first_line, is_transient, one_line
+from batch_jobs.framework.redact import safe_line
 from batch_jobs.framework.stop import JobStopped, OperatorStop, RuntimeLimitReached
 from batch_jobs.models import JobRun
 
@@ -30,7 +31,7 @@ class Outcome:
     status: Status
     exit_code: int
     level: int  # of the run's last log event
-    reason: str = ""  # one line; empty on success
+    reason: str = ""  # one line, redacted, printable and bounded; empty on success
     exception: BaseException | None = None  # what ended the run, if it failed
     stopped_by: str | None = None  # the operator who stopped it
     duration: float = 0.0  # seconds, once the run has ended
@@ -39,6 +40,9 @@ class Outcome:
     def __post_init__(self):
         # A plain int, as the process reports it: a CommandError may carry any int.
         object.__setattr__(self, "exit_code", int(self.exit_code))
+        # The reason goes to stderr, the record, the finish event and the monitors: it is
+        # made safe for all of them here, once (batch_jobs.framework.redact).
+        object.__setattr__(self, "reason", safe_line(self.reason))
 
     @classmethod
     def succeeded(cls):
@@ -49,6 +53,11 @@ class Outcome:
         """Not run, and no failure: another run holds the lock (``--skip-if-running``), or
         the job is paused."""
         return cls(Status.SKIPPED, ExitCode.OK, logging.INFO, reason)
+
+    @classmethod
+    def refused(cls, reason):
+        """Not run: its command line is not text (exit 2)."""
+        return cls(Status.FAILED, ExitCode.USAGE, logging.ERROR, reason)
 
     @classmethod
     def blocked(cls, reason):

@@ -45,8 +45,9 @@ def start(using, job, arguments, dry_run, lock_key, parent=None, **fields):
         ) from e
 
 
-def record_skip(using, job, arguments, dry_run, lock_key, outcome):
-    """A run that did not start because another held the lock: ``blocked`` or ``skipped``."""
+def record_ended(using, job, arguments, dry_run, lock_key, outcome, **fields):
+    """A run that ended before it started: ``blocked`` or ``skipped`` because another held
+    the lock, or ``failed`` because its command line was refused."""
     now = timezone.now()
     return start(
         using,
@@ -59,6 +60,7 @@ def record_skip(using, job, arguments, dry_run, lock_key, outcome):
         started_at=now,
         finished_at=now,
         error=outcome.reason,
+        **fields,
     )
 
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from batch_jobs.conf import setting
 from batch_jobs.framework import requests
-from batch_jobs.framework.redact import REDACTED
+from batch_jobs.framework.redact import intact
 from batch_jobs.framework.runs import host_name
 from batch_jobs.models import JobPause, JobRun, RunRequest
 
@@ -89,11 +89,14 @@ def retryable(run_id):
         raise Refused(f"run {run_id} ({run.job}) {run.status}: nothing to retry")
     if run.argv is None:
         raise Refused(
-            f"run {run_id} was started from code (call_command), not from a command line: "
-            "rerun it the same way"
+            f"run {run_id} was started from code (call_command), not from a command line "
+            "(or from one that was not text): rerun it the same way"
         )
-    if any(REDACTED in word for word in run.argv):
-        raise Refused(f"run {run_id} had secret arguments, which were not recorded: run it by hand")
+    if not all(intact(word) for word in run.argv):
+        raise Refused(
+            f"run {run_id} had secret or overlong arguments, which were not recorded whole: "
+            "run it by hand"
+        )
     return run
 
 

@@ -7,15 +7,23 @@ import contextlib
 import click
 
 from batch_jobs.exitcodes import ExitCode
+from batch_jobs.framework.redact import escape_controls, redact_text, safe_line, shown
 
 
-class UsageExit(click.ClickException):
-    """A domain error: one line on stderr and exit 64 (runner misuse), never a traceback."""
+class OneLine(click.ClickException):
+    """An error as one line on stderr: redacted, printable and bounded, never a traceback."""
+
+    def format_message(self):
+        return safe_line(self.message)
+
+
+class UsageExit(OneLine):
+    """A domain error: one line on stderr and exit 64 (runner misuse)."""
 
     exit_code = int(ExitCode.RUNNER_MISUSE)
 
 
-class ConfigExit(click.ClickException):
+class ConfigExit(OneLine):
     """A configuration error: one line on stderr and exit 78."""
 
     exit_code = int(ExitCode.CONFIG)
@@ -50,7 +58,15 @@ def scheduled():
     return found
 
 
+def say(text, err=False):
+    """``click.echo`` for a line that holds recorded or operator-given values: redacted and
+    printable (a newline or an escape in a value cannot fake a line or reach the terminal)."""
+    click.echo(escape_controls(redact_text(text)), err=err)
+
+
 def table(rows, headers):
+    """Rows as aligned columns; each cell redacted, printable and bounded (``redact.shown``)."""
+    rows = [[shown(cell) for cell in r] for r in rows]
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
     for r in [headers, *rows]:
         click.echo("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
@@ -85,7 +101,7 @@ def run_records():
             "`python manage.py migrate` (or `job migrate`)"
         ) from None
     except OperationalError as e:
-        error = click.ClickException(f"cannot read the run records: {one_line(e)}")
+        error = OneLine(f"cannot read the run records: {one_line(e)}")
         error.exit_code = int(ExitCode.DB_UNAVAILABLE)
         raise error from None
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from batch_jobs.cli.jobctl import UsageExit, cli, get_job, run_records
+from batch_jobs.cli.jobctl import UsageExit, cli, get_job, run_records, say
 
 
 def by_option(command):
@@ -45,7 +45,7 @@ def stop(run_id, by):
 
     with refusals():
         run = request_stop(run_id, by)
-    click.echo(f"asked run {run.pk} ({run.job} on {run.host}) to stop at its next batch boundary")
+    say(f"asked run {run.pk} ({run.job} on {run.host}) to stop at its next batch boundary")
 
 
 @cli.command()
@@ -62,7 +62,7 @@ def pause(name, by):
     if created:
         click.echo(f"paused {name}; `jobctl resume {name}` lets it go on from its checkpoint")
     else:
-        click.echo(f"{name} was already paused by {paused.paused_by}")
+        say(f"{name} was already paused by {paused.paused_by}")
 
 
 @cli.command()
@@ -101,12 +101,12 @@ def retry(run_id, pending, by):
         for requested_run, requested_by in requested:
             with refusals():
                 words = retry_words(requested_run, by)
-            click.echo(f"retrying run {requested_run} (asked by {requested_by})", err=True)
+            say(f"retrying run {requested_run} (asked by {requested_by})", err=True)
             code = run_job(words) or code
         raise SystemExit(code)
     with refusals():
         words = retry_words(run_id, by)
-    click.echo(f"retrying run {run_id}: job {' '.join(words)}", err=True)
+    say(f"retrying run {run_id}: job {' '.join(words)}", err=True)
     raise SystemExit(run_job(words))
 
 

@@ -4,7 +4,7 @@ import json
 
 import click
 
-from batch_jobs.cli.jobctl import cli, get_job, run_records, table
+from batch_jobs.cli.jobctl import cli, get_job, run_records, say, table
 
 
 @cli.command("list")
@@ -52,9 +52,9 @@ def describe(name):
         )
     else:
         click.echo("lock: none (runs may overlap)")
-    click.echo(f"paused: {pause_state(job.name)}")
+    say(f"paused: {pause_state(job.name)}")
     if declared.batch_size:
-        click.echo(f"checkpoint: {pending_checkpoint(job.name)}")
+        say(f"checkpoint: {pending_checkpoint(job.name)}")
     click.echo(f"max runtime: {f'{declared.max_runtime}s' if declared.max_runtime else 'none'}")
     click.echo(f"retries: {declared.retries}; stop grace period: {declared.stop_grace_seconds}s")
     deadline = command.database_deadline
