@@ -1,0 +1,460 @@
+"""The console's protections: frame protection and a Content-Security-Policy on every page,
+malformed URLs answered 400 or 404 (never 500), `check --deploy` clean for the web service's
+production settings, and the public development key refused outside local development.
+
+In-process through Django's test client against real PostgreSQL; then through the real
+console that compose's ``web`` service serves (gunicorn, WhiteNoise), over HTTP and in
+headless Chromium, which reports every Content-Security-Policy violation (marked ``image``).
+"""
+
+import datetime
+import html
+import http.client
+import http.cookiejar
+import os
+import re
+import secrets
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from batch_jobs.models import JobPause, JobRun, RunRequest
+from tests.support.docker import ROOT
+from tests.support.reliability import FULL
+
+JOBS = "/admin/batch_jobs/jobrun/jobs/"
+RUNS = "/admin/batch_jobs/jobrun/"
+
+
+# -- hostile URL input --------------------------------------------------------------------
+
+#: Characters that have broken URL handling somewhere: NUL (which PostgreSQL's text cannot
+#: hold), other controls, separators, dot segments, escapes, invisible and astral characters.
+SPECIAL = "\x00\x01\x1b\x7f/\\.%?#&=+; \t\n\u200b\ufeff\U0001f600\ud800"
+EDGES = [
+    *["\x00", "a\x00b", "..", "../..", "99999999999", "9999", "0", "-1", "1e9", "NaN"],
+    *["\u0663", "x" * 70, "\U0001d7d9", "\ud800", "'", '"', "<script>", "null", "true", ""],
+]
+#: Text a hostile or careless client puts in a URL: special characters alone or inside text,
+#: huge and negative numbers, edge values, any text, and bytes that are not UTF-8.
+HOSTILE = st.one_of(
+    st.sampled_from(EDGES),
+    st.tuples(st.text(max_size=8), st.text(alphabet=SPECIAL, min_size=1), st.text(max_size=8)).map(
+        "".join
+    ),
+    st.integers(min_value=-(2**80), max_value=2**80).map(str),
+    st.text(max_size=60),
+    st.binary(max_size=12),
+)
+#: Query-string values: the hostile ones, and the plain ones the filters offer, so that a
+#: hostile pair may come with valid ones.
+VALUES = HOSTILE | st.sampled_from(["slow_batches", "failed", "pod-a", "1", "2026", "11"])
+
+
+def encoded(value):
+    """``value`` percent-encoded as a client would send it: text as UTF-8 (a lone surrogate
+    as the bytes it would have been), bytes as they are, so invalid UTF-8 reaches the server."""
+    if isinstance(value, str):
+        value = value.encode("utf-8", "surrogatepass")
+    return urllib.parse.quote(value, safe="")
+
+
+#: The console's paths, each with a slot for hostile input.
+PATHS = [
+    JOBS + "{}/",
+    JOBS + "{}/pause/",
+    JOBS + "{}/resume/",
+    RUNS + "{}/",
+    RUNS + "{}/change/",
+    RUNS + "{}/history/",
+    RUNS + "{}/stop/",
+    RUNS + "{}/retry/",
+    "/admin/batch_jobs/{}/",
+    "/admin/batch_jobs/runrequest/{}/change/",
+    "/admin/batch_jobs/jobpause/{}/change/",
+]
+#: The console's change lists, and the query-string keys they read: filters, the date
+#: hierarchy, ordering, search, paging, and the admin's own flags.
+LISTS = [RUNS, "/admin/batch_jobs/runrequest/", "/admin/batch_jobs/jobpause/"]
+KEYS = [
+    "job", "job__exact", "status__exact", "host", "dry_run__exact", "action__exact",
+    "started_at__year", "started_at__month", "started_at__day", "started_at__gte",
+    "o", "q", "p", "e", "all", "_to_field", "_popup", "_changelist_filters", "id", "run",
+    "job__in", "pk__gt", "started_at__lt",
+]  # fmt: skip
+
+
+@st.composite
+def console_requests(draw):
+    """``(method, url)``: a console path with hostile input in its slot, or a change list with
+    a hostile query string (one to three pairs)."""
+    if draw(st.booleans()):
+        url = draw(st.sampled_from(PATHS)).format(encoded(draw(HOSTILE)))
+        return draw(st.sampled_from(["GET", "POST"])), url
+    # Mostly keys the admin reads: an unknown key is refused before any value is looked at.
+    key = st.integers(0, 9).flatmap(lambda n: HOSTILE if n == 0 else st.sampled_from(KEYS))
+    pairs = draw(st.lists(st.tuples(key, VALUES), min_size=1, max_size=3))
+    query = "&".join(f"{encoded(k)}={encoded(v)}" for k, v in pairs)
+    return "GET", f"{draw(st.sampled_from(LISTS))}?{query}"
+
+
+def record(job="slow_batches", **fields):
+    now = timezone.now()
+    fields.setdefault("started_at", now - datetime.timedelta(seconds=30))
+    if fields.get("status", "running") != "running":
+        fields.setdefault("finished_at", now)
+        fields.setdefault("duration", fields["finished_at"] - fields["started_at"])
+    return JobRun.objects.create(job=job, host=fields.pop("host", "pod-a"), **fields)
+
+
+@pytest.fixture
+def console(db, settings, django_user_model):
+    """A superuser's client (every page and button), and records for every page to show:
+    finished runs for the job page's chart, a live one, a request and a pause."""
+    settings.JOB_APPS = ["testjobs", "batch_jobs"]
+    for status, code in [("succeeded", 0), ("failed", 65), ("stopped", 3)]:
+        record(status=status, exit_code=code, progress={"done": 50, "total": 50, "rate": 5.0})
+    live = record(progress={"done": 10, "total": 100, "rate": 1.0, "eta_s": 90.0})
+    RunRequest.objects.create(action="stop", job="slow_batches", run=live, requested_by="otto")
+    JobPause.objects.create(job="upper_items", paused_by="otto")
+    user = django_user_model.objects.create_superuser("root", password="pw")
+    client = Client(raise_request_exception=False)
+    client.force_login(user)
+    client.live = live
+    return client
+
+
+def console_pages(live):
+    """Every page of the console, as a signed-in operator sees it."""
+    return [
+        "/admin/",
+        "/admin/batch_jobs/",
+        RUNS,
+        f"{RUNS}?status__exact=failed&started_at__year={live.started_at.year}",
+        f"{RUNS}{live.pk}/change/",
+        f"{RUNS}{live.pk}/history/",
+        JOBS,
+        f"{JOBS}slow_batches/",
+        f"{JOBS}upper_items/",
+        "/admin/batch_jobs/runrequest/",
+        "/admin/batch_jobs/jobpause/",
+    ]
+
+
+def assert_protected(response):
+    """Framing refused twice over (X-Frame-Options, frame-ancestors), and a policy that lets
+    nothing run or style the page from inline code or another origin."""
+    assert response["X-Frame-Options"] == "DENY"
+    policy = dict(
+        (d.split()[0], d.split()[1:]) for d in response["Content-Security-Policy"].split("; ")
+    )
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert policy["default-src"] == ["'self'"]
+    assert not {"script-src", "style-src"} & set(policy)  # default-src 'self' governs both
+    assert "'unsafe-inline'" not in response["Content-Security-Policy"]
+
+
+#: What a policy without 'unsafe-inline' blocks: inline scripts and event handlers, <style>
+#: elements, style attributes, javascript: URLs.
+INLINE = re.compile(
+    r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=|javascript:", re.IGNORECASE
+)
+
+
+@pytest.mark.django_db
+def test_every_console_page_forbids_framing_and_needs_no_inline_code(console):
+    for url in console_pages(console.live):
+        response = console.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        assert_protected(response)
+        assert not INLINE.findall(response.content.decode()), url
+    anonymous = Client().get("/admin/login/?next=/admin/")
+    assert anonymous.status_code == 200
+    assert_protected(anonymous)
+    assert not INLINE.findall(anonymous.content.decode())
+
+
+@pytest.mark.django_db
+def test_the_buttons_answers_and_error_pages_cannot_be_framed_either(console):
+    pressed = console.post(f"{JOBS}slow_batches/pause/")
+    assert pressed.status_code == 302
+    assert JobPause.objects.filter(job="slow_batches").exists()  # the button did its work
+    for response in [pressed, console.get(f"{JOBS}%00/"), console.get(f"{RUNS}?job=%00")]:
+        assert_protected(response)
+
+
+# -- the issue's examples, by name ---------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_nul_in_a_job_name_is_404_not_500(console):
+    # Was a 500: PostgreSQL's text cannot hold NUL, and the name went into a query.
+    assert console.get(f"{JOBS}%00/").status_code == 404
+    assert console.post(f"{JOBS}%00/pause/").status_code == 404
+    assert console.get(f"{JOBS}slow%00batches/").status_code == 404
+    assert console.get(f"{JOBS}{'x' * 65}/").status_code == 404  # longer than any job name
+    assert not JobPause.objects.filter(job__contains="batches").exists()
+
+
+@pytest.mark.django_db
+def test_a_year_beyond_the_calendar_in_the_date_hierarchy_is_400_not_500(console):
+    # Was a 500: an OverflowError building the date (Django's ticket #37357).
+    assert console.get(f"{RUNS}?started_at__year=99999999999").status_code == 400
+    assert console.get(f"{RUNS}?started_at__year=9999").status_code == 400  # the year after
+    assert console.get(f"{RUNS}?started_at__year=2026&started_at__month=13").status_code == 400
+    year = console.live.started_at.year
+    assert console.get(f"{RUNS}?started_at__year={year}").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_nul_in_a_filter_value_is_400_not_500(console):
+    for url in [f"{RUNS}?job=%00", f"{RUNS}?host=a%00b", "/admin/batch_jobs/runrequest/?job=%00"]:
+        assert console.get(url).status_code == 400, url
+    assert console.get(f"{RUNS}?job=slow_batches").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_run_id_the_column_cannot_hold_is_not_a_500(console):
+    too_big = 2**63
+    for url in [f"{RUNS}{too_big}/stop/", f"{RUNS}{too_big}/retry/", f"{RUNS}{too_big}/change/"]:
+        assert console.post(url).status_code < 500, url
+    assert not RunRequest.objects.exclude(action="stop", run=console.live).exists()
+
+
+# -- the property ---------------------------------------------------------------------------
+
+
+@settings(
+    max_examples=2000 if FULL else 60,
+    deadline=None,
+    derandomize=not FULL,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(attempt=console_requests())
+@pytest.mark.django_db
+def test_no_console_url_or_query_string_is_a_500(console, attempt, report):
+    method, url = attempt
+    response = console.generic(method, url)
+    report.add("console URLs (hypothesis, in-process)", response.status_code, range(100, 500))
+    assert response.status_code < 500, (method, url)
+    assert_protected(response)
+
+
+# -- the example project's production settings ---------------------------------------------
+
+#: The environment the image's ``web`` service runs with in production: behind a TLS proxy,
+#: a key of its own, its host name.
+PRODUCTION = {
+    "DJANGO_SETTINGS_MODULE": "app.settings",
+    "DATABASE_URL": "postgres://console:unused@db.example.com:5432/jobs",
+    "DJANGO_REQUIRE_DATABASE_URL": "1",
+    "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+    "DJANGO_ALLOWED_HOSTS": "console.example.com",
+    "DJANGO_HTTPS": "1",
+}
+#: The variables of the example project's settings that a production environment leaves out.
+LOCAL_ONLY = ("DJANGO_DEBUG", "DJANGO_LOCAL_DEVELOPMENT", "DJANGO_SECURE_COOKIES")
+
+
+def local_env():
+    """compose's local environment: .envs/local.env as compose reads it."""
+    lines = (ROOT / ".envs" / "local.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def manage(*args, **env):
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**base, **env},
+        timeout=120,
+    )
+
+
+def test_check_deploy_is_clean_for_the_web_services_production_settings():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+    # The same check fails when the production switch is off: it is what makes it clean.
+    plain_http = {**PRODUCTION, "DJANGO_HTTPS": "0"}
+    plain = manage("check", "--deploy", "--fail-level", "WARNING", **plain_http)
+    assert plain.returncode != 0
+    assert {"security.W004", "security.W008", "security.W012", "security.W016"} <= set(
+        re.findall(r"security\.W\d+", plain.stderr)
+    )
+
+
+def test_the_shipped_development_key_is_refused_in_production_with_78_and_one_line():
+    key = local_env()["DJANGO_SECRET_KEY"]
+    result = manage("check", **{**PRODUCTION, "DJANGO_SECRET_KEY": key})
+    assert result.returncode == 78, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "DJANGO_SECRET_KEY is the public development key" in result.stderr
+    assert key not in result.stderr  # the message names the variable, not the key
+
+
+@pytest.mark.parametrize("key", ["short", "a" * 60, "django-insecure-" + "x1y2z3" * 10])
+def test_a_weak_key_is_refused_in_production_with_78_and_one_line(key):
+    result = manage("check", **{**PRODUCTION, "DJANGO_SECRET_KEY": key})
+    assert result.returncode == 78, result.stderr
+    assert result.stderr.count("\n") == 1 and "DJANGO_SECRET_KEY is too weak" in result.stderr
+    assert key not in result.stderr
+
+
+def test_the_development_key_works_with_composes_local_environment():
+    env = local_env()
+    assert env["DJANGO_LOCAL_DEVELOPMENT"] == "1"
+    result = manage("check", DJANGO_SETTINGS_MODULE="app.settings", **env)
+    assert result.returncode == 0, result.stderr
+    debug = {**PRODUCTION, "DJANGO_SECRET_KEY": "short", "DJANGO_DEBUG": "1"}
+    assert manage("check", **debug).returncode == 0  # DEBUG is development too
+
+
+def test_the_settings_know_the_key_that_local_env_ships():
+    from app.settings import LOCAL_SECRET_KEY
+
+    assert local_env()["DJANGO_SECRET_KEY"] == LOCAL_SECRET_KEY
+    assert not set(LOCAL_ONLY) & set(PRODUCTION)
+
+
+# -- through the real console: compose's web service ----------------------------------------
+
+ADMIN_PASSWORD = "console-security-password"
+
+
+@pytest.fixture(scope="module")
+def served(image):
+    """compose's stack (a project of this module's own) with ``web`` up, an admin, and runs
+    for every page to show: ``(compose, base_url)``."""
+    from tests.support.compose import Compose
+
+    compose = Compose(prefix="jobs-sec", WEB_PORT="")
+    try:
+        up = compose("up", "--detach", "--wait", "web")
+        assert up.returncode == 0, up.stderr[-3000:]
+        admin = compose(
+            "run", "--rm", "-T", "-e", f"DJANGO_SUPERUSER_PASSWORD={ADMIN_PASSWORD}", "web",
+            "django-admin", "createsuperuser", "--noinput", "--username", "admin",
+            "--email", "admin@example.com",
+        )  # fmt: skip
+        assert admin.returncode == 0, admin.stderr[-3000:]
+        seeded = compose("run", "--rm", "-T", "job", "seed_demo_data", "--users", "300")
+        assert seeded.returncode == 0, seeded.stderr[-3000:]
+        for _ in range(2):  # runs for the job page's chart
+            dry = compose("run", "--rm", "-T", "job", "normalize_emails", "--dry-run")
+            assert dry.returncode == 0, dry.stderr[-3000:]
+        address = compose("port", "web", "8000").stdout.strip()
+        yield compose, f"http://{address}"
+    finally:
+        compose.down()
+
+
+class Session:
+    """A signed-in browser-less client of the served console (cookies, CSRF token)."""
+
+    def __init__(self, base):
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+        login = f"{base}/admin/login/?next=/admin/"
+        page = self.opener.open(login).read().decode()
+        data = {"csrfmiddlewaretoken": csrf(page), "username": "admin", "password": ADMIN_PASSWORD}
+        self.opener.open(login, urllib.parse.urlencode(data).encode())
+
+    def get(self, path):
+        try:
+            response = self.opener.open(self.base + path)
+        except urllib.error.HTTPError as e:
+            response = e
+        return response.status, response.headers, response.read().decode("utf-8", "replace")
+
+
+def csrf(page):
+    return html.unescape(re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1])
+
+
+def raw_status(base, method, path, cookie=""):
+    """The status of ``method path`` sent as is (no client-side normalising of the path)."""
+    host, port = urllib.parse.urlsplit(base).netloc.rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        if cookie:
+            connection.putheader("Cookie", cookie)
+        connection.putheader("Content-Length", "0")
+        connection.endheaders()
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def session_cookie(session):
+    jar = session.opener.handlers
+    cookies = next(h.cookiejar for h in jar if isinstance(h, urllib.request.HTTPCookieProcessor))
+    return "; ".join(f"{c.name}={c.value}" for c in cookies)
+
+
+def served_pages(session):
+    _, _, runs = session.get(RUNS)
+    run_id = re.search(r'href="/admin/batch_jobs/jobrun/(\d+)/change/', runs)[1]
+    return [
+        "/admin/",
+        RUNS,
+        f"{RUNS}{run_id}/change/",
+        JOBS,
+        f"{JOBS}normalize_emails/",
+        "/admin/batch_jobs/runrequest/",
+        "/admin/batch_jobs/jobpause/",
+    ]
+
+
+@pytest.mark.image
+def test_the_served_console_sends_the_headers_on_every_page(served):
+    _, base = served
+    session = Session(base)
+    for path in served_pages(session):
+        status, headers, body = session.get(path)
+        assert status == 200, path
+        assert_protected(headers)
+        assert not INLINE.findall(body), path
+    login = urllib.request.urlopen(f"{base}/admin/login/")
+    assert_protected(login.headers)
+
+
+@pytest.mark.image
+def test_the_served_console_answers_the_issues_malformed_urls_with_400_or_404(served):
+    _, base = served
+    cookie = session_cookie(Session(base))
+    assert raw_status(base, "GET", f"{JOBS}%00/", cookie) == 404
+    assert raw_status(base, "GET", f"{RUNS}?started_at__year=99999999999", cookie) == 400
+    assert raw_status(base, "GET", f"{RUNS}?job=%00", cookie) == 400
+    assert raw_status(base, "GET", f"{JOBS}%ff%fe/", cookie) == 404  # not UTF-8
+
+
+@pytest.mark.image
+def test_a_seeded_sample_of_hostile_urls_through_http_is_never_a_500(served, report):
+    _, base = served
+    cookie = session_cookie(Session(base))
+    sample = console_requests()
+
+    @settings(max_examples=300 if FULL else 40, deadline=None, derandomize=not FULL)
+    @given(attempt=sample)
+    def through_http(attempt):
+        method, url = attempt
+        status = raw_status(base, method, url, cookie)
+        report.add("console URLs (hypothesis, served)", status, range(100, 500))
+        assert status < 500, (method, url)
+
+    through_http()
