@@ -393,6 +393,10 @@ def raw_status(base, method, path, cookie=""):
         connection.putrequest(method, path, skip_accept_encoding=True)
         if cookie:
             connection.putheader("Cookie", cookie)
+            # A POST carries the session's CSRF token, so that it reaches the view behind.
+            token = re.search(r"csrftoken=([^;]+)", cookie)
+            if method == "POST" and token:
+                connection.putheader("X-CSRFToken", token[1])
         connection.putheader("Content-Length", "0")
         connection.endheaders()
         return connection.getresponse().status
@@ -458,3 +462,125 @@ def test_a_seeded_sample_of_hostile_urls_through_http_is_never_a_500(served, rep
         assert status < 500, (method, url)
 
     through_http()
+
+
+@pytest.mark.image
+def test_the_images_web_service_refuses_the_development_key_and_passes_check_deploy(served):
+    compose, _ = served
+    # compose's local environment, less its local flag: as if local.env reached production.
+    leaked = compose("run", "--rm", "-T", "-e", "DJANGO_LOCAL_DEVELOPMENT=0", "web", "job", "check")
+    assert leaked.returncode == 78, leaked.stderr[-3000:]
+    assert (
+        leaked.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "job: error: configuration error: DJANGO_SECRET_KEY is the public development key"
+        )
+    )
+    production = [f"--env={k}={v}" for k, v in PRODUCTION.items() if k != "DATABASE_URL"]
+    check = compose(
+        "run", "--rm", "-T", "-e", "DJANGO_LOCAL_DEVELOPMENT=0", *production, "web",
+        "python", "/srv/manage.py", "check", "--deploy", "--fail-level", "WARNING",
+    )  # fmt: skip
+    assert check.returncode == 0, check.stderr[-3000:]
+    assert "no issues" in check.stdout
+
+
+# -- in a real browser: no Content-Security-Policy violation ---------------------------------
+
+
+@pytest.fixture
+def chromium(served):
+    """Headless Chromium (tests/console's image) on the stack's network, its console log kept:
+    Chromium logs every Content-Security-Policy violation there."""
+    from selenium import webdriver
+
+    from tests.console.test_browser import BROWSER_IMAGE, CHROMIUM_FLAGS, connect
+    from tests.support.docker import client
+
+    compose, _ = served
+    image, _ = client().images.build(path=str(ROOT / "tests" / "console"), tag=BROWSER_IMAGE)
+    container = client().containers.run(
+        image.id,
+        detach=True,
+        network=compose.network,
+        ports={"9515/tcp": ("127.0.0.1", None)},
+        shm_size="256m",
+    )
+    try:
+        container.reload()
+        port = container.ports["9515/tcp"][0]["HostPort"]
+        options = webdriver.ChromeOptions()
+        options.binary_location = "/usr/bin/chromium"
+        for flag in CHROMIUM_FLAGS:
+            options.add_argument(flag)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        driver = connect(f"http://127.0.0.1:{port}", options)
+        try:
+            yield driver
+        finally:
+            driver.quit()
+    finally:
+        container.remove(force=True)
+
+
+def violations(driver):
+    """The Content-Security-Policy violations Chromium logged since the last call (its log,
+    read through ChromeDriver's log endpoint: a remote WebDriver has no ``get_log``)."""
+    from selenium.webdriver.remote.command import Command
+
+    log = driver.execute(Command.GET_LOG, {"type": "browser"})["value"]
+    return [e["message"] for e in log if "Content Security Policy" in e["message"]]
+
+
+@pytest.mark.image
+def test_the_console_raises_no_csp_violation_in_a_browser(served, chromium):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    web = "http://web:8000"  # as the browser, on the compose network, reaches the service
+    chromium.get(f"{web}/admin/login/?next=/admin/")
+    chromium.find_element(By.ID, "id_username").send_keys("admin")
+    chromium.find_element(By.ID, "id_password").send_keys(ADMIN_PASSWORD)
+    chromium.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    WebDriverWait(chromium, 20).until(lambda d: "Site administration" in d.title)
+    seen = {"/admin/login/": violations(chromium)}
+    for path in [
+        "/admin/",
+        RUNS,
+        f"{RUNS}?started_at__year=2026",
+        JOBS,
+        f"{JOBS}normalize_emails/",
+    ]:
+        chromium.get(web + path)
+        seen[path] = violations(chromium)
+    assert chromium.find_elements(By.CSS_SELECTOR, "svg.job-chart rect")  # the chart drew
+    run_id = chromium.find_element(By.CSS_SELECTOR, "#runs tr[data-run]").get_attribute("data-run")
+    chromium.get(f"{web}{RUNS}{run_id}/change/")
+    seen["a run's page"] = violations(chromium)
+    # The buttons: Pause, then Resume, each a form post and a redirect back with a message.
+    chromium.get(f"{web}{JOBS}normalize_emails/")
+    for label in ["pause", "resume"]:
+        chromium.find_element(By.CSS_SELECTOR, f'[data-action="{label}"]').click()
+        WebDriverWait(chromium, 10).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, ".messagelist")
+        )
+        seen[label] = violations(chromium)
+    # The console's stylesheet applied (it is a file now, not an inline <style>).
+    button = chromium.find_element(By.CSS_SELECTOR, '[data-action="pause"]')
+    assert button.value_of_css_property("cursor") == "pointer"
+    assert {page: found for page, found in seen.items() if found} == {}
+
+    # The check can fail: inline style, which the policy forbids, is reported.
+    chromium.execute_script(
+        "const s = document.createElement('style'); s.textContent = 'body {}';"
+        "document.head.appendChild(s);"
+    )
+    control = []
+
+    def reported(driver):
+        control.extend(violations(driver))
+        return control
+
+    WebDriverWait(chromium, 10).until(reported)
+    assert "inline style violates the following Content Security Policy" in control[0], control
