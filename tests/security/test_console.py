@@ -7,6 +7,7 @@ console that compose's ``web`` service serves (gunicorn, WhiteNoise), over HTTP 
 headless Chromium, which reports every Content-Security-Policy violation (marked ``image``).
 """
 
+import ast
 import datetime
 import html
 import http.client
@@ -250,16 +251,43 @@ def test_no_console_url_or_query_string_is_a_500(console, attempt, report):
 
 # -- the example project's production settings ---------------------------------------------
 
-#: The environment the image's ``web`` service runs with in production: behind a TLS proxy,
-#: a key of its own, its host name.
-PRODUCTION = {
-    "DJANGO_SETTINGS_MODULE": "app.settings",
-    "DATABASE_URL": "postgres://console:unused@db.example.com:5432/jobs",
-    "DJANGO_REQUIRE_DATABASE_URL": "1",
+#: The security page (docs/explanation/security.md), whose policy and production
+#: environment these tests use as documented.
+SECURITY_PAGE = ROOT / "docs" / "explanation" / "security.md"
+
+
+def documented(heading, language):
+    """The first ``language`` block under ``heading`` on the security page."""
+    section = SECURITY_PAGE.read_text().split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return re.search(rf"^```{language}\n(.*?)^```", section, flags=re.M | re.S)[1]
+
+
+#: Values for the secrets the documented production environment reads from files.
+SECRETS = {
     "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-    "DJANGO_ALLOWED_HOSTS": "console.example.com",
-    "DJANGO_HTTPS": "1",
+    "DATABASE_URL": "postgres://console:unused@db.example.com:5432/jobs",
 }
+
+
+def production_env(secret_files=None):
+    """The environment the image's ``web`` service runs with in production, as documented:
+    each ``NAME_FILE`` a file in ``secret_files``, or (without) ``NAME`` with its value."""
+    env = {"DJANGO_SETTINGS_MODULE": "app.settings", "DJANGO_REQUIRE_DATABASE_URL": "1"}
+    for line in documented("Running the web service in production", "sh").splitlines():
+        name, value = line.split("=", 1)
+        secret = name.removesuffix("_FILE")
+        if secret == name:
+            env[name] = value
+        elif secret_files is None:
+            env[secret] = SECRETS[secret]
+        else:
+            path = secret_files / secret.lower()
+            path.write_text(SECRETS[secret] + "\n")
+            env[name] = str(path)
+    return env
+
+
+PRODUCTION = production_env()
 #: The variables of the example project's settings that a production environment leaves out.
 LOCAL_ONLY = ("DJANGO_DEBUG", "DJANGO_LOCAL_DEVELOPMENT", "DJANGO_SECURE_COOKIES")
 
@@ -282,8 +310,17 @@ def manage(*args, **env):
     )
 
 
-def test_check_deploy_is_clean_for_the_web_services_production_settings():
-    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+def test_the_documented_policy_is_the_one_the_example_project_sends():
+    from django.conf import settings
+
+    documented_policy = documented("The console's protections", "python")
+    assert ast.literal_eval(documented_policy.split("=", 1)[1]) == settings.SECURE_CSP
+
+
+def test_check_deploy_is_clean_for_the_web_services_production_settings(tmp_path):
+    documented_env = production_env(secret_files=tmp_path)
+    assert documented_env["DJANGO_HTTPS"] == "1" and "DJANGO_SECRET_KEY_FILE" in documented_env
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **documented_env)
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
     # The same check fails when the production switch is off: it is what makes it clean.
