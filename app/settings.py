@@ -111,19 +111,19 @@ X_FRAME_OPTIONS = "DENY"
 # asks for: HTTPS-only cookies, a redirect of plain HTTP, HSTS. Trusting X-Forwarded-Proto is
 # safe only when the proxy sets it on every request: never set DJANGO_HTTPS=1 without one.
 # https://docs.djangoproject.com/en/5.2/ref/settings/#secure-proxy-ssl-header
-HTTPS = env.bool("DJANGO_HTTPS", default=False)
-if HTTPS:
+_https = env.bool("DJANGO_HTTPS", default=False)
+if _https:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = HTTPS
+SECURE_SSL_REDIRECT = _https
 # The health check comes from inside the container (compose, a kubelet), over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 # The session and CSRF cookies over HTTPS only (DJANGO_SECURE_COOKIES alone: the older switch).
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=HTTPS)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=_https)
 # HSTS: browsers that saw the console over HTTPS refuse plain HTTP to its host for this long.
 _hsts = env.seconds("DJANGO_HSTS_SECONDS")
-SECURE_HSTS_SECONDS = int(_hsts) if _hsts is not None else 31_536_000 if HTTPS else 0
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
-SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=HTTPS)
+SECURE_HSTS_SECONDS = int(_hsts) if _hsts is not None else 31_536_000 if _https else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=_https)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=_https)
 
 # ------------------------------------------------------------------------------
 # Database

@@ -621,3 +621,16 @@ def test_the_console_raises_no_csp_violation_in_a_browser(served, chromium):
 
     WebDriverWait(chromium, 10).until(reported)
     assert "inline style violates the following Content Security Policy" in control[0], control
+
+
+@pytest.mark.django_db
+def test_behind_the_tls_proxy_plain_http_is_redirected_but_the_health_check_is_not(settings):
+    # What DJANGO_HTTPS=1 sets (settings are read once, at import: set here as it sets them).
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    client = Client()
+    redirected = client.get("/admin/login/")
+    assert redirected.status_code == 301
+    assert redirected["Location"] == "https://testserver/admin/login/"
+    assert client.get("/admin/login/", headers={"X-Forwarded-Proto": "https"}).status_code == 200
+    assert client.get("/healthz").status_code == 200  # compose's and a kubelet's probe

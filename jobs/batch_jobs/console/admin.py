@@ -116,8 +116,9 @@ class JobRunAdmin(JobPages, Buttons, ReadOnly):
 
         return [
             path("jobs/", view(self.jobs_view), name="batch_jobs_jobs"),
-            # Path parameters are checked by their converters (console.input): a name or an
-            # id that no record could hold matches nothing, and is a 404.
+            # Path parameters are checked by their converters (console.input): a job name no
+            # record could hold matches nothing (404, below); a run id out of range falls to
+            # the admin's own answer for a record that does not exist.
             path("jobs/<batch_jobs_job:name>/", view(self.job_view), name="batch_jobs_job"),
             path(
                 "jobs/<batch_jobs_job:name>/pause/", view(self.pause_view), name="batch_jobs_pause"
