@@ -15,6 +15,7 @@ import http.cookiejar
 import os
 import re
 import secrets
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -376,7 +377,11 @@ def served(image):
     for every page to show: ``(compose, base_url)``."""
     from tests.support.compose import Compose
 
-    compose = Compose(prefix="jobs-sec", WEB_PORT="")
+    # A free port of its own: 8000, compose's default, may be another stack's.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    compose = Compose(prefix="jobs-sec", WEB_PORT=str(port))
     try:
         up = compose("up", "--detach", "--wait", "web")
         assert up.returncode == 0, up.stderr[-3000:]
