@@ -519,6 +519,11 @@ def test_the_images_web_service_refuses_the_development_key_and_passes_check_dep
             "job: error: configuration error: DJANGO_SECRET_KEY is the public development key"
         )
     )
+    # The web service itself (gunicorn) does not start: its worker fails to boot (3).
+    web = compose("run", "--rm", "-T", "-e", "DJANGO_LOCAL_DEVELOPMENT=0", "web", timeout=120)
+    assert web.returncode == 3, web.stderr[-3000:]
+    assert "DJANGO_SECRET_KEY is the public development key" in web.stderr
+    assert "Worker failed to boot" in web.stderr
     production = [f"--env={k}={v}" for k, v in PRODUCTION.items() if k != "DATABASE_URL"]
     check = compose(
         "run", "--rm", "-T", "-e", "DJANGO_LOCAL_DEVELOPMENT=0", *production, "web",
