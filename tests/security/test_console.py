@@ -82,6 +82,9 @@ PATHS = [
     "/admin/batch_jobs/{}/",
     "/admin/batch_jobs/runrequest/{}/change/",
     "/admin/batch_jobs/jobpause/{}/change/",
+    "/admin/{}/",
+    "/admin/r/{}/1/",
+    "/admin/login/?next={}",
 ]
 #: The console's change lists, and the query-string keys they read: filters, the date
 #: hierarchy, ordering, search, paging, and the admin's own flags.
