@@ -210,6 +210,18 @@ def test_a_nul_in_a_job_name_is_404_not_500(console):
 
 
 @pytest.mark.django_db
+def test_a_nul_in_a_pauses_id_is_the_admins_missing_record_not_500(console):
+    # Found by the property in full: a pause's key is its job's name, so the id is text.
+    for url in [
+        "/admin/batch_jobs/jobpause/%00/change/",
+        "/admin/batch_jobs/jobpause/%00/history/",
+    ]:
+        response = console.get(url)
+        assert response.status_code == 302 and response["Location"] == "/admin/", url
+    assert console.get("/admin/batch_jobs/jobpause/upper_items/change/").status_code == 200
+
+
+@pytest.mark.django_db
 def test_a_year_beyond_the_calendar_in_the_date_hierarchy_is_400_not_500(console):
     # Was a 500: an OverflowError building the date (Django's ticket #37357).
     assert console.get(f"{RUNS}?started_at__year=99999999999").status_code == 400

@@ -67,9 +67,17 @@ class ConsoleChangeList(ChangeList):
 
 
 class ConsoleQueries:
-    """The change lists of the console's admins: a query string the admin cannot use is a
-    400. Django's own answer to a bad lookup, a redirect to ``?e=1``, ends on a page that blames
-    the database installation; this one says what happened."""
+    """The console's admins' input: a record's id with a NUL names no record, and a query
+    string the change list cannot use is a 400. Django's own answer to a bad lookup, a
+    redirect to ``?e=1``, ends on a page that blames the database installation; this one says
+    what happened."""
+
+    def get_object(self, request, object_id, from_field=None):
+        # A record's id in the admin's own URLs (change, history): one with a NUL names no
+        # record, and PostgreSQL refuses to compare text with it (JobPause's key is a name).
+        if "\x00" in object_id:
+            return None  # the admin's answer for a record that does not exist
+        return super().get_object(request, object_id, from_field)
 
     def get_changelist(self, request, **kwargs):
         return ConsoleChangeList
