@@ -534,9 +534,10 @@ def test_the_images_web_service_refuses_the_development_key_and_passes_check_dep
             "job: error: configuration error: DJANGO_SECRET_KEY is the public development key"
         )
     )
-    # The web service itself (gunicorn) does not start: its worker fails to boot (3).
+    # The web service itself (gunicorn) does not start: its workers fail to boot. (gunicorn
+    # exits 3, or 1 when its two workers' failures race: either way, not serving.)
     web = compose("run", "--rm", "-T", "-e", "DJANGO_LOCAL_DEVELOPMENT=0", "web", timeout=120)
-    assert web.returncode == 3, web.stderr[-3000:]
+    assert web.returncode != 0, web.stderr[-3000:]
     assert "DJANGO_SECRET_KEY is the public development key" in web.stderr
     assert "Worker failed to boot" in web.stderr
     production = [f"--env={k}={v}" for k, v in PRODUCTION.items() if k != "DATABASE_URL"]
