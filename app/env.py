@@ -3,6 +3,11 @@
 import warnings
 
 import environ
+from django.core.checks.security.base import (
+    SECRET_KEY_INSECURE_PREFIX,
+    SECRET_KEY_MIN_LENGTH,
+    SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+)
 from django.core.exceptions import ImproperlyConfigured
 
 from batch_jobs.framework.redact import redact_text
@@ -51,6 +56,35 @@ class Env(environ.Env):
         if value is None or not value >= 0:  # refuses nan too
             raise ImproperlyConfigured(f"{var} must be zero or more seconds, not {raw!r}")
         return value
+
+    def secret_key(self, var, public=(), allow_insecure=False):
+        """``var`` as Django's ``SECRET_KEY`` ("" when unset: Django refuses it where a key is
+        needed). Unless ``allow_insecure``, a key that is ``public`` (published, such as a
+        development default) or weaker than Django's deploy check wants (security.W009) is a
+        configuration error, so that it cannot sign a deployment's sessions."""
+        key = self.str(var, default="")
+        if not key or allow_insecure:
+            return key
+        remedy = (
+            f"set {var} to a key of your own, such as the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`"
+        )
+        if key in public:
+            raise ImproperlyConfigured(
+                f"{var} is the public development key of .envs/local.env, which must not "
+                f"sign a deployment's sessions; {remedy}"
+            )
+        if (
+            len(key) < SECRET_KEY_MIN_LENGTH
+            or len(set(key)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+            or key.startswith(SECRET_KEY_INSECURE_PREFIX)
+        ):
+            raise ImproperlyConfigured(
+                f"{var} is too weak: Django wants at least {SECRET_KEY_MIN_LENGTH} characters, "
+                f"{SECRET_KEY_MIN_UNIQUE_CHARACTERS} of them different, not starting with "
+                f"{SECRET_KEY_INSECURE_PREFIX!r}; {remedy}"
+            )
+        return key
 
     def database_url(self, var, default):
         """Parse ``var`` as a database URL; errors name the variable, never the password."""

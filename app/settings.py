@@ -7,6 +7,8 @@ convention); setting both is a configuration error.
 
 from pathlib import Path
 
+import django
+
 from app.env import Env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -16,10 +18,18 @@ env = Env()
 # ------------------------------------------------------------------------------
 # Core
 # ------------------------------------------------------------------------------
-# No default: a job that needs the key (password reset tokens, signed URLs) fails with
-# ImproperlyConfigured, which the runner reports as a configuration error (exit 78).
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# No default: a job that needs the key (password reset tokens, signed URLs) fails with
+# ImproperlyConfigured, which the runner reports as a configuration error (exit 78). A weak
+# key, or the one .envs/local.env ships (public, in this repository), is refused the same way
+# unless DEBUG is on or DJANGO_LOCAL_DEVELOPMENT=1, which only that file sets: it must never
+# sign a deployment's sessions.
+LOCAL_SECRET_KEY = "local-only-insecure-secret-key-change-me-in-production"
+SECRET_KEY = env.secret_key(
+    "DJANGO_SECRET_KEY",
+    public=[LOCAL_SECRET_KEY],
+    allow_insecure=DEBUG or env.bool("DJANGO_LOCAL_DEVELOPMENT", default=False),
+)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
 TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
 USE_TZ = True
@@ -48,6 +58,13 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # X-Frame-Options: DENY, and a Content-Security-Policy (SECURE_CSP, below): no page of the
+    # console can be framed, so its one-click buttons cannot be clickjacked.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Django 6.0+ sends SECURE_CSP itself; on 5.2, app/csp.py sends the same header.
+    "django.middleware.csp.ContentSecurityPolicyMiddleware"
+    if django.VERSION >= (6, 0)
+    else "app.csp.ContentSecurityPolicyMiddleware",
 ]
 
 TEMPLATES = [
@@ -74,11 +91,39 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-# Behind TLS (a real deployment), set DJANGO_SECURE_COOKIES=1: the session and CSRF cookies
-# then travel over HTTPS only.
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
 # The origins that may post forms when a proxy in front changes the scheme or host.
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# What a browser may load and who may frame a page: only this site, nothing inline (the
+# console has no inline script or style), no framing at all. Django 6.0's setting, which
+# app/csp.py reads on 5.2. https://docs.djangoproject.com/en/6.0/ref/csp/
+SECURE_CSP = {
+    "default-src": ["'self'"],
+    "base-uri": ["'none'"],
+    "object-src": ["'none'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+X_FRAME_OPTIONS = "DENY"
+
+# In production the console is served over HTTPS by a TLS proxy in front of gunicorn, which
+# sets X-Forwarded-Proto: DJANGO_HTTPS=1 says so, and turns on what `manage.py check --deploy`
+# asks for: HTTPS-only cookies, a redirect of plain HTTP, HSTS. Trusting X-Forwarded-Proto is
+# safe only when the proxy sets it on every request: never set DJANGO_HTTPS=1 without one.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secure-proxy-ssl-header
+_https = env.bool("DJANGO_HTTPS", default=False)
+if _https:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = _https
+# The health check comes from inside the container (compose, a kubelet), over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# The session and CSRF cookies over HTTPS only (DJANGO_SECURE_COOKIES alone: the older switch).
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=_https)
+# HSTS: browsers that saw the console over HTTPS refuse plain HTTP to its host for this long.
+_hsts = env.seconds("DJANGO_HSTS_SECONDS")
+SECURE_HSTS_SECONDS = int(_hsts) if _hsts is not None else 31_536_000 if _https else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=_https)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=_https)
 
 # ------------------------------------------------------------------------------
 # Database

@@ -37,6 +37,7 @@ def test_the_wheel_holds_the_framework_and_nothing_else(dist):
     assert {p for p in packages if not p.endswith(".dist-info")} == {"batch_jobs"}
     assert "batch_jobs/migrations/0001_initial.py" in names
     assert "batch_jobs/management/commands/prune_job_runs.py" in names
+    assert "batch_jobs/static/batch_jobs/console.css" in names  # the console's styles
     requires = metadata.get_all("Requires-Dist")
     assert "django<6.2,>=5.2" in requires
     # No database driver without an extra: a SQLite project installs none, and a psycopg 2

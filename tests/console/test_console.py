@@ -274,3 +274,14 @@ def test_the_jobs_page_lists_every_job_with_its_next_run_and_last_run(viewer):
     assert "paused by ops" in rows["scheduled_noop"]
     assert re.search(r"\d{4}-\d\d-\d\d 02:30 UTC", rows["scheduled_noop"])
     assert "never ran" in rows["slow_batches"]
+
+
+def test_every_page_forbids_framing_with_the_projects_policy(viewer):
+    # On Django 6.0+ (the lanes) Django's own CSP middleware sends SECURE_CSP; on 5.2, app/csp.py.
+    record()
+    for url in ["/admin/batch_jobs/jobrun/", JOBS, f"{JOBS}slow_batches/"]:
+        response = viewer.get(url)
+        assert response.status_code == 200
+        assert response["X-Frame-Options"] == "DENY"
+        policy = response["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy

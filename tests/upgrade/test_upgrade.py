@@ -56,7 +56,7 @@ class Upgraded:
             "DJANGO_SETTINGS_MODULE": "app.settings",  # the project 0.2 ran, as it is now
             "DJANGO_EXTRA_APPS": "",
             "DATABASE_URL": self.url,
-            "DJANGO_SECRET_KEY": "upgrade-test",
+            "DJANGO_SECRET_KEY": "upgrade-test-key-not-a-secret-but-long-enough-for-django",
             "DJANGO_ALLOWED_HOSTS": "testserver",
             "JOB_LOG_FORMAT": "json",
         }

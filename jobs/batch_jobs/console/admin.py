@@ -8,17 +8,19 @@ row naming the user and the time; runs pick requests up at their batch boundarie
 """
 
 from django.contrib import admin
-from django.urls import path, reverse
+from django.http import Http404
+from django.urls import path, re_path, reverse
 from django.utils.html import format_html
 
 from batch_jobs.console import display
 from batch_jobs.console.actions import Buttons
+from batch_jobs.console.input import ConsoleQueries
 from batch_jobs.console.pages import REFRESH_SECONDS, JobPages
 from batch_jobs.models import JobRun
 from batch_jobs.operations import control
 
 
-class ReadOnly(admin.ModelAdmin):
+class ReadOnly(ConsoleQueries, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
@@ -114,11 +116,23 @@ class JobRunAdmin(JobPages, Buttons, ReadOnly):
 
         return [
             path("jobs/", view(self.jobs_view), name="batch_jobs_jobs"),
-            path("jobs/<str:name>/", view(self.job_view), name="batch_jobs_job"),
-            path("jobs/<str:name>/pause/", view(self.pause_view), name="batch_jobs_pause"),
-            path("jobs/<str:name>/resume/", view(self.resume_view), name="batch_jobs_resume"),
-            path("<int:run_id>/stop/", view(self.stop_view), name="batch_jobs_stop"),
-            path("<int:run_id>/retry/", view(self.retry_view), name="batch_jobs_retry"),
+            # Path parameters are checked by their converters (console.input): a job name no
+            # record could hold matches nothing (404, below); a run id out of range falls to
+            # the admin's own answer for a record that does not exist.
+            path("jobs/<batch_jobs_job:name>/", view(self.job_view), name="batch_jobs_job"),
+            path(
+                "jobs/<batch_jobs_job:name>/pause/", view(self.pause_view), name="batch_jobs_pause"
+            ),
+            path(
+                "jobs/<batch_jobs_job:name>/resume/",
+                view(self.resume_view),
+                name="batch_jobs_resume",
+            ),
+            # Anything else under jobs/ names no job: not the admin's catch-all redirect to a
+            # run record called "jobs/...".
+            re_path(r"^jobs/", view(not_found)),
+            path("<batch_jobs_run:run_id>/stop/", view(self.stop_view), name="batch_jobs_stop"),
+            path("<batch_jobs_run:run_id>/retry/", view(self.retry_view), name="batch_jobs_retry"),
             *super().get_urls(),
         ]
 
@@ -160,6 +174,10 @@ class JobRunAdmin(JobPages, Buttons, ReadOnly):
                 refresh_seconds=REFRESH_SECONDS if running else None,
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+def not_found(request):
+    raise Http404("no such job")
 
 
 class RunRequestAdmin(ReadOnly):
