@@ -45,14 +45,15 @@ def list_jobs():
 def run(name, args):
     from django.core.management import load_command_class
 
-    from batch_jobs.operations.allowlist import Refused, resolve
+    from batch_jobs.operations.allowlist import Refused, check_destructive, resolve
 
     try:
-        app = resolve(name)
+        command = load_command_class(resolve(name), name)
+        check_destructive(name, command, args)
     except Refused as e:
         return fail(ExitCode.RUNNER_MISUSE, str(e))
     # run_from_argv turns CommandError into its returncode and argparse errors into 2.
-    load_command_class(app, name).run_from_argv(["job", name, *args])
+    command.run_from_argv(["job", name, *args])
     return 0
 
 
