@@ -28,6 +28,7 @@ _PUBLIC = {
     "positive_int": "batch_jobs.framework.arguments",
     "positive_seconds": "batch_jobs.framework.arguments",
     "non_negative_seconds": "batch_jobs.framework.arguments",
+    "email_address": "batch_jobs.framework.arguments",
 }
 
 __all__ = list(_PUBLIC)

@@ -33,6 +33,26 @@ positive_int = bounded(int, "a positive whole number")
 non_negative_seconds = bounded(float, "zero or more seconds", inclusive=True, maximum=MAX_SECONDS)
 
 
+def email_address(text):
+    """An argparse type: one e-mail address, as Django's ``EmailField`` accepts it (at most
+    254 characters, no display name, no line break: nothing that could add a header)."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    shown = text if len(text) <= 80 else text[:77] + "..."
+    if len(text) > 254:
+        raise argparse.ArgumentTypeError(
+            f"must be an e-mail address of 254 characters at most, not {shown!r}"
+        )
+    try:
+        validate_email(text)
+    except ValidationError:
+        raise argparse.ArgumentTypeError(
+            f"must be an e-mail address (name@example.com), not {shown!r}"
+        ) from None
+    return text
+
+
 def shard(text):
     """An argparse type: ``I/N``, normalized."""
     try:
