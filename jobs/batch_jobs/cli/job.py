@@ -23,7 +23,7 @@ refused. `job <name> --help` shows a job's own options.
 
 Exit codes: 0 ok, 1 bug, 2 bad arguments, 64 runner misuse, 65 bad input data,
 69 database unreachable, 75 temporary failure (retry), 78 configuration error,
-130/143 stopped by SIGINT/SIGTERM.
+130/143 stopped by SIGINT/SIGTERM, 141 standard output closed (its reader went away).
 """
 
 
@@ -59,7 +59,20 @@ def run(name, args):
 
 def main(argv=None):
     """Entry point of the ``job`` console script."""
-    argv = sys.argv[1:] if argv is None else argv
+    from batch_jobs.framework.stop import OutputClosed, guard_stdout
+
+    guard_stdout()
+    try:
+        code = dispatch(sys.argv[1:] if argv is None else argv)
+        sys.stdout.flush()  # a closed stdout is found here, not in the flush at exit
+        return code
+    except OutputClosed:
+        # The reader went away (`job --list | head -n1`): quietly, as SIGPIPE would end it.
+        # A job's run has recorded it and said so in one line already.
+        return int(ExitCode.OUTPUT_CLOSED)
+
+
+def dispatch(argv):
     if not argv:
         sys.stderr.write(USAGE)
         return int(ExitCode.RUNNER_MISUSE)
@@ -96,11 +109,16 @@ def manage(argv):
     from django.core.management import execute_from_command_line
 
     from batch_jobs.cli import bootstrap
+    from batch_jobs.framework.stop import OutputClosed, guard_stdout
 
+    guard_stdout()
     try:
         execute_from_command_line(argv)
+        sys.stdout.flush()
     except ImproperlyConfigured as e:
         return fail(ExitCode.CONFIG, bootstrap.one_line(e))
+    except OutputClosed:
+        return int(ExitCode.OUTPUT_CLOSED)
     return 0
 
 

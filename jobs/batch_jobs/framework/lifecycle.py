@@ -157,7 +157,11 @@ class Run:
         try:
             STOP.work_begins()  # a signal that came during the bookkeeping stops it here
             try:
-                return body()
+                result = body()
+                # What the job wrote reaches its reader now, while the run can still say
+                # that the reader went away (OutputClosed), rather than at the exit's flush.
+                self.command.stdout.flush()
+                return result
             except Exception as exc:
                 if STOP.requested and any(b.was_cancelled(exc) for b in backends_in_use()):
                     # The statement a stop signal cancelled (stop.py): the stop, not an error.

@@ -3,6 +3,7 @@
 ``control`` (stop, pause, resume, retry), thin shells over ``batch_jobs.operations``."""
 
 import contextlib
+import sys
 
 import click
 
@@ -73,9 +74,9 @@ def cli(ctx):
 @contextlib.contextmanager
 def run_records():
     """Reading the run records: a missing table (78) or database (69) is one line."""
-    from django.db import OperationalError, ProgrammingError
+    from django.db import DatabaseError, OperationalError, ProgrammingError
 
-    from batch_jobs.framework.errors import one_line
+    from batch_jobs.framework.errors import first_line, is_transient, one_line
 
     try:
         yield
@@ -84,9 +85,15 @@ def run_records():
             f"cannot read the run records ({one_line(e)}); apply the migrations: "
             "`python manage.py migrate` (or `job migrate`)"
         ) from None
-    except OperationalError as e:
-        error = click.ClickException(f"cannot read the run records: {one_line(e)}")
-        error.exit_code = int(ExitCode.DB_UNAVAILABLE)
+    except DatabaseError as e:
+        if is_transient(e) and not isinstance(e, OperationalError):
+            code, what = ExitCode.TEMPORARY, "safe to retry"
+        elif isinstance(e, OperationalError):
+            code, what = ExitCode.DB_UNAVAILABLE, "cannot read the run records"
+        else:  # a value the records refuse, a privilege missing...
+            code, what = ExitCode.CONFIG, "the run records refused it"
+        error = click.ClickException(f"{what}: {first_line(e)}")
+        error.exit_code = int(code)
         raise error from None
 
 
@@ -94,7 +101,15 @@ NEEDS_DATABASE = {"history", "stop", "pause", "resume", "retry"}
 
 
 def main():
-    cli(prog_name="jobctl")
+    from batch_jobs.framework.stop import OutputClosed, guard_stdout
+
+    guard_stdout()
+    try:
+        cli(prog_name="jobctl")
+    except OutputClosed:
+        # The reader went away (`jobctl history | head`): quietly, as SIGPIPE would end it,
+        # not click's exit 1 (a bug, in the exit-code contract).
+        sys.exit(int(ExitCode.OUTPUT_CLOSED))
 
 
 # The commands register themselves on ``cli`` when their modules are imported.
