@@ -3,9 +3,12 @@ are refused with 64 and a line naming the setting that allows them (issue 19).""
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.support.boundary import assert_contract, last_line
 from tests.support.docker import create_database
+from tests.support.reliability import FULL
 from tests.support.scripts import run
 
 pytestmark = pytest.mark.postgresql
@@ -116,3 +119,52 @@ def test_a_bad_value_of_the_setting_is_a_configuration_error(database):
     )
     assert_contract(result.exit_code, result.stdout, result.stderr, allowed={78})
     assert "JOB_ALLOW_DESTRUCTIVE" in last_line(result.stderr)
+
+
+WORDS = st.sampled_from(
+    [
+        "store",
+        "batch_jobs",
+        "auth",
+        "sessions",
+        "nosuchapp",
+        "zero",
+        "0001",
+        "0002",
+        "000",
+        "0004_shard_plan",
+        "--fake",
+        "--fake-initial",
+        "--fake-i",
+        "--prune",
+        "--plan",
+        "--check",
+        "--run-syncdb",
+        "--database=default",
+        "--noinput",
+        "-v2",
+        "--help",
+    ]
+)
+
+
+@settings(
+    max_examples=120 if FULL else 6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(words=st.lists(WORDS, max_size=4))
+def test_no_migrate_command_line_changes_a_migrated_database(database, words, report):
+    """Every migration is applied: whatever the arguments, nothing may be unapplied, faked or
+    dropped. Exit 1 is migrate's own refusal (an unknown app: Django's CommandError)."""
+    before = (tables(database), applied(database))
+    result = run("job", "migrate", *words, database_url=database)
+    after = (tables(database), applied(database))
+    report.add(
+        "migrate arguments (hypothesis)", result.exit_code, {0, 1, 2, 64}, lost=int(after != before)
+    )
+    if "--check" in words and result.exit_code == 1 and not result.stderr:
+        pass  # migrate --check: "exits non-zero if there are migrations to run", silently
+    else:
+        assert_contract(result.exit_code, result.stdout, result.stderr, allowed={0, 1, 2, 64})
+    assert after == before, words
