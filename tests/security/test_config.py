@@ -248,3 +248,35 @@ def test_any_secret_file_content_is_0_or_78_and_never_shown(tmp_path_factory, co
     if result.exit_code == 78:
         assert len(result.stderr_lines) == 1, result.stderr
         assert "DJANGO_SECRET_KEY_FILE" in result.stderr
+
+
+#: Variables that matter only once a job runs: its connection, lock, deadline and events.
+RUN_VARIABLES = [
+    "JOB_APPLICATION_NAME",
+    "JOB_DB_TIMEOUT",
+    "JOB_DB_WAIT_SECONDS",
+    "JOB_PROGRESS_INTERVAL",
+    "JOB_LOCK_NAMESPACE",
+    "JOB_LOG_FORMAT",
+    "JOB_LOG_LEVEL",
+    "DJANGO_TIME_ZONE",
+]
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+@settings(
+    max_examples=150 if FULL else 4,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(variable=st.sampled_from(RUN_VARIABLES), value=st.one_of(NEAR, ENV_TEXT))
+def test_any_value_of_a_run_variable_runs_the_job_or_is_78(variable, value, report):
+    from tests.support.sessions import database_url
+
+    result = run(
+        "job", "cleanup_tokens", "--dry-run", database_url=database_url(), env={variable: value}
+    )
+    report.add("configuration of a run (hypothesis)", result.exit_code, {0, 78})
+    assert_contract(result.exit_code, result.stdout, result.stderr, allowed={0, 78})
+    if result.exit_code == 78:
+        assert last_line(result.stderr).startswith(CONFIG), result.stderr
