@@ -73,7 +73,8 @@ def cli(ctx):
 
 @contextlib.contextmanager
 def run_records():
-    """Reading the run records: a missing table (78) or database (69) is one line."""
+    """Reading or writing the run records: a missing table (78), an unreachable database
+    (69), any other database error (75 when transient, else 78) is one line."""
     from django.db import DatabaseError, OperationalError, ProgrammingError
 
     from batch_jobs.framework.errors import first_line, is_transient, one_line
@@ -85,15 +86,16 @@ def run_records():
             f"cannot read the run records ({one_line(e)}); apply the migrations: "
             "`python manage.py migrate` (or `job migrate`)"
         ) from None
-    except DatabaseError as e:
-        if is_transient(e) and not isinstance(e, OperationalError):
-            code, what = ExitCode.TEMPORARY, "safe to retry"
-        elif isinstance(e, OperationalError):
-            code, what = ExitCode.DB_UNAVAILABLE, "cannot read the run records"
-        else:  # a value the records refuse, a privilege missing...
-            code, what = ExitCode.CONFIG, "the run records refused it"
-        error = click.ClickException(f"{what}: {first_line(e)}")
-        error.exit_code = int(code)
+    except OperationalError as e:
+        error = click.ClickException(f"cannot read the run records: {one_line(e)}")
+        error.exit_code = int(ExitCode.DB_UNAVAILABLE)
+        raise error from None
+    except DatabaseError as e:  # a value the records refuse, a privilege missing...
+        transient = is_transient(e)
+        error = click.ClickException(
+            f"database error{', safe to retry' if transient else ''}: {first_line(e)}"
+        )
+        error.exit_code = int(ExitCode.TEMPORARY if transient else ExitCode.CONFIG)
         raise error from None
 
 

@@ -20,9 +20,7 @@ class Operator(click.ParamType):
     name = "NAME"
 
     def convert(self, value, param, ctx):
-        from batch_jobs.models import RunRequest
-
-        limit = RunRequest._meta.get_field("requested_by").max_length
+        limit = by_limit()
         if not value.strip():
             self.fail("must name who asks, not an empty string", param, ctx)
         try:
@@ -36,13 +34,20 @@ class Operator(click.ParamType):
         return value
 
 
+def by_limit():
+    """The length of the records' ``*_by`` columns (``requested_by``, ``paused_by``...)."""
+    from batch_jobs.models import RunRequest
+
+    return RunRequest._meta.get_field("requested_by").max_length
+
+
 def by_option(command):
     """--by, shared by the run-control commands: who asks, recorded with the request."""
 
     def default():
         from batch_jobs.operations.control import operator
 
-        return operator()[:150]
+        return operator()[: by_limit()]
 
     return click.option(
         "--by",
