@@ -280,3 +280,23 @@ def test_any_value_of_a_run_variable_runs_the_job_or_is_78(variable, value, repo
     assert_contract(result.exit_code, result.stdout, result.stderr, allowed={0, 78})
     if result.exit_code == 78:
         assert last_line(result.stderr).startswith(CONFIG), result.stderr
+
+
+@pytest.mark.parametrize(
+    ("declaration", "value", "message"),
+    [
+        ("db_timeout", 1e12, "db_timeout must be at most 9223372036 seconds"),
+        ("max_runtime", float("inf"), "max_runtime must be zero or more seconds"),
+        ("batch_time", -1, "batch_time must be zero or more seconds"),
+        ("stop_grace_seconds", "60", "stop_grace_seconds must be a number"),
+    ],
+)
+def test_a_jobs_own_durations_are_bounded_as_the_settings_are(declaration, value, message):
+    """A job's `class Job:` durations: the same bounds, the same 78 (ImproperlyConfigured)."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from batch_jobs import JobCommand
+
+    job = type("Job", (), {declaration: value})
+    with pytest.raises(ImproperlyConfigured, match=f"^job [a-z_]+: {message}"):
+        type("Command", (JobCommand,), {"Job": job, "__module__": __name__})
