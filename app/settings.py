@@ -31,7 +31,7 @@ SECRET_KEY = env.secret_key(
     allow_insecure=DEBUG or env.bool("DJANGO_LOCAL_DEVELOPMENT", default=False),
 )
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
-TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
+TIME_ZONE = env.time_zone("DJANGO_TIME_ZONE", default="UTC")
 USE_TZ = True
 LANGUAGE_CODE = "en-us"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -47,7 +47,7 @@ INSTALLED_APPS = [
     "batch_jobs",  # the framework: run records, checkpoints, prune_job_runs
     "app.store",  # the domain, with the example jobs as its management commands
     # Apps installed beside the project: a package of your own jobs layered on the image.
-    *env.list("DJANGO_EXTRA_APPS", default=[]),
+    *env.modules("DJANGO_EXTRA_APPS"),
 ]
 
 MIDDLEWARE = [
@@ -171,9 +171,9 @@ if env.str("JOB_CONTROL_DATABASE_URL", default=""):
 vars().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
 # Seconds to wait on the mail server before the report job gives up (exit 75, then resumes).
 EMAIL_TIMEOUT = env.seconds("EMAIL_TIMEOUT") or 30.0
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="reports@localhost")
+DEFAULT_FROM_EMAIL = env.email_address("DEFAULT_FROM_EMAIL", default="reports@localhost")
 # Who gets send_daily_report's mail, comma-separated; none: the job has nothing to send.
-DAILY_REPORT_TO = env.list("DAILY_REPORT_TO", default=[])
+DAILY_REPORT_TO = env.email_addresses("DAILY_REPORT_TO")
 
 # ------------------------------------------------------------------------------
 # The job framework (its settings and defaults: jobs/batch_jobs/conf.py, and the README)
@@ -188,6 +188,9 @@ JOB_ALLOWED_COMMANDS = [
     "clearsessions",
     *env.list("JOB_ALLOWED_COMMANDS", default=[]),
 ]
+# Backward migrations and `migrate --fake`/`--fake-initial`/`--prune` through the runner:
+# refused (exit 64) unless JOB_ALLOW_DESTRUCTIVE=1 for the one run that means it.
+JOB_ALLOW_DESTRUCTIVE = env.bool("JOB_ALLOW_DESTRUCTIVE", default=False)
 # What `jobctl render` names the manifests, units and Secret after.
 JOB_APP_NAME = "django-jobs"
 # Each of these is the framework's default unless the environment sets it.
@@ -219,9 +222,9 @@ LOGGING = {
     "loggers": {
         "batch_jobs": {
             "handlers": ["job_events"],
-            "level": env.str("JOB_LOG_LEVEL", default="INFO"),
+            "level": env.log_level("JOB_LOG_LEVEL", default="INFO"),
             "propagate": False,
         },
     },
-    "root": {"handlers": ["stderr"], "level": env.str("DJANGO_LOG_LEVEL", default="WARNING")},
+    "root": {"handlers": ["stderr"], "level": env.log_level("DJANGO_LOG_LEVEL", default="WARNING")},
 }

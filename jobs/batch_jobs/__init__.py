@@ -29,6 +29,7 @@ _PUBLIC = {
     "positive_seconds": "batch_jobs.framework.arguments",
     "non_negative_seconds": "batch_jobs.framework.arguments",
     "Secret": "batch_jobs.framework.redact",
+    "email_address": "batch_jobs.framework.arguments",
 }
 
 __all__ = list(_PUBLIC)

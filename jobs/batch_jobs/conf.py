@@ -14,6 +14,7 @@ import importlib.util
 import math
 import os
 import re
+import threading
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
@@ -55,12 +56,20 @@ def whole_number(at_least):
     )
 
 
+#: The most seconds any duration may be: the longest wait ``threading`` accepts (some 292
+#: years). A longer one would be accepted here and then fail, or be silently off, where it is
+#: waited for (the watchdog's thread would die of ``OverflowError``).
+MAX_SECONDS = threading.TIMEOUT_MAX
+
+
 def seconds(name, value):
-    """A number of seconds, zero or more."""
+    """A number of seconds, zero or more, at most ``MAX_SECONDS``."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         yield f"{name} must be a number of seconds, not {value!r}"
     elif not (value >= 0 and math.isfinite(value)):
         yield f"{name} must be zero or more seconds, not {value!r}"
+    elif value > MAX_SECONDS:
+        yield f"{name} must be at most {MAX_SECONDS:.0f} seconds, not {value!r}"
 
 
 def http_url(name, value):
@@ -243,6 +252,14 @@ SETTINGS = (
     # Dotted paths of checks that hold every batch walk between batches while they return a
     # reason: check(connection) -> None when the database is healthy, else a one-line reason.
     Setting("JOB_HEALTH_CHECKS", (), [dotted_paths], id="batch_jobs.E017"),
+    # Let the runner run what drops or rewrites data through an allowlisted command (a
+    # backward migration, `migrate --fake`/`--fake-initial`/`--prune`). Off: refused, exit 64.
+    Setting(
+        "JOB_ALLOW_DESTRUCTIVE",
+        False,
+        [must_be(lambda allow: isinstance(allow, bool), "True or False")],
+        id="batch_jobs.E018",
+    ),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 #: Every setting's default, by name.

@@ -13,6 +13,8 @@ code   retry?      meaning
 64     no          runner misuse: missing, malformed, refused or unknown job; forbidden option
 65     no          bad input data detected by the job
 69     yes         the database is unreachable after bounded retries
+73     -           jobctl only: an output file or directory cannot be created
+                   (``jobctl render systemd --output-dir`` on a read-only path)
 75     yes         temporary failure: lock held, connection lost, no answer within
                    JOB_DB_TIMEOUT, serialization failure, deadlock, lock or statement
                    timeout, ``--max-runtime`` reached
@@ -20,6 +22,8 @@ code   retry?      meaning
                    malformed DATABASE_URL, batch_jobs not installed, a table missing
                    (migrations not applied), a database the job may not write
 130    yes         stopped by SIGINT after the current batch was committed or rolled back
+141    yes         standard output closed: its reader went away (``| head``), as SIGPIPE
+                   would end it; what was committed stays committed, the rest rolled back
 143    yes         stopped by SIGTERM after the current batch was committed or rolled back
 =====  ==========  ============================================================================
 
@@ -48,6 +52,7 @@ class ExitCode(enum.IntEnum):
     RUNNER_MISUSE = 64, False, "missing, malformed, refused or unknown job name; forbidden option"
     DATA_ERROR = 65, False, "bad input data detected by the job"
     DB_UNAVAILABLE = 69, True, "the database is unreachable after bounded retries"
+    CANT_CREATE = 73, None, "jobctl: an output file or directory cannot be created"
     TEMPORARY = (
         75,
         True,
@@ -66,6 +71,9 @@ class ExitCode(enum.IntEnum):
     )
     SIGINT = 128 + signal.SIGINT, True, "stopped by SIGINT at a batch boundary"
     SIGTERM = 128 + signal.SIGTERM, True, "stopped by SIGTERM at a batch boundary"
+    # Not a signal here: Python ignores SIGPIPE, and a write to a closed stdout fails with
+    # EPIPE; the run then ends with the code a shell gives a process SIGPIPE killed.
+    OUTPUT_CLOSED = 128 + signal.SIGPIPE, True, "standard output closed: its reader went away"
 
     @classmethod
     def for_signal(cls, signum):

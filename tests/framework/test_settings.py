@@ -85,6 +85,7 @@ CHECK_IDS = {
     "JOB_APP_NAME": "batch_jobs.E015",
     "JOB_IMAGE_UID": "batch_jobs.E016",
     "JOB_HEALTH_CHECKS": "batch_jobs.E017",
+    "JOB_ALLOW_DESTRUCTIVE": "batch_jobs.E018",
 }
 
 

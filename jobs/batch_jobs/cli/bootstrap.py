@@ -40,10 +40,27 @@ def setup(needs_database=True):
             f"cannot import settings module {module!r}: {e}; run it from your project's "
             "directory (where manage.py is), or put that directory on PYTHONPATH"
         ) from None
-    django.setup()
+    try:
+        django.setup()
+    except ModuleNotFoundError as e:
+        if not names_an_installed_app(e.name):
+            raise  # an app's own code that does not import: a bug, with its traceback
+        raise ImproperlyConfigured(
+            f"INSTALLED_APPS names {e.name!r}, which cannot be imported: install it, or put "
+            "its directory on PYTHONPATH"
+        ) from None
     from batch_jobs.conf import setting
 
     setting("JOB_APPS")  # reads and checks every framework setting
+
+
+def names_an_installed_app(module):
+    """Whether ``module`` is an entry of ``INSTALLED_APPS``, or a package one lives in."""
+    from django.conf import settings
+
+    return bool(module) and any(
+        app == module or app.startswith(module + ".") for app in settings.INSTALLED_APPS
+    )
 
 
 def one_line(error):

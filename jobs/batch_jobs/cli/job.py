@@ -25,7 +25,7 @@ refused. `job <name> --help` shows a job's own options.
 
 Exit codes: 0 ok, 1 bug, 2 bad arguments, 64 runner misuse, 65 bad input data,
 69 database unreachable, 75 temporary failure (retry), 78 configuration error,
-130/143 stopped by SIGINT/SIGTERM.
+130/143 stopped by SIGINT/SIGTERM, 141 standard output closed (its reader went away).
 """
 
 
@@ -53,13 +53,13 @@ def run(name, args):
     from django.core.management import load_command_class
 
     from batch_jobs.framework.command import RedactedOutput
-    from batch_jobs.operations.allowlist import Refused, resolve
+    from batch_jobs.operations.allowlist import Refused, check_destructive, resolve
 
     try:
-        app = resolve(name)
+        command = load_command_class(resolve(name), name)
+        check_destructive(name, command, args)
     except Refused as e:
         return fail(ExitCode.RUNNER_MISUSE, str(e))
-    command = load_command_class(app, name)
     # Any command's messages (migrate's CommandError too) go out redacted and printable.
     command.stderr = RedactedOutput(sys.stderr)
     # run_from_argv turns CommandError into its returncode and argparse errors into 2.
@@ -69,8 +69,21 @@ def run(name, args):
 
 def main(argv=None):
     """Entry point of the ``job`` console script."""
-    argv = sys.argv[1:] if argv is None else argv
+    from batch_jobs.framework.stop import OutputClosed, guard_stdout
+
     sys.excepthook = redacted_traceback
+    guard_stdout()
+    try:
+        code = dispatch(sys.argv[1:] if argv is None else argv)
+        sys.stdout.flush()  # a closed stdout is found here, not in the flush at exit
+        return code
+    except OutputClosed:
+        # The reader went away (`job --list | head -n1`): quietly, as SIGPIPE would end it.
+        # A job's run has recorded it and said so in one line already.
+        return int(ExitCode.OUTPUT_CLOSED)
+
+
+def dispatch(argv):
     if not argv:
         sys.stderr.write(USAGE)
         return int(ExitCode.RUNNER_MISUSE)
@@ -107,12 +120,17 @@ def manage(argv):
     from django.core.management import execute_from_command_line
 
     from batch_jobs.cli import bootstrap
+    from batch_jobs.framework.stop import OutputClosed, guard_stdout
 
     sys.excepthook = redacted_traceback
+    guard_stdout()
     try:
         execute_from_command_line(argv)
+        sys.stdout.flush()
     except ImproperlyConfigured as e:
         return fail(ExitCode.CONFIG, bootstrap.one_line(e))
+    except OutputClosed:
+        return int(ExitCode.OUTPUT_CLOSED)
     return 0
 
 

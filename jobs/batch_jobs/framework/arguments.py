@@ -5,28 +5,53 @@ import dataclasses
 import weakref
 from collections.abc import Callable
 
+from batch_jobs.conf import MAX_SECONDS
 from batch_jobs.framework.pacing import DEFAULT_BATCH_TIME, DEFAULT_HEALTH_WAIT
 from batch_jobs.framework.shards import Shard
 
 
-def bounded(convert, what, minimum=0, inclusive=False):
-    """An argparse type: ``convert`` the text and require it above (or at) ``minimum``."""
+def bounded(convert, what, minimum=0, inclusive=False, maximum=None):
+    """An argparse type: ``convert`` the text and require it above (or at) ``minimum``, and
+    at most ``maximum`` when given (``nan`` is in no range)."""
 
     def parse(text):
         try:
             value = convert(text)
-        except ValueError:
+        except (ValueError, OverflowError):
             value = None
-        if value is None or value < minimum or (value == minimum and not inclusive):
+        if value is None or not (value >= minimum if inclusive else value > minimum):
             raise argparse.ArgumentTypeError(f"must be {what}, not {text!r}")
+        if maximum is not None and not value <= maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum:.0f}, not {text!r}")
         return value
 
     return parse
 
 
-positive_seconds = bounded(float, "a positive number of seconds")
+# Durations stop at what ``threading`` can wait for (batch_jobs.conf.MAX_SECONDS).
+positive_seconds = bounded(float, "a positive number of seconds", maximum=MAX_SECONDS)
 positive_int = bounded(int, "a positive whole number")
-non_negative_seconds = bounded(float, "zero or more seconds", inclusive=True)
+non_negative_seconds = bounded(float, "zero or more seconds", inclusive=True, maximum=MAX_SECONDS)
+
+
+def email_address(text):
+    """An argparse type: one e-mail address, as Django's ``EmailField`` accepts it (at most
+    254 characters, no display name, no line break: nothing that could add a header)."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    shown = text if len(text) <= 80 else text[:77] + "..."
+    if len(text) > 254:
+        raise argparse.ArgumentTypeError(
+            f"must be an e-mail address of 254 characters at most, not {shown!r}"
+        )
+    try:
+        validate_email(text)
+    except ValidationError:
+        raise argparse.ArgumentTypeError(
+            f"must be an e-mail address (name@example.com), not {shown!r}"
+        ) from None
+    return text
 
 
 def shard(text):

@@ -12,6 +12,7 @@ import types
 
 from django.core.exceptions import ImproperlyConfigured
 
+from batch_jobs.conf import seconds
 from batch_jobs.framework import schedule
 
 
@@ -38,6 +39,10 @@ class Declaration:
     shards: int | None = None
     db_timeout: float | None = None
 
+
+#: The declarations that are seconds: checked as the settings' durations are (a wait longer
+#: than ``threading`` accepts would leave a deadline silently off).
+DURATIONS = ("max_runtime", "stop_grace_seconds", "batch_time", "db_timeout")
 
 #: Every name ``class Job:`` may hold.
 NAMES = tuple(field.name for field in dataclasses.fields(Declaration))
@@ -71,6 +76,10 @@ def resolve(cls, name):
     declaration = Declaration(**values)
     if declaration.schedule is not None:
         schedule.validate(name, declaration.schedule, declaration.schedule_timezone)
+    for duration in DURATIONS:
+        if (value := getattr(declaration, duration)) is not None:
+            for problem in seconds(f"job {name}: {duration}", value):
+                raise ImproperlyConfigured(problem)  # the settings' own bounds
     shards = declaration.shards
     if shards is not None and not (
         isinstance(shards, int) and shards >= 1 and declaration.batch_size

@@ -175,7 +175,11 @@ class Run:
                 with contextlib.ExitStack() as guard:
                     if not self.dry_run_checked:
                         guard.enter_context(dryrun.guarded(self))
-                    return body()
+                    result = body()
+                # What the job wrote reaches its reader now, while the run can still say
+                # that the reader went away (OutputClosed), rather than at the exit's flush.
+                self.command.stdout.flush()
+                return result
             except Exception as exc:
                 if STOP.requested and any(b.was_cancelled(exc) for b in backends_in_use()):
                     # The statement a stop signal cancelled (stop.py): the stop, not an error.

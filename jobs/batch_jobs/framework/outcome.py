@@ -18,7 +18,12 @@ from django.db import DatabaseError
 from batch_jobs.exitcodes import ExitCode
 from batch_jobs.framework.errors import database_remedy, first_line, is_transient, one_line
 from batch_jobs.framework.redact import safe_line
-from batch_jobs.framework.stop import JobStopped, OperatorStop, RuntimeLimitReached
+from batch_jobs.framework.stop import (
+    JobStopped,
+    OperatorStop,
+    OutputClosed,
+    RuntimeLimitReached,
+)
 from batch_jobs.models import JobRun
 
 Status = JobRun.Status
@@ -124,6 +129,7 @@ ENDINGS = (
         lambda e: f"stopped by {_signal_name(e)}",
     ),
     Ending(KeyboardInterrupt, _INTERRUPTED, ExitCode.SIGINT, _WARNING, "stopped by SIGINT"),
+    Ending(OutputClosed, _INTERRUPTED, ExitCode.OUTPUT_CLOSED, _WARNING, one_line),
     Ending(RuntimeLimitReached, _INTERRUPTED, ExitCode.TEMPORARY, _WARNING, one_line),
     Ending(OperatorStop, _STOPPED, ExitCode.STOPPED, _WARNING, one_line),
     Ending(CommandError, _FAILED, lambda e: e.returncode, _ERROR, one_line),

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import threading
 
 logger = logging.getLogger("batch_jobs")
@@ -191,3 +192,52 @@ class StopSignals:
 
 
 STOP = StopSignals()
+
+
+class OutputClosed(Exception):
+    """Standard output's reader went away (a write or flush failed with EPIPE): the run ends
+    as SIGPIPE would end it, exit 141 (``ExitCode.OUTPUT_CLOSED``), and nothing more is
+    written there. Not an ``OSError``, so that no ``except OSError`` in a job mistakes it for
+    a failure of its own files or sockets."""
+
+    def __init__(self):
+        super().__init__("standard output closed: its reader went away")
+
+
+class GuardedOutput:
+    """A stream (``sys.stdout``) whose EPIPE becomes ``OutputClosed``. Following Python's
+    recipe for SIGPIPE (the ``signal`` module's documentation), its descriptor then points
+    at ``/dev/null``, so that later writes and the flush at exit succeed in saying nothing."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+    def write(self, text):
+        return self._guarded(self.stream.write, text)
+
+    def writelines(self, lines):
+        return self._guarded(self.stream.writelines, lines)
+
+    def flush(self):
+        return self._guarded(self.stream.flush)
+
+    def _guarded(self, call, *args):
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, self.stream.fileno())
+            finally:
+                os.close(devnull)
+            raise OutputClosed() from None
+
+
+def guard_stdout():
+    """Install ``GuardedOutput`` on ``sys.stdout``, once: for the console scripts, before the
+    command writes anything."""
+    if not isinstance(sys.stdout, GuardedOutput) and sys.stdout is not None:
+        sys.stdout = GuardedOutput(sys.stdout)

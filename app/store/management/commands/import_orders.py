@@ -3,6 +3,7 @@
 import csv
 import datetime
 import itertools
+import unicodedata
 from decimal import Decimal, InvalidOperation
 
 from django.core.management.base import CommandError
@@ -15,6 +16,9 @@ from batch_jobs import ExitCode, JobCommand, positive_int
 COLUMNS = ("external_id", "amount", "created_at")
 # How many bad lines the error message names.
 SHOWN_ERRORS = 5
+# The longest line read, in bytes: a file that is not CSV (one endless line) is refused
+# rather than read into memory whole.
+MAX_LINE = 1024 * 1024
 
 
 def parse_row(row):
@@ -24,6 +28,8 @@ def parse_row(row):
         raise ValueError("external_id is empty")
     if len(external_id) > 64:
         raise ValueError("external_id is longer than 64 characters")
+    if any(unicodedata.category(c) == "Cc" for c in external_id):  # NUL, escapes, ...
+        raise ValueError(f"external_id {external_id!r} holds a control character")
     try:
         amount = Decimal(row.get("amount") or "")
     except InvalidOperation:
@@ -87,10 +93,13 @@ class Command(JobCommand):
         )
 
     def read(self, path):
-        """``(line number, row)`` pairs, streamed."""
+        """``(line number, row)`` pairs, streamed; bad bytes or CSV end the read with 65
+        and the line number."""
+        lines = None
         try:
-            with open(path, newline="", encoding="utf-8") as f:
-                reader = csv.DictReader(f)
+            with open(path, "rb") as f:
+                lines = DecodedLines(f, path)
+                reader = csv.DictReader(lines)
                 missing = set(COLUMNS) - set(reader.fieldnames or ())
                 if missing:
                     raise CommandError(
@@ -104,10 +113,8 @@ class Command(JobCommand):
             raise CommandError(
                 f"cannot read {path}: {e.strerror}", returncode=ExitCode.DATA_ERROR
             ) from None
-        except UnicodeDecodeError as e:
-            raise CommandError(
-                f"{path} is not UTF-8: {e.reason}", returncode=ExitCode.DATA_ERROR
-            ) from None
+        except csv.Error as e:
+            lines.fail(f"is not CSV: {e}")
 
     def validate(self, path):
         """How many rows are invalid, and ``(line, reason)`` of the first few."""
@@ -154,4 +161,28 @@ class Command(JobCommand):
             update_conflicts=True,
             unique_fields=["external_id"],
             update_fields=["amount", "created_at"],
+        )
+
+
+class DecodedLines:
+    """The lines of binary file ``f`` as text, each decoded strictly as UTF-8 (a byte-order
+    mark allowed at the start), at most ``MAX_LINE`` bytes; ``CommandError`` (65) naming the
+    line otherwise. ``number`` is the last line read, for errors found in it later."""
+
+    def __init__(self, f, path):
+        self.f, self.path, self.number = f, path, 0
+
+    def __iter__(self):
+        for raw in iter(lambda: self.f.readline(MAX_LINE + 1), b""):
+            self.number += 1
+            if len(raw) > MAX_LINE:
+                self.fail(f"is longer than {MAX_LINE} bytes")
+            try:
+                yield raw.decode("utf-8-sig" if self.number == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                self.fail(f"is not UTF-8 ({e.reason} at byte {e.start + 1})")
+
+    def fail(self, what):
+        raise CommandError(
+            f"{self.path}, line {self.number} {what}", returncode=ExitCode.DATA_ERROR
         )

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from app.store.management.commands.compute_daily_stats import iso_date
 from app.store.models import DailyStat, ReportDelivery
-from batch_jobs import CommandError, ExitCode, JobCommand
+from batch_jobs import CommandError, ExitCode, JobCommand, email_address
 
 
 class Command(JobCommand):
@@ -24,6 +24,7 @@ class Command(JobCommand):
         parser.add_argument(
             "--to",
             action="append",
+            type=email_address,
             metavar="EMAIL",
             help="A recipient; repeat for more (default: the DAILY_REPORT_TO setting).",
         )
@@ -84,7 +85,7 @@ class Command(JobCommand):
         )
 
     def send(self, smtp, day, recipient, subject, body):
-        delivery, _ = ReportDelivery.objects.get_or_create(
+        delivery, created = ReportDelivery.objects.get_or_create(
             date=day, recipient=recipient, defaults={"message_id": message_id(day, recipient)}
         )
         # Committed before the SMTP transaction: a crash from here on leaves "sending", and
@@ -95,7 +96,14 @@ class Command(JobCommand):
         message = EmailMessage(
             subject, body, to=[recipient], headers={"Message-ID": delivery.message_id}
         )
-        smtp.send_messages([message])  # returns on the server's 250 to the end of DATA
+        try:
+            smtp.send_messages([message])  # returns on the server's 250 to the end of DATA
+        except BaseException:
+            # Refused, or never sent: a first attempt leaves no row behind (a crash, which
+            # runs no except clause, leaves "sending", and the rerun sends again).
+            if created:
+                delivery.delete()
+            raise
         # The window: a crash between the server's 250 and this commit sends a second copy,
         # with the same Message-ID, on the rerun.
         delivery.state = ReportDelivery.State.SENT

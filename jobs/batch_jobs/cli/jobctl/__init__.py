@@ -3,6 +3,7 @@
 ``control`` (stop, pause, resume, retry), thin shells over ``batch_jobs.operations``."""
 
 import contextlib
+import sys
 
 import click
 
@@ -88,10 +89,11 @@ def cli(ctx):
 
 @contextlib.contextmanager
 def run_records():
-    """Reading the run records: a missing table (78) or database (69) is one line."""
-    from django.db import OperationalError, ProgrammingError
+    """Reading or writing the run records: a missing table (78), an unreachable database
+    (69), any other database error (75 when transient, else 78) is one line."""
+    from django.db import DatabaseError, OperationalError, ProgrammingError
 
-    from batch_jobs.framework.errors import one_line
+    from batch_jobs.framework.errors import first_line, is_transient, one_line
 
     try:
         yield
@@ -104,13 +106,28 @@ def run_records():
         error = OneLine(f"cannot read the run records: {one_line(e)}")
         error.exit_code = int(ExitCode.DB_UNAVAILABLE)
         raise error from None
+    except DatabaseError as e:  # a value the records refuse, a privilege missing...
+        transient = is_transient(e)
+        error = click.ClickException(
+            f"database error{', safe to retry' if transient else ''}: {first_line(e)}"
+        )
+        error.exit_code = int(ExitCode.TEMPORARY if transient else ExitCode.CONFIG)
+        raise error from None
 
 
 NEEDS_DATABASE = {"history", "stop", "pause", "resume", "retry"}
 
 
 def main():
-    cli(prog_name="jobctl")
+    from batch_jobs.framework.stop import OutputClosed, guard_stdout
+
+    guard_stdout()
+    try:
+        cli(prog_name="jobctl")
+    except OutputClosed:
+        # The reader went away (`jobctl history | head`): quietly, as SIGPIPE would end it,
+        # not click's exit 1 (a bug, in the exit-code contract).
+        sys.exit(int(ExitCode.OUTPUT_CLOSED))
 
 
 # The commands register themselves on ``cli`` when their modules are imported.

@@ -4,11 +4,41 @@
 import contextlib
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import click
 
-from batch_jobs.cli.jobctl import UsageExit, cli, get_job, run_records, say
+from batch_jobs.cli.jobctl import ConfigExit, UsageExit, cli, get_job, run_records, say
+
+
+class Operator(click.ParamType):
+    """Who asks, as the records keep it: text that fits the ``*_by`` columns, without
+    control characters (a line break would fake rows in ``jobctl history``), valid UTF-8
+    (an argument that is not arrives with lone surrogates, which no database stores)."""
+
+    name = "NAME"
+
+    def convert(self, value, param, ctx):
+        limit = by_limit()
+        if not value.strip():
+            self.fail("must name who asks, not an empty string", param, ctx)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            self.fail("must be valid UTF-8 text", param, ctx)
+        if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in value):
+            self.fail("must not hold control characters or line breaks", param, ctx)
+        if len(value) > limit:
+            self.fail(f"must be {limit} characters at most, not {len(value)}", param, ctx)
+        return value
+
+
+def by_limit():
+    """The length of the records' ``*_by`` columns (``requested_by``, ``paused_by``...)."""
+    from batch_jobs.models import RunRequest
+
+    return RunRequest._meta.get_field("requested_by").max_length
 
 
 def by_option(command):
@@ -17,10 +47,14 @@ def by_option(command):
     def default():
         from batch_jobs.operations.control import operator
 
-        return operator()
+        return operator()[: by_limit()]
 
     return click.option(
-        "--by", default=default, show_default="USER@HOST", help="Who asks (recorded)."
+        "--by",
+        default=default,
+        type=Operator(),
+        show_default="USER@HOST",
+        help="Who asks (recorded): 150 characters at most, no control characters.",
     )(command)
 
 
@@ -112,4 +146,8 @@ def retry(run_id, pending, by):
 
 def run_job(words):
     """Run ``job WORDS`` here, beside this jobctl; its exit code."""
-    return subprocess.call([str(Path(sys.executable).parent / "job"), *words])
+    runner = Path(sys.executable).parent / "job"
+    try:
+        return subprocess.call([str(runner), *words])
+    except OSError as e:
+        raise ConfigExit(f"cannot run the job runner {runner}: {e.strerror}") from None

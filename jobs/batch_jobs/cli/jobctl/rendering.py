@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from batch_jobs.cli.jobctl import CONTEXT, UsageExit, cli, get_job, scheduled
+from batch_jobs.exitcodes import ExitCode
 
 
 @cli.group()
@@ -216,11 +217,24 @@ def systemd(job_bin, project_dir, app_name, env_file, user, output_dir):
     except Unwritable as e:
         raise click.UsageError(str(e)) from None
     if output_dir:
-        Path(output_dir).mkdir(parents=True, exist_ok=True)
         for name, content in units.items():
-            (Path(output_dir) / name).write_text(content)
-            click.echo(str(Path(output_dir) / name))
+            click.echo(str(write_file(Path(output_dir), name, content)))
         return
     for name, content in units.items():
         click.echo(f"# --- {name}")
         click.echo(content)
+
+
+def write_file(directory, name, content):
+    """Write ``content`` to ``directory/name``, making the directory; one line and exit 73
+    (EX_CANTCREAT) when the file system refuses (read-only, no permission, a file in the
+    way, no space)."""
+    path = directory / name
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+    except OSError as e:
+        error = click.ClickException(f"cannot write {path}: {e.strerror or e}")
+        error.exit_code = int(ExitCode.CANT_CREATE)
+        raise error from None
+    return path
