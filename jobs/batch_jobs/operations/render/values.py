@@ -223,17 +223,17 @@ def check_job(job):
 
 
 def check_arguments(job, args, field="arguments"):
-    """Refuse arguments the runner would refuse (64: ``--settings``, ``--pythonpath``) or the
-    job's own parser would (2), as ``job NAME ARGS`` parses them, before a schedule or a Job
-    that could only fail is written. A word with a control character is refused (2) first."""
+    """Refuse arguments the runner would refuse (64: ``--settings``, ``--pythonpath``), then a
+    word with a control character (2), then what the job's own parser would refuse (2), as
+    ``job NAME ARGS`` parses them: before a schedule or a Job that could only fail is written."""
     args = list(args)
-    for arg in args:
-        if not isinstance(arg, str) or has_control(arg):
-            raise Invalid(field, arg, NO_CONTROL)
     try:
         allowlist.check_options(args)
     except allowlist.Refused as e:
         raise Invalid(field, args, str(e), ExitCode.RUNNER_MISUSE) from None
+    for arg in args:
+        if not isinstance(arg, str) or has_control(arg):
+            raise Invalid(field, args, NO_CONTROL)
     parser = job.command.create_parser("job", job.name)
     # Outside a command line, Django's parser raises CommandError rather than exiting; --help
     # and --version still print and exit, which would render the help instead of a Job.
