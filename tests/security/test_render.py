@@ -601,3 +601,15 @@ def test_one_off_arguments_the_runner_or_the_job_refuses(args, code, rule):
 def test_a_one_off_job_name_the_runner_refuses_exits_64():
     code, stdout, stderr = jobctl("render", "kubernetes", "--image", IMAGE, "--job", "Bad!")
     assert_refused(code, stdout, stderr, "--job", codes=(64,))
+
+
+def test_a_namespace_go_reads_as_a_boolean_stays_a_string():
+    """`y` and `n` are DNS labels, and booleans to the YAML 1.1 parser in Go that kubectl
+    uses (PyYAML reads them as strings, and would leave them bare)."""
+    code, stdout, stderr = jobctl(
+        "render", "kubernetes", "--image", IMAGE, "--namespace", "y", "--app-name", "n"
+    )
+    assert_contract(code, stdout, stderr, allowed={0})
+    assert "  namespace: 'y'\n" in stdout
+    assert "    app.kubernetes.io/name: 'n'\n" in stdout
+    assert all(m["metadata"]["namespace"] == "y" for m in manifests(stdout))
