@@ -36,7 +36,7 @@ JOBCTL = Path(sys.executable).with_name("jobctl")
 IMAGE = "registry.example.com/team/jobs:1.2"
 
 PROPERTY = settings(
-    max_examples=cases(200, 6),
+    max_examples=cases(100, 6),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -544,6 +544,23 @@ ARGUMENT_WORDS = st.one_of(
 )  # fmt: skip
 
 
+# Whole options of the job, their values sometimes bad: so that accepted arguments are drawn
+# as well as refused ones.
+OPTION_GROUPS = st.one_of(
+    st.tuples(st.just("--strategy"), st.sampled_from(["set", "python", "fast"])),
+    st.tuples(
+        st.sampled_from(["--batch-size", "--max-runtime", "--throttle", "--max-lag"]),
+        st.one_of(st.integers(-5, 10**6).map(str), st.text(_NUL_FREE, max_size=8)),
+    ),
+    st.tuples(st.just("--shard"), st.from_regex(r"\A[0-9]{1,2}/[0-9]{1,2}\Z")),
+    st.tuples(st.sampled_from(["--dry-run", "--no-lock", "--restart", "--traceback"])),
+)
+ARGUMENTS = st.one_of(
+    st.lists(OPTION_GROUPS, max_size=3).map(lambda groups: [w for g in groups for w in g]),
+    st.lists(ARGUMENT_WORDS, max_size=5),
+)
+
+
 def runner_verdict(job, args):
     """What `job` does with ARGS before running: 64 for what the runner refuses, 2 for what the
     job's parser refuses (or --help, which runs nothing), 0 otherwise."""
@@ -563,7 +580,7 @@ def runner_verdict(job, args):
 
 @PROPERTY
 @seed(SEED)
-@given(args=st.lists(ARGUMENT_WORDS, max_size=5))
+@given(args=ARGUMENTS)
 @example(args=["--settings=os"])
 @example(args=["--strategy", "set"])
 def test_a_one_off_jobs_arguments_are_checked_as_the_runner_checks_them(args, report):
