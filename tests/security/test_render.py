@@ -7,16 +7,19 @@ to write: one crontab entry per scheduled job, the fixed set of directives per u
 expected Kubernetes objects (valid per kubernetes-validate), each holding the value given.
 """
 
+import argparse
 import contextlib
 import io
 import os
 import posixpath
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import unicodedata
 from pathlib import Path
+from types import SimpleNamespace
 
 import kubernetes_validate
 import pytest
@@ -281,7 +284,8 @@ _ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "t": "\t", "s": " "}
 
 def command_words(value):
     """The words of an ``ExecStart=`` line as systemd splits them: quotes, C escapes, then
-    ``$$`` for a dollar (asserting no variable is referenced)."""
+    in the arguments ``$$`` for a dollar (asserting no variable is referenced; the executable
+    is taken literally)."""
     value = specifiers_resolved(value)
     words, word, quote, i, started = [], "", None, 0, False
     while i < len(value):
@@ -306,8 +310,8 @@ def command_words(value):
     assert quote is None, value
     if started:
         words.append(word)
-    resolved = []
-    for word in words:
+    resolved = words[:1]
+    for word in words[1:]:
         assert word != ";", value
         assert re.fullmatch(r"(?:[^$]|\$\$)*", word), f"a variable in {word!r}"
         resolved.append(word.replace("$$", "$"))
@@ -336,6 +340,13 @@ def assert_units(directory, jobs, app, job_bin, project_dir, env_file, user):
         specifiers_resolved(service["Unit"]["Description"])
         timer = unit_directives((directory / f"{unit}.timer").read_text())
         assert {section: set(d) for section, d in timer.items()} == TIMER
+    if SYSTEMD_ANALYZE:  # and as systemd itself reads one of them
+        name, job = next(iter(jobs.items()))
+        loaded = as_systemd_loads_it(directory / f"{app}-{name.replace('_', '-')}.service")
+        assert loaded["ExecStart"] == [job_bin, name, *job.scheduled_args]
+        assert (loaded["User"], loaded["WorkingDirectory"]) == (user, project_dir)
+        assert loaded["EnvironmentFile"] == env_file
+        assert loaded["Description"] == f"{app}: {job.help}"
 
 
 SYSTEMD_OPTIONS = {
@@ -405,43 +416,103 @@ class _Declared:
     stop_grace_seconds = 60
 
 
+class _Words:
+    """A command whose parser takes any words (argparse's, as a job's is)."""
+
+    help = "Costs 100% of \x1b[31mnothing\\"
+    _batch_job = _Declared()
+
+    def create_parser(self, prog, name):
+        parser = argparse.ArgumentParser(prog=prog)
+        parser.add_argument("words", nargs="*")
+        return parser
+
+
+def _odd_job(scheduled_args):
+    """A scheduled job as the catalog gives it, declaring ``scheduled_args``."""
+    return SimpleNamespace(
+        name="odd_args",
+        command=_Words(),
+        schedule="@daily",
+        timezone=None,
+        scheduled_args=list(scheduled_args),
+        help=_Words.help,
+    )
+
+
 def test_free_text_and_arguments_are_encoded_for_the_unit_grammar():
     """A job's help is free text: escaped, never refused; its scheduled arguments are words
     of ExecStart, quoted so that systemd reads each back as it is."""
-
-    class Command:
-        help = "Costs 100% of \x1b[31mnothing\\"
-        _batch_job = _Declared()
-
-        def create_parser(self, prog, name):
-            import argparse
-
-            parser = argparse.ArgumentParser(prog=prog)
-            parser.add_argument("words", nargs="*")
-            return parser
-
-    class Job:
-        name = "odd_args"
-        command = Command()
-        schedule = "@daily"
-        timezone = None
-        scheduled_args = ["a b", "$HOME", "%n", 'say "hi"', "back\\slash", "it's", ""]
-        help = "Costs 100% of \x1b[31mnothing\\"
-
+    job = _odd_job(["a b", "$HOME", "%n", 'say "hi"', "back\\slash", "it's", ""])
     host = cron.Host("tests.settings", "/opt/venv/bin/job", "/srv/app", "app")
-    units = cron.systemd_units([Job()], host)
+    units = cron.systemd_units([job], host)
     service = unit_directives(units["app-odd-args.service"])
     assert command_words(service["Service"]["ExecStart"]) == [
-        "/opt/venv/bin/job", "odd_args", *Job.scheduled_args,
+        "/opt/venv/bin/job", "odd_args", *job.scheduled_args,
     ]  # fmt: skip
     description = specifiers_resolved(service["Unit"]["Description"])
     assert description == "app: Costs 100% of \\x1b[31mnothing"
-    Job.scheduled_args = [";"]
     with pytest.raises(cron.Unwritable, match="lone ';'"):
-        cron.systemd_units([Job()], host)
-    Job.scheduled_args = ["line\nbreak"]
+        cron.systemd_units([_odd_job([";"])], host)
     with pytest.raises(Invalid, match="control characters"):
-        cron.crontab([Job()], host)
+        cron.crontab([_odd_job(["line\nbreak"])], host)
+
+
+def as_systemd_loads_it(unit):
+    """The settings of the ``.service`` file ``unit`` as systemd itself loads them:
+    ``systemd-analyze verify`` at debug level dumps the loaded unit (its command line
+    shell-quoted; the arguments' ``$$`` become ``$`` when systemd runs it). Asserts that
+    systemd ignored nothing in it."""
+    result = subprocess.run(
+        [SYSTEMD_ANALYZE, "verify", str(unit)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SYSTEMD_LOG_LEVEL": "debug"},
+        timeout=120,
+    )
+    log = result.stdout + result.stderr
+    mine = [line for line in log.splitlines() if unit.name in line or str(unit) in line]
+    # The executable need not exist here (the units may be rendered for another machine).
+    assert not [line for line in mine if re.search(r"ignor|Unbalanced|bad|special", line)]
+    assert f"-> Unit {unit.name}:" in log, log[-3000:]
+    block = log.split(f"-> Unit {unit.name}:", 1)[1]
+    loaded = {}
+    for key in ("Description", "User", "WorkingDirectory", "Environment", "EnvironmentFile"):
+        found = re.search(rf"^\s*{key}: (.*)$", block, re.MULTILINE)
+        loaded[key] = found[1] if found else None
+    command = re.search(r"-> ExecStart:\n\s*Command Line: (.*)", block)[1]
+    words = [
+        re.sub(r"\\(.)", r"\1", quoted) if quoted or not bare else bare
+        for quoted, bare in re.findall(r'"((?:[^"\\]|\\.)*)"|(\S+)', command)
+    ]
+    loaded["ExecStart"] = words[:1] + [word.replace("$$", "$") for word in words[1:]]
+    loaded["log"] = mine
+    return loaded
+
+
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+
+
+@pytest.mark.skipif(not SYSTEMD_ANALYZE, reason="systemd-analyze is not installed here")
+def test_systemd_itself_reads_back_the_words_of_exec_start(tmp_path):
+    """Not a model of the grammar: systemd's own parser, on a unit whose executable and
+    arguments hold quotes, backslashes, dollars, percents and spaces."""
+    job_bin = tmp_path / "bin $HOME 100%" / "job"
+    job_bin.parent.mkdir()
+    job_bin.write_text("#!/bin/sh\n")
+    job_bin.chmod(0o755)
+    job = _odd_job(["a b", "$HOME", "${HOME}", "%n", 'say "hi"', "back\\slash", "it's", "", "x"])
+    host = cron.Host("tests.settings", str(job_bin), str(tmp_path), "app", user="root")
+    for name, content in cron.systemd_units([job], host).items():
+        (tmp_path / name).write_text(content)
+    loaded = as_systemd_loads_it(tmp_path / "app-odd-args.service")
+    assert loaded["ExecStart"] == [str(job_bin), "odd_args", *job.scheduled_args]
+    assert not [line for line in loaded["log"] if "not executable" in line]
+    assert loaded["Description"] == "app: Costs 100% of \\x1b[31mnothing"
+    # systemd refuses a quote or a backslash in the executable's path: so does the renderer.
+    quoted = cron.Host("tests.settings", f"{tmp_path}/it's/job", str(tmp_path), "app")
+    with pytest.raises(cron.Unwritable, match="systemd refuses there"):
+        cron.systemd_units([job], quoted)
 
 
 # -- Kubernetes ----------------------------------------------------------------------------
@@ -630,3 +701,10 @@ def test_a_namespace_go_reads_as_a_boolean_stays_a_string():
     assert "  namespace: 'y'\n" in stdout
     assert "    app.kubernetes.io/name: 'n'\n" in stdout
     assert all(m["metadata"]["namespace"] == "y" for m in manifests(stdout))
+
+
+def test_a_unit_user_id_0_is_written_not_taken_for_the_default():
+    code, stdout, stderr = jobctl("render", "systemd", "--user", "0")
+    assert_contract(code, stdout, stderr, allowed={0})
+    users = {line for line in stdout.splitlines() if line.startswith("User=")}
+    assert users == {"User=0"}
