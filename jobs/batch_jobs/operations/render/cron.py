@@ -34,11 +34,11 @@ class Host:
 
     RULES = {
         "settings_module": values.SETTINGS_MODULE,
-        "job_bin": values.PATH,
+        "job_bin": values.FILE,
         "project_dir": values.PATH,
         "app": values.APP_NAME,
         "log_dir": values.PATH,
-        "env_file": values.PATH,
+        "env_file": values.FILE,
         "user": values.USER,
     }
 

@@ -106,9 +106,20 @@ def whole_number(low, high, also_excluded=()):
 
 
 def absolute_path(value):
+    """Normalized, within Linux's limits: 255 bytes a name, 4095 in all."""
     if not isinstance(value, str) or not value.startswith("/"):
         return None
-    return posixpath.normpath(value)
+    path = posixpath.normpath(value)
+    encoded = path.encode(errors="surrogateescape")
+    if len(encoded) > 4095 or any(len(name) > 255 for name in encoded.split(b"/")):
+        return None
+    return path
+
+
+def file_path(value):
+    """An absolute path that names a file: not the root (systemd refuses a directory)."""
+    path = absolute_path(value)
+    return path if path and path.strip("/") else None
 
 
 def time_zone(value):
@@ -192,7 +203,8 @@ USER = Rule(
     "at most) or a user id from 0 to 2147483646",
     lambda value: _user_name(value) or _user_id(value),
 )
-PATH = Rule("must be an absolute path", absolute_path)
+PATH = Rule("must be an absolute path (names of 255 bytes at most)", absolute_path)
+FILE = Rule("must be the absolute path of a file (not /)", file_path)
 SETTINGS_MODULE = Rule(
     "must be a dotted Python module path such as mysite.settings",
     matching(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*", 255),
