@@ -278,7 +278,7 @@ def test_render_crontab():
 def test_render_crontab_needs_an_absolute_job_bin():
     result = jobctl("render", "crontab", "--job-bin", "venv/bin/job")
     assert result.exit_code == 2
-    assert "must be an absolute path" in result.output
+    assert "--job-bin: must be the absolute path of a file" in result.output
 
 
 def test_render_systemd(tmp_path):
