@@ -219,7 +219,7 @@ def test_a_scheduled_job_declares_shards_for_its_cronjob(settings):
             ["--job", "upper_items", "--shards", "2", "--", "--shard", "1/2"],
             "--shards gives each pod its shard; leave --shard out",
         ),
-        (["--job", "upper_items", "--shards", "0"], "0 is not in the range 1<=x<=1000"),
+        (["--job", "upper_items", "--shards", "0"], "--shards: must be a whole number of shards"),
     ],
 )
 def test_render_refuses_shards_that_cannot_work(args, message):
@@ -231,12 +231,12 @@ def test_render_refuses_shards_that_cannot_work(args, message):
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["--image", "Not An Image"], 2, "is not an image reference"),
+        (["--image", "Not An Image"], 2, "--image: must be an image reference"),
         (["--image", "jobs:1", "--job", "nope"], 64, "unknown job 'nope'"),
         (
             ["--image", "jobs:1", "--job", "upper_items", "--", "--shards", "4"],
             2,
-            "job upper_items would refuse these arguments: unrecognized arguments: --shards 4",
+            "job upper_items would refuse them: unrecognized arguments: --shards 4",
         ),
         (
             ["--image", "jobs:1", "--job", "upper_items", "--", "--strategy", "fast"],
@@ -278,7 +278,7 @@ def test_render_crontab():
 def test_render_crontab_needs_an_absolute_job_bin():
     result = jobctl("render", "crontab", "--job-bin", "venv/bin/job")
     assert result.exit_code == 2
-    assert "must be an absolute path" in result.output
+    assert "--job-bin: must be the absolute path of a file" in result.output
 
 
 def test_render_systemd(tmp_path):
@@ -348,8 +348,8 @@ def test_systemd_doubles_a_percent_in_the_project_dir(tmp_path):
         ("crontab", "50%", "which cron turns into a newline"),
         ("systemd", "back\\slash", "which a unit file cannot carry"),
         ("systemd", "trailing ", "which a unit file cannot carry"),
-        ("crontab", "line\nbreak", "must not contain control characters or newlines"),
-        ("systemd", "bell\a", "must not contain control characters or newlines"),
+        ("crontab", "line\nbreak", "--project-dir: must not contain control characters"),
+        ("systemd", "bell\a", "--project-dir: must not contain control characters"),
     ],
 )
 def test_a_project_dir_the_file_cannot_carry_is_refused(tmp_path, kind, name, message):

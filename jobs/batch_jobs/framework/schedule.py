@@ -25,7 +25,10 @@ def expand(expression):
 
 def validate(job, expression, timezone_name):
     """Raise ``ImproperlyConfigured`` naming ``job`` when the schedule cannot be used."""
-    fields = expand(expression).split()
+    # Fields apart by spaces only: a newline or a tab would pass croniter, and split a
+    # crontab line or a unit directive.
+    printable = isinstance(expression, str) and expression.isprintable()
+    fields = expand(expression).split() if printable else []
     if len(fields) != 5 or not croniter.is_valid(" ".join(fields)):
         raise ImproperlyConfigured(
             f"job {job}: schedule {expression!r} is not a five-field cron expression "
@@ -33,6 +36,8 @@ def validate(job, expression, timezone_name):
         )
     if timezone_name is not None:
         try:
+            if not (isinstance(timezone_name, str) and timezone_name.isprintable()):
+                raise ValueError(timezone_name)
             zoneinfo.ZoneInfo(timezone_name)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ImproperlyConfigured(

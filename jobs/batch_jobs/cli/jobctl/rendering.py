@@ -1,5 +1,6 @@
 """``jobctl render kubernetes|crontab|systemd``: the schedules rendered from the catalog."""
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -15,26 +16,44 @@ def render():
     """Render the schedules as Kubernetes manifests, a crontab or systemd units."""
 
 
-def image_reference(ctx, param, value):
-    from batch_jobs.operations.render.kubernetes import valid_image
+#: The renderers' inputs (``values.Invalid.field``) by the option that gives them.
+OPTIONS = {
+    "image": "--image",
+    "app": "--app-name",
+    "uid": "--uid",
+    "secret": "--secret",
+    "namespace": "--namespace",
+    "shards": "--shards",
+    "one_off": "--job",
+    "arguments": "the arguments after --",
+    "job_bin": "--job-bin",
+    "project_dir": "--project-dir",
+    "log_dir": "--log-dir",
+    "env_file": "--env-file",
+    "user": "--user",
+    "settings_module": "DJANGO_SETTINGS_MODULE",
+}
 
-    if not valid_image(value):
-        raise click.BadParameter(
-            f"{value!r} is not an image reference such as registry.example.com/team/django-jobs:1.4"
-        )
-    return value
 
-
-def check_arguments(job, args):
-    """Refuse (exit 2) arguments the job's own parser refuses, before rendering a Job whose pod
-    would exit 2."""
-    from django.core.management.base import CommandError
+@contextlib.contextmanager
+def checked_values():
+    """A value a renderer refuses (``values.Invalid``), as one line naming the option, its
+    rule and the value (escaped), with its exit code: 2 for a malformed value, 64 for what
+    the runner refuses, 78 for the settings. Nothing is printed or written before."""
+    from batch_jobs.operations.render.values import Invalid
 
     try:
-        job.command.create_parser("job", job.name).parse_args(list(args))
-    except CommandError as e:
-        message = str(e).removeprefix("Error: ")
-        raise click.UsageError(f"job {job.name} would refuse these arguments: {message}") from None
+        yield
+    except Invalid as e:
+        shown = repr(e.value) if len(repr(e.value)) <= 80 else repr(e.value)[:77] + "..."
+        where = OPTIONS.get(e.field, e.field)
+        if where.startswith("--"):
+            where = f"invalid value for {where}"
+        # A ClickException, not a UsageError: click would attach the context to a usage
+        # error and print the usage block above it.
+        error = click.ClickException(f"{where}: {e.rule} (got {shown})")
+        error.exit_code = e.code
+        raise error from None
 
 
 def app_name_option(command):
@@ -53,16 +72,32 @@ def app_name_option(command):
     )(command)
 
 
+def default(value, fallback):
+    """An option's value, or its default when not given (an empty value is a value, and is
+    checked as one)."""
+    return fallback if value is None else value
+
+
 @render.command(context_settings={**CONTEXT, "ignore_unknown_options": True})
-@click.option("--image", required=True, callback=image_reference, help="Image to run.")
-@click.option("--namespace", help="Namespace of the resources (default: none, kubectl's).")
+@click.option(
+    "--image",
+    required=True,
+    help="Image to run: [registry[:port]/]path[:tag][@digest], the path in lowercase.",
+)
+@click.option(
+    "--namespace",
+    help="Namespace of the resources, a DNS label (default: none, kubectl's).",
+)
 @app_name_option
-@click.option("--secret", show_default="the app name", help="Secret holding the key database-url.")
+@click.option(
+    "--secret",
+    show_default="the app name",
+    help="Secret holding the key database-url, a DNS subdomain.",
+)
 @click.option(
     "--uid",
-    type=click.IntRange(min=1),
     show_default="the JOB_IMAGE_UID setting",
-    help="User id the image runs as.",
+    help="User id the image runs as, from 1 to 2147483647.",
 )
 @click.option(
     "--job",
@@ -72,52 +107,52 @@ def app_name_option(command):
 )
 @click.option(
     "--shards",
-    type=click.IntRange(min=1, max=1000),
-    help="With --job: an Indexed Job of N pods, pod I walking shard I of N (batch jobs).",
+    metavar="N",
+    help="With --job: an Indexed Job of N pods (1 to 1000), pod I walking shard I of N "
+    "(batch jobs).",
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def kubernetes(image, namespace, app_name, secret, uid, one_off, shards, args):
     """Render CronJobs for every scheduled job (or a one-off Job) as YAML on stdout."""
     from batch_jobs.conf import setting
     from batch_jobs.operations.render import kubernetes as k8s
+    from batch_jobs.operations.render import values
 
-    if args and not one_off:
+    if args and one_off is None:
         raise click.UsageError("arguments after -- go with --job NAME")
-    if shards and not one_off:
+    if shards is not None and one_off is None:
         raise click.UsageError(
             "--shards goes with --job NAME; a scheduled job declares `shards` for its CronJob"
         )
-    target = k8s.Target(
-        image=image,
-        app=app_name,
-        uid=uid or setting("JOB_IMAGE_UID"),
-        secret=secret or app_name,
-        namespace=namespace,
-    )
-    if one_off:
-        job = get_job(one_off)
-        check_arguments(job, args)
-        if shards and not job.command._batch_job.batch_size:
-            raise click.UsageError(f"job {job.name} is not a batch job: it cannot be sharded")
-        if shards and any(a == "--shard" or a.startswith("--shard=") for a in args):
-            raise click.UsageError("--shards gives each pod its shard; leave --shard out")
-        manifests = [k8s.one_off_job(job, args, target, shards)]
-    else:
-        manifests = [k8s.cron_job(job, target) for job in scheduled()]
-    words = ["jobctl", "render", "kubernetes", "--image", image]
-    if namespace:
-        words += ["--namespace", namespace]
-    click.echo(k8s.dump(manifests, " ".join(words)), nl=False)
+    with checked_values():
+        target = k8s.Target(
+            image=image,
+            app=app_name,
+            uid=default(uid, setting("JOB_IMAGE_UID")),
+            secret=default(secret, app_name),
+            namespace=namespace,
+        )
+        if one_off is not None:
+            job = get_job(values.JOB_NAME("one_off", one_off))
+            if shards is not None:
+                shards = values.SHARDS("shards", shards)
+                if not job.command._batch_job.batch_size:
+                    raise click.UsageError(
+                        f"job {job.name} is not a batch job: it cannot be sharded"
+                    )
+                if any(a == "--shard" or a.startswith("--shard=") for a in args):
+                    raise click.UsageError("--shards gives each pod its shard; leave --shard out")
+            manifests = [k8s.one_off_job(job, args, target, shards)]
+        else:
+            manifests = [k8s.cron_job(job, target) for job in scheduled()]
+    words = ["jobctl", "render", "kubernetes", "--image", target.image]
+    if target.namespace:
+        words += ["--namespace", target.namespace]
+    click.echo(k8s.dump(manifests, words), nl=False)
 
 
 def default_job_bin():
     return str(Path(sys.executable).parent / "job")
-
-
-def absolute_path(ctx, param, value):
-    if not os.path.isabs(value):
-        raise click.BadParameter("must be an absolute path (cron's PATH is sparse)")
-    return value
 
 
 def default_project_dir():
@@ -131,33 +166,23 @@ def default_project_dir():
     return os.path.dirname(os.path.abspath(where[0]))
 
 
-def project_directory(ctx, param, value):
-    """An absolute path on one line; each renderer encodes it. It need not exist here: the
-    schedule may be rendered on another machine than the one it runs on."""
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise click.BadParameter("must not contain control characters or newlines")
-    if not os.path.isabs(value):
-        raise click.BadParameter("must be an absolute path")
-    return os.path.normpath(value)
-
-
 def host_options(command):
-    """--job-bin and --project-dir, shared by the crontab and systemd renderers."""
+    """--job-bin and --project-dir, shared by the crontab and systemd renderers. Each is
+    checked, with every other value, by the renderers' rules (``values``)."""
     command = click.option(
         "--project-dir",
         "--workdir",
         "project_dir",
         default=default_project_dir,
-        callback=project_directory,
         show_default="the folder holding the settings module's package, where manage.py is",
-        help="Directory the jobs run in, from which `job` imports the project.",
+        help="Directory the jobs run in, from which `job` imports the project: an absolute "
+        "path (it need not exist here).",
     )(command)
     return click.option(
         "--job-bin",
         default=default_job_bin,
-        callback=absolute_path,
         show_default="the `job` beside this Python",
-        help="Absolute path of the job runner.",
+        help="Absolute path of the job runner (cron's PATH is sparse).",
     )(command)
 
 
@@ -167,19 +192,21 @@ def host_options(command):
 @click.option(
     "--log-dir",
     show_default="/var/log/APP_NAME",
-    help="Directory of the per-job log files.",
+    help="Directory of the per-job log files, an absolute path.",
 )
 def crontab(job_bin, project_dir, app_name, log_dir):
     """Render a crontab with one line per scheduled job."""
-    from batch_jobs.operations.render.cron import Unwritable
-    from batch_jobs.operations.render.cron import crontab as render_crontab
+    from batch_jobs.operations.render import cron
 
-    log_dir = log_dir or f"/var/log/{app_name}"
-    settings_module = os.environ["DJANGO_SETTINGS_MODULE"]
-    try:
-        rendered = render_crontab(scheduled(), settings_module, job_bin, log_dir, project_dir)
-    except Unwritable as e:
-        raise click.UsageError(str(e)) from None
+    with checked_values():
+        host = cron.Host(
+            settings_module=os.environ["DJANGO_SETTINGS_MODULE"],
+            job_bin=job_bin,
+            project_dir=project_dir,
+            app=app_name,
+            log_dir=log_dir,
+        )
+        rendered = cron.crontab(scheduled(), host)
     click.echo(rendered, nl=False)
 
 
@@ -189,9 +216,13 @@ def crontab(job_bin, project_dir, app_name, log_dir):
 @click.option(
     "--env-file",
     show_default="/etc/APP_NAME.env",
-    help="EnvironmentFile with DATABASE_URL and the rest.",
+    help="EnvironmentFile with DATABASE_URL and the rest, an absolute path (not read here).",
 )
-@click.option("--user", show_default="APP_NAME", help="User to run as.")
+@click.option(
+    "--user",
+    show_default="APP_NAME",
+    help="User to run as: a user name (letters, digits, '_' and '-') or a numeric id.",
+)
 @click.option(
     "--output-dir",
     type=click.Path(file_okay=False, writable=True),
@@ -199,23 +230,22 @@ def crontab(job_bin, project_dir, app_name, log_dir):
 )
 def systemd(job_bin, project_dir, app_name, env_file, user, output_dir):
     """Render a .service and a .timer (Persistent=true) per scheduled job."""
-    from batch_jobs.operations.render.cron import Unsupported, Unwritable, systemd_units
+    from batch_jobs.operations.render import cron
 
-    env_file = env_file or f"/etc/{app_name}.env"
-    try:
-        units = systemd_units(
-            scheduled(),
-            app_name,
-            os.environ["DJANGO_SETTINGS_MODULE"],
-            job_bin,
-            project_dir,
-            env_file,
-            user or app_name,
+    with checked_values():
+        host = cron.Host(
+            settings_module=os.environ["DJANGO_SETTINGS_MODULE"],
+            job_bin=job_bin,
+            project_dir=project_dir,
+            app=app_name,
+            env_file=env_file,
+            user=user,
         )
-    except Unsupported as e:
-        raise UsageExit(f"cannot express as a systemd timer: {e}") from None
-    except Unwritable as e:
-        raise click.UsageError(str(e)) from None
+        try:
+            units = cron.systemd_units(scheduled(), host)
+        except cron.Unsupported as e:
+            raise UsageExit(f"cannot express as a systemd timer: {e}") from None
+    # Every unit is rendered (and every value checked) before the first file is written.
     if output_dir:
         for name, content in units.items():
             click.echo(str(write_file(Path(output_dir), name, content)))

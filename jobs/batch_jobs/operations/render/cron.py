@@ -1,66 +1,135 @@
 """crontab lines and systemd .service/.timer pairs, for machines without Kubernetes."""
 
+import dataclasses
 import shlex
 
 from batch_jobs.framework.schedule import expand
+from batch_jobs.operations.render import values
 
 
 class Unsupported(Exception):
     """A cron expression systemd's calendar syntax cannot say the same way."""
 
 
-class Unwritable(ValueError):
+class Unwritable(values.Invalid):
     """A value that the file being rendered has no safe way to carry."""
 
+    def __init__(self, field, value, rule):
+        super().__init__(field, value, rule)
 
-def cron_path(path):
+
+@dataclasses.dataclass(frozen=True)
+class Host:
+    """Where the rendered schedule runs: each value checked by its rule (``values``) when the
+    host is made, so that no renderer writes one unchecked. ``log_dir`` is the crontab's;
+    ``app``, ``env_file`` and ``user`` are the units'."""
+
+    settings_module: str
+    job_bin: str
+    project_dir: str
+    app: str
+    log_dir: str | None = None
+    env_file: str | None = None
+    user: str | None = None
+
+    RULES = {
+        "settings_module": values.SETTINGS_MODULE,
+        "job_bin": values.FILE,
+        "project_dir": values.PATH,
+        "app": values.APP_NAME,
+        "log_dir": values.PATH,
+        "env_file": values.FILE,
+        "user": values.USER,
+    }
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value is not None:
+                object.__setattr__(self, field.name, self.RULES[field.name](field.name, value))
+
+
+def default(value, fallback):
+    return fallback if value is None else value
+
+
+def cron_path(field, path):
     """``path`` (or any word) as one word of a crontab command: shell-quoted. cron turns an
     unescaped ``%`` into a newline, even inside quotes, so a word with one is refused."""
     if "%" in path:
-        raise Unwritable(f"{path!r} has a '%', which cron turns into a newline")
+        raise Unwritable(field, path, "must not contain '%', which cron turns into a newline")
     return shlex.quote(path)
 
 
-def systemd_path(path):
+def systemd_path(field, path):
     """``path`` as the value of a unit file's path setting: ``%`` doubled (systemd's specifier
     escape). A backslash (an escape or a line continuation) and whitespace at either end (which
     systemd strips) have no safe spelling there, so they are refused."""
     if "\\" in path or path != path.strip():
         raise Unwritable(
-            f"{path!r} has a backslash or surrounding whitespace, which a unit file cannot carry"
+            field,
+            path,
+            "must not contain a backslash or surrounding whitespace, which a unit file "
+            "cannot carry",
         )
     return path.replace("%", "%%")
 
 
-def command_line(job, job_bin):
-    return shlex.join([job_bin, job.name, *job.scheduled_args])
+def systemd_word(field, word, executable=False):
+    """``word`` as one word of a unit's command line (``ExecStart=``): double-quoted when it
+    holds anything systemd would split or unescape (a backslash and a quote escaped inside),
+    ``%`` doubled (specifiers, expanded even inside quotes), and in the arguments ``$`` too
+    (environment variables; the executable is taken literally, and systemd refuses a quote
+    or a backslash in it). A lone ``;`` separates command lines, so it is refused."""
+    if word == ";":
+        raise Unwritable(field, word, "must not be a lone ';', which separates unit commands")
+    if executable and any(c in word for c in "\"'\\"):
+        raise Unwritable(
+            field, word, "must not contain a quote or a backslash, which systemd refuses there"
+        )
+    if not word or any(c in word for c in " \"'\\") or word != word.strip():
+        word = '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    word = word.replace("%", "%%")
+    return word if executable else word.replace("$", "$$")
 
 
-def cron_command_line(job, job_bin):
-    """The command as crontab words: each shell-quoted, none with a ``%``."""
-    return " ".join(cron_path(word) for word in [job_bin, job.name, *job.scheduled_args])
+def systemd_text(text):
+    """Free text (a ``Description=``): control characters escaped, ``%`` doubled, and no
+    backslash or whitespace at the end, where systemd would continue the line or strip it."""
+    return values.printable(text).replace("%", "%%").rstrip("\\ ")
 
 
-def crontab(jobs, settings_module, job_bin, log_dir, project_dir):
+def command_words(job, host):
+    """The words of a job's command line, its scheduled arguments checked as the runner
+    would (``values.check_job``)."""
+    values.check_job(job)
+    return [host.job_bin, job.name, *job.scheduled_args]
+
+
+def crontab(jobs, host):
     """A crontab: absolute paths, each line run from the project's directory (where
     manage.py is, from which ``job`` imports the project), both streams appended to a log."""
-    cd = cron_path(project_dir)
+    cd = cron_path("project_dir", host.project_dir)
+    log_dir = default(host.log_dir, f"/var/log/{host.app}")
     lines = [
         "# Generated by `jobctl render crontab`. Install with `crontab FILE`.",
         "# Environment (DATABASE_URL or DATABASE_URL_FILE, ...) must be set above the jobs.",
         "SHELL=/bin/sh",
-        f"DJANGO_SETTINGS_MODULE={settings_module}",
+        f"DJANGO_SETTINGS_MODULE={host.settings_module}",
     ]
     for job in jobs:
-        lines.append(f"# {job.name}: {job.help}")
+        words = command_words(job, host)
+        command = " ".join(
+            cron_path("job_bin" if i == 0 else f"job {job.name}'s schedule_args", word)
+            for i, word in enumerate(words)
+        )
+        log = cron_path("log_dir", f"{log_dir.rstrip('/')}/{job.name}.log")
+        lines.append(f"# {job.name}: {values.printable(job.help)}")
         # The schedules are meant in their zone, UTC by default. cronie honours CRON_TZ
         # (Debian's cron does not: run it with TZ=UTC there).
         lines.append(f"CRON_TZ={job.timezone or 'UTC'}")
-        log = f"{log_dir.rstrip('/')}/{job.name}.log"
-        lines.append(
-            f"{expand(job.schedule)} cd {cd} && "
-            f"{cron_command_line(job, job_bin)} >> {cron_path(log)} 2>&1"
-        )
+        schedule = " ".join(expand(job.schedule).split())
+        lines.append(f"{schedule} cd {cd} && {command} >> {log} 2>&1")
     return "\n".join(lines) + "\n"
 
 
@@ -113,18 +182,28 @@ def on_calendar(expression, timezone=None):
     return f"{weekday}{date} {clock}" + (f" {timezone}" if timezone else "")
 
 
-def systemd_units(jobs, app, settings_module, job_bin, project_dir, env_file, user):
+def systemd_units(jobs, host):
     """``{file name: content}``: a oneshot service and a persistent timer per job, named
-    ``<app>-<job>``, run from the project's directory."""
-    workdir = systemd_path(project_dir)
+    ``<app>-<job>``, run from the project's directory. Every unit is rendered before any is
+    returned, so that a value refused in the last leaves nothing half-written."""
+    workdir = systemd_path("project_dir", host.project_dir)
+    env_file = systemd_path("env_file", default(host.env_file, f"/etc/{host.app}.env"))
+    user = default(host.user, host.app)  # a user id 0 is a user
     units = {}
     for job in jobs:
-        unit = f"{app}-{job.name.replace('_', '-')}"
+        words = command_words(job, host)
+        exec_start = " ".join(
+            [
+                systemd_word("job_bin", words[0], executable=True),
+                *(systemd_word(f"job {job.name}'s schedule_args", w) for w in words[1:]),
+            ]
+        )
+        unit = f"{host.app}-{job.name.replace('_', '-')}"
         calendar = on_calendar(job.schedule, job.timezone)
         declared = job.command._batch_job
         service = [
             "[Unit]",
-            f"Description={app}: {job.help}",
+            f"Description={systemd_text(f'{host.app}: {job.help}')}",
             "After=network-online.target",
             "Wants=network-online.target",
             "",
@@ -132,9 +211,9 @@ def systemd_units(jobs, app, settings_module, job_bin, project_dir, env_file, us
             "Type=oneshot",
             f"User={user}",
             f"WorkingDirectory={workdir}",
-            f"Environment=DJANGO_SETTINGS_MODULE={settings_module}",
-            f"EnvironmentFile={systemd_path(env_file)}",
-            f"ExecStart={command_line(job, job_bin).replace('%', '%%')}",
+            f"Environment=DJANGO_SETTINGS_MODULE={host.settings_module}",
+            f"EnvironmentFile={env_file}",
+            f"ExecStart={exec_start}",
             # SIGTERM first, then time for the batch in flight to commit.
             "KillSignal=SIGTERM",
             f"TimeoutStopSec={declared.stop_grace_seconds}",
