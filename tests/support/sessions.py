@@ -1,5 +1,6 @@
 """A second session on the test database, as another process has, through the driver that
-Django uses (psycopg 3 or psycopg 2): the psycopg 2 lane has no psycopg 3 to import."""
+Django uses (psycopg 3, psycopg 2 or mysqlclient): the psycopg 2 lane has no psycopg 3 to
+import."""
 
 from django.db import connection as default_connection
 
@@ -10,7 +11,10 @@ class Session:
 
     def __init__(self, raw):
         self.raw = raw
-        raw.autocommit = True
+        if callable(raw.autocommit):  # mysqlclient: a method
+            raw.autocommit(True)
+        else:
+            raw.autocommit = True
 
     def execute(self, sql, params=None):
         cursor = self.raw.cursor()
@@ -47,4 +51,9 @@ def database_url(connection=default_connection):
     db = connection.settings_dict
     if db["ENGINE"] == "django.db.backends.sqlite3":
         return f"sqlite:///{db['NAME']}"
+    if db["ENGINE"] == "django.db.backends.mysql":
+        return (
+            f"mysql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+            "?charset=utf8mb4"
+        )
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
