@@ -9,8 +9,9 @@ class Session:
     """An autocommit connection with psycopg 3's ``execute`` (it returns the cursor) on
     either driver."""
 
-    def __init__(self, raw):
+    def __init__(self, raw, vendor="postgresql", database=None):
         self.raw = raw
+        self.vendor, self.database = vendor, database  # Django's vendor, the database's name
         if callable(raw.autocommit):  # mysqlclient: a method
             raw.autocommit(True)
         else:
@@ -42,7 +43,11 @@ def open_session(connection=default_connection, driver=None):
     params = connection.get_connection_params()
     for name in ("cursor_factory", "context", "prepare_threshold", "server_side_binding"):
         params.pop(name, None)
-    return Session((driver or connection.Database).connect(**params))
+    return Session(
+        (driver or connection.Database).connect(**params),
+        connection.vendor,
+        connection.settings_dict["NAME"],
+    )
 
 
 def database_url(connection=default_connection):
