@@ -167,9 +167,10 @@ class DatabaseBackend(base.DatabaseBackend):
         if not rows:
             return 0
         with connection.cursor() as cursor:
-            # Neither statement commits: a temporary table is the session's own.
+            # CREATE TEMPORARY TABLE does not commit the open transaction; TRUNCATE would (a
+            # dry run's batch half committed), so DELETE empties the table.
             cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ({typed})")
-            cursor.execute(f"TRUNCATE TABLE {staging}")
+            cursor.execute(f"DELETE FROM {staging}")
             cursor.executemany(insert, rows)
             cursor.execute(
                 f"UPDATE {qn(meta.db_table)} AS t JOIN {staging} AS v "
