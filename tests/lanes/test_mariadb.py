@@ -28,7 +28,7 @@ def test_framework_tests_pass_on_mariadb(tmp_path, docker_network, summary):
         mariadb.replica_of("mariadb", docker_network) as (_, _, replica),
     ):
         script = lane_script(
-            "python -c 'import MySQLdb; print(\"mysqlclient\", MySQLdb.__version__)'"
+            "python -c 'import MySQLdb; print(\"mysqlclient\", MySQLdb.version_info)'"
         )
         container = client().containers.run(
             image.id,
