@@ -268,12 +268,19 @@ class DatabaseBackend(base.DatabaseBackend):
         return max(lags, default=0.0)
 
     def active_backends(self):
-        """``Threads_running``, this session's own thread left out: pt-online-schema-change's
-        ``--max-load``."""
+        """``Threads_running`` (pt-online-schema-change's ``--max-load``), less this session's
+        own thread and the primary's binlog dump threads, one per replica, which count as
+        running while they wait for the next event (seen with the PROCESS privilege; without
+        it, they stay counted)."""
         with self.connection.cursor() as cursor:
             cursor.execute("SHOW GLOBAL STATUS LIKE 'Threads_running'")
             row = cursor.fetchone()
-        return max(int(row[1]) - 1, 0) if row else 0
+            cursor.execute(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                "WHERE COMMAND LIKE 'Binlog Dump%%'"
+            )
+            dumps = cursor.fetchone()[0]
+        return max(int(row[1]) - 1 - dumps, 0) if row else 0
 
     # -- the client-side deadline -----------------------------------------------------------
 
