@@ -30,6 +30,7 @@ from batch_jobs.testing import run_job
 from tests.support.locks import hold_lock, lock_is_free
 from tests.support.reliability import cases
 from tests.support.sessions import database_url, open_session
+from tests.support.waits import wait_for
 from tests.testjobs.models import Item
 
 pytestmark = [pytest.mark.mysql, pytest.mark.django_db(transaction=True, databases="__all__")]
@@ -208,6 +209,40 @@ def test_a_lock_wait_timeout_is_a_timeout_and_75(other_session):
         other_session.execute("ROLLBACK")
     assert backend_for(connection).timed_out(raised.value)
     assert outcome_of(raised.value).exit_code == ExitCode.TEMPORARY
+
+
+LOCK_WAITS = "SELECT count(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'"
+
+
+def test_a_deadlock_is_75(other_session):
+    first, second = Item.objects.bulk_create([Item(name="first"), Item(name="second")])
+    update = "UPDATE testjobs_item SET name = 'changed' WHERE id = %s"
+    other_errors = []
+
+    def other_takes_the_first():
+        try:
+            other_session.execute(update, [first.pk])  # waits for this test's session
+        except Exception as exc:
+            other_errors.append(exc)
+
+    other_session.execute("BEGIN")
+    other_session.execute(update, [second.pk])
+    other = threading.Thread(target=other_takes_the_first)
+    mine = None
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(update, [first.pk])
+            other.start()
+            with open_session() as watcher:
+                wait_for(lambda: watcher.execute(LOCK_WAITS).fetchone()[0], "the other to wait")
+            cursor.execute(update, [second.pk])  # each waits for the other: InnoDB picks one
+    except OperationalError as exc:
+        mine = exc
+    other.join()
+    other_session.execute("ROLLBACK")
+    (victim,) = [e for e in [mine, *other_errors] if e is not None]
+    assert error_number(victim) == 1213, victim
+    assert outcome_of(victim).exit_code == ExitCode.TEMPORARY
 
 
 def test_a_statement_timeout_is_75_and_the_walk_retries_it():
