@@ -273,6 +273,23 @@ def test_a_read_only_session_is_78_saying_so():
     assert "the database is read-only here" in str(result.exception)
 
 
+def test_a_missing_privilege_is_78_saying_which(other_session):
+    name = connection.settings_dict["NAME"]
+    other_session.execute("CREATE USER IF NOT EXISTS 'job_reader'@'%' IDENTIFIED BY 'reader'")
+    try:
+        try:
+            other_session.execute(f"GRANT SELECT ON `{name}`.* TO 'job_reader'@'%'")
+        except Exception as exc:  # a test image from before its user could grant
+            pytest.skip(f"the test user cannot grant: {exc}")
+        result = job("echo_args", "x", DATABASE_URL=with_url(user="job_reader", password="reader"))
+    finally:
+        other_session.execute("DROP USER 'job_reader'@'%'")
+    assert result.returncode == 78, result.stderr
+    assert "INSERT command denied" in result.stderr
+    assert "grant this database user SELECT, INSERT and UPDATE" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("parts", "code", "says"),
     [
