@@ -153,6 +153,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # still counts the last 100 query texts, literals included. For a batch job writing
         # 5,000-row statements that holds megabytes for nothing.
         DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", None)
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
+    # MariaDB or MySQL: four bytes per character (Django's default, utf8, is MySQL's
+    # three-byte utf8mb3), and each connection attempt bounded as on PostgreSQL.
+    DATABASES["default"]["OPTIONS"].setdefault("charset", "utf8mb4")
+    DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 
 # The control connection (overlap lock and run records) is "default" unless
 # JOB_CONTROL_DATABASE_URL is set: it must reach PostgreSQL directly, not through a

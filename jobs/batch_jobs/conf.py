@@ -122,6 +122,15 @@ def database_alias(name, value):
         yield f"{name} is {value!r}, which is not a key of DATABASES"
 
 
+def database_aliases(name, value):
+    """Keys of ``DATABASES``."""
+    if not list_of(str)(value):
+        yield f"{name} must be a list of keys of DATABASES, not {value!r}"
+        return
+    for alias in value:
+        yield from database_alias(name, alias)
+
+
 def non_empty_string(name, value):
     if not isinstance(value, str) or not value:
         yield f"{name} must be a non-empty string"
@@ -260,6 +269,10 @@ SETTINGS = (
         [must_be(lambda allow: isinstance(allow, bool), "True or False")],
         id="batch_jobs.E018",
     ),
+    # Aliases of DATABASES that are replicas of the default database, whose lag --max-lag
+    # reads on each (MariaDB and MySQL: SHOW REPLICA STATUS). PostgreSQL reads its replicas'
+    # lag on the primary and needs none.
+    Setting("JOB_REPLICA_DATABASES", (), [database_aliases], id="batch_jobs.E019"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 #: Every setting's default, by name.
