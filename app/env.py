@@ -57,7 +57,7 @@ class Env(environ.Env):
         if default is self.NOTSET and var not in self.ENVIRON:
             raise ImproperlyConfigured(
                 f"{var} is not set; give it (or {var}_FILE) as "
-                "postgres://USER:PASSWORD@HOST:5432/NAME"
+                "postgres://USER:PASSWORD@HOST:5432/NAME or mysql://USER:PASSWORD@HOST:3306/NAME"
             )
         raw = self.str(var, default=default)
         try:
@@ -69,6 +69,7 @@ class Env(environ.Env):
         if "://" not in raw or not config.get("ENGINE") or not config.get("NAME"):
             raise ImproperlyConfigured(
                 f"{var} is malformed ({masked_url(raw)}); expected "
-                "postgres://USER:PASSWORD@HOST:5432/NAME or sqlite:////path/to/file"
+                "postgres://USER:PASSWORD@HOST:5432/NAME, mysql://USER:PASSWORD@HOST:3306/NAME "
+                "or sqlite:////path/to/file"
             )
         return config

@@ -67,7 +67,8 @@ def test_missing_database_url_is_a_configuration_error(job_image, report):
     assert_config_error(result, report)
     assert result.stderr_lines == [
         "job: error: configuration error: DATABASE_URL is not set; give it (or "
-        "DATABASE_URL_FILE) as postgres://USER:PASSWORD@HOST:5432/NAME"
+        "DATABASE_URL_FILE) as postgres://USER:PASSWORD@HOST:5432/NAME or "
+        "mysql://USER:PASSWORD@HOST:3306/NAME"
     ]
 
 
