@@ -3,9 +3,12 @@ image tests' containers join (they reach it as ``db``; the host reaches it on 12
 
 With ``TEST_DATABASE_URL`` set (the Django-version and driver lanes, which run in containers
 of their own, set it), the in-process tests use that database instead and start no container:
-``postgres://USER:PASSWORD@HOST:PORT/NAME``, or ``sqlite:////path/to/file.sqlite3`` (the
-SQLite lane), where tests marked ``postgresql`` are skipped. Nothing here imports a database
-driver: the lanes have psycopg 3, psycopg 2 or neither."""
+``postgres://USER:PASSWORD@HOST:PORT/NAME``, ``mysql://USER:PASSWORD@HOST:PORT/NAME`` (the
+MariaDB lane) or ``sqlite:////path/to/file.sqlite3`` (the SQLite lane). Markers say which
+tests need which database: ``server`` a database server (PostgreSQL or MariaDB: skipped on
+SQLite), ``postgresql`` PostgreSQL itself (skipped on SQLite and MariaDB), ``mysql`` MariaDB
+(run on the MariaDB lane only). Nothing here imports a database driver: the lanes have
+psycopg 3, psycopg 2, mysqlclient or none."""
 
 import os
 import platform
@@ -44,15 +47,29 @@ def postgres(docker_network):
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 ON_SQLITE = TEST_DATABASE_URL.startswith("sqlite:")
+ON_MARIADB = TEST_DATABASE_URL.startswith("mysql:")
+
+
+def skipped_markers():
+    """Marker -> why its tests are skipped on this run's database."""
+    if ON_SQLITE:
+        return {
+            "server": "needs a database server (the SQLite lane)",
+            "postgresql": "needs PostgreSQL (the SQLite lane)",
+            "mysql": "needs MariaDB (the MariaDB lane)",
+        }
+    if ON_MARIADB:
+        return {"postgresql": "needs PostgreSQL (the MariaDB lane)"}
+    return {"mysql": "needs MariaDB (the MariaDB lane)"}
 
 
 def pytest_collection_modifyitems(config, items):
-    if not ON_SQLITE:
-        return
-    skip = pytest.mark.skip(reason="needs PostgreSQL (the SQLite lane)")
+    skipped = skipped_markers()
     for item in items:
-        if "postgresql" in item.keywords:
-            item.add_marker(skip)
+        for marker, reason in skipped.items():
+            if marker in item.keywords:
+                item.add_marker(pytest.mark.skip(reason=reason))
+                break
 
 
 def server_from_url(url):
@@ -81,6 +98,24 @@ def django_db_modify_db_settings(request):
                 database[name] = ""
             if alias == "default":
                 database.setdefault("TEST", {})["NAME"] = path
+        return
+    if ON_MARIADB:
+        server = server_from_url(TEST_DATABASE_URL)
+        for alias, database in settings.DATABASES.items():
+            database.update(
+                ENGINE="django.db.backends.mysql",
+                NAME=server["dbname"],
+                USER=server["user"],
+                PASSWORD=server["password"],
+                HOST=server["host"],
+                PORT=str(urllib.parse.urlsplit(TEST_DATABASE_URL).port or 3306),
+                # Four bytes per character, as every text a job may write needs.
+                OPTIONS={"charset": "utf8mb4"},
+            )
+            if alias == "default":
+                # Case-sensitive comparisons, as on PostgreSQL, which the tests' assertions
+                # (name="AGAIN" is not "again") take for granted.
+                database.setdefault("TEST", {}).update(CHARSET="utf8mb4", COLLATION="utf8mb4_bin")
         return
     if TEST_DATABASE_URL:
         server = server_from_url(TEST_DATABASE_URL)

@@ -1,11 +1,11 @@
 """Test settings: the example project's, plus the test jobs. The database is a testcontainers
-PostgreSQL, wired in by ``django_db_modify_db_settings`` in conftest.py, or the SQLite lane's
-file (``TEST_DATABASE_URL=sqlite:///...``)."""
+PostgreSQL, wired in by ``django_db_modify_db_settings`` in conftest.py, the SQLite lane's
+file (``TEST_DATABASE_URL=sqlite:///...``) or the MariaDB lane's server (``mysql://...``)."""
 
 import os
 
-if os.environ.get("TEST_DATABASE_URL", "").startswith("sqlite:"):
-    # SQLite from the start: that lane has no PostgreSQL driver for Django to load.
+if os.environ.get("TEST_DATABASE_URL", "").startswith(("sqlite:", "mysql:")):
+    # SQLite or MariaDB from the start: Django loads that backend, not PostgreSQL's.
     os.environ.setdefault("DATABASE_URL", os.environ["TEST_DATABASE_URL"])
 else:
     # Never SQLite: until the fixture points it at the container, the database is unreachable.

@@ -113,6 +113,15 @@ def database_alias(name, value):
         yield f"{name} is {value!r}, which is not a key of DATABASES"
 
 
+def database_aliases(name, value):
+    """Keys of ``DATABASES``."""
+    if not list_of(str)(value):
+        yield f"{name} must be a list of keys of DATABASES, not {value!r}"
+        return
+    for alias in value:
+        yield from database_alias(name, alias)
+
+
 def non_empty_string(name, value):
     if not isinstance(value, str) or not value:
         yield f"{name} must be a non-empty string"
@@ -243,6 +252,10 @@ SETTINGS = (
     # Dotted paths of checks that hold every batch walk between batches while they return a
     # reason: check(connection) -> None when the database is healthy, else a one-line reason.
     Setting("JOB_HEALTH_CHECKS", (), [dotted_paths], id="batch_jobs.E017"),
+    # Aliases of DATABASES that are replicas of the default database, whose lag --max-lag
+    # reads on each (MariaDB and MySQL: SHOW REPLICA STATUS). PostgreSQL reads its replicas'
+    # lag on the primary and needs none.
+    Setting("JOB_REPLICA_DATABASES", (), [database_aliases], id="batch_jobs.E018"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 #: Every setting's default, by name.

@@ -85,6 +85,7 @@ CHECK_IDS = {
     "JOB_APP_NAME": "batch_jobs.E015",
     "JOB_IMAGE_UID": "batch_jobs.E016",
     "JOB_HEALTH_CHECKS": "batch_jobs.E017",
+    "JOB_REPLICA_DATABASES": "batch_jobs.E018",
 }
 
 
@@ -105,6 +106,7 @@ def test_every_setting_keeps_its_own_fixed_check_id():
         ("JOB_MONITOR_TIMEOUT", -1),
         ("JOB_LOCK_NAMESPACE", ""),
         ("JOB_HEALTH_CHECKS", ["no.such.check"]),
+        ("JOB_REPLICA_DATABASES", ["default", "no-such-alias"]),
     ],
 )
 def test_a_bad_value_is_reported_under_its_settings_id(settings, name, value):
@@ -121,6 +123,11 @@ def test_a_bad_value_is_reported_under_its_settings_id(settings, name, value):
         ("JOB_ALLOWED_COMMANDS", 5, "JOB_ALLOWED_COMMANDS must be a list, not 5"),
         ("JOB_HEALTH_CHECKS", 5, "JOB_HEALTH_CHECKS must be a list of dotted paths, not 5"),
         ("JOB_APPS", 5, "JOB_APPS must be a list of app names, not 5"),
+        (
+            "JOB_REPLICA_DATABASES",
+            "replica",
+            "JOB_REPLICA_DATABASES must be a list of keys of DATABASES, not 'replica'",
+        ),
         (
             "JOB_SENTRY_CHECKIN_MARGIN",
             True,

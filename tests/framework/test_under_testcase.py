@@ -13,9 +13,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import TestCase, override_settings
 
-from batch_jobs.framework.lock import lock_id
 from batch_jobs.models import JobRun
 from batch_jobs.testing import run_job
+from tests.support.locks import hold_lock
 from tests.support.sessions import open_session
 from tests.testjobs.models import Item
 
@@ -46,10 +46,10 @@ class JobsInATestCase(TestCase):
         run("echo_args", "x")
         self.assertEqual(JobRun.objects.get().status, "succeeded")
 
-    @pytest.mark.postgresql
+    @pytest.mark.server
     def test_a_lock_held_elsewhere_is_seen(self):
         with open_session() as other:
-            other.execute("SELECT pg_advisory_lock(%s)", [lock_id("django-jobs:slow_batches")])
+            hold_lock(other, "django-jobs:slow_batches")
             with self.assertRaises(CommandError) as raised:
                 call_command("slow_batches", batches=1, sleep=0, stdout=StringIO())
             result = run_job("slow_batches", batches=1, sleep=0)

@@ -1,4 +1,5 @@
-"""Locks as another session sees and holds them."""
+"""Locks as another session sees and holds them: PostgreSQL's advisory locks, or MariaDB's
+named locks (``GET_LOCK``) for a ``tests.support.sessions.Session`` on MariaDB."""
 
 import time
 
@@ -8,14 +9,46 @@ from batch_jobs.framework.lock import lock_id
 IDLE = 0
 
 
-def lock_is_free(conn, key, timeout=10):
-    """Whether ``conn`` can take the advisory lock ``key`` within ``timeout`` seconds: the
-    server frees a session lock as soon as it sees its connection gone."""
+def _is_mysql(conn):
+    return getattr(conn, "vendor", "postgresql") == "mysql"
+
+
+def _mysql_name(conn, key):
+    from batch_jobs.backends.mysql import lock_name
+
+    return lock_name(conn.database, key)
+
+
+def hold_lock(conn, key):
+    """Take the job lock ``key`` on ``conn``, as another run of the job holds it."""
+    if _is_mysql(conn):
+        held = conn.execute("SELECT GET_LOCK(%s, 10)", [_mysql_name(conn, key)]).fetchone()[0]
+        assert held == 1, f"GET_LOCK returned {held!r}"
+    else:
+        conn.execute("SELECT pg_advisory_lock(%s)", [lock_id(key)])
+
+
+def try_lock(conn, key):
+    """Whether ``conn`` can take the job lock ``key`` now (released again at once)."""
+    if _is_mysql(conn):
+        name = _mysql_name(conn, key)
+        if conn.execute("SELECT GET_LOCK(%s, 0)", [name]).fetchone()[0] == 1:
+            conn.execute("SELECT RELEASE_LOCK(%s)", [name])
+            return True
+        return False
     lock = lock_id(key)
+    if conn.execute("SELECT pg_try_advisory_lock(%s)", [lock]).fetchone()[0]:
+        conn.execute("SELECT pg_advisory_unlock(%s)", [lock])
+        return True
+    return False
+
+
+def lock_is_free(conn, key, timeout=10):
+    """Whether ``conn`` can take the job lock ``key`` within ``timeout`` seconds: the server
+    frees a session's lock as soon as it sees its connection gone."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if conn.execute("SELECT pg_try_advisory_lock(%s)", [lock]).fetchone()[0]:
-            conn.execute("SELECT pg_advisory_unlock(%s)", [lock])
+        if try_lock(conn, key):
             return True
         time.sleep(0.05)
     return False

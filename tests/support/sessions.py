@@ -1,5 +1,6 @@
 """A second session on the test database, as another process has, through the driver that
-Django uses (psycopg 3 or psycopg 2): the psycopg 2 lane has no psycopg 3 to import."""
+Django uses (psycopg 3, psycopg 2 or mysqlclient): the psycopg 2 lane has no psycopg 3 to
+import."""
 
 from django.db import connection as default_connection
 
@@ -8,9 +9,13 @@ class Session:
     """An autocommit connection with psycopg 3's ``execute`` (it returns the cursor) on
     either driver."""
 
-    def __init__(self, raw):
+    def __init__(self, raw, vendor="postgresql", database=None):
         self.raw = raw
-        raw.autocommit = True
+        self.vendor, self.database = vendor, database  # Django's vendor, the database's name
+        if callable(raw.autocommit):  # mysqlclient: a method
+            raw.autocommit(True)
+        else:
+            raw.autocommit = True
 
     def execute(self, sql, params=None):
         cursor = self.raw.cursor()
@@ -38,7 +43,11 @@ def open_session(connection=default_connection, driver=None):
     params = connection.get_connection_params()
     for name in ("cursor_factory", "context", "prepare_threshold", "server_side_binding"):
         params.pop(name, None)
-    return Session((driver or connection.Database).connect(**params))
+    return Session(
+        (driver or connection.Database).connect(**params),
+        connection.vendor,
+        connection.settings_dict["NAME"],
+    )
 
 
 def database_url(connection=default_connection):
@@ -47,4 +56,9 @@ def database_url(connection=default_connection):
     db = connection.settings_dict
     if db["ENGINE"] == "django.db.backends.sqlite3":
         return f"sqlite:///{db['NAME']}"
+    if db["ENGINE"] == "django.db.backends.mysql":
+        return (
+            f"mysql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+            "?charset=utf8mb4"
+        )
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"

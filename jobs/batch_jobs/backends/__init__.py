@@ -2,11 +2,12 @@
 ``django/db/backends/<vendor>/``.
 
 ``backend_for(connection)`` returns the connection's backend, chosen once per connection: the
-module of its vendor (``postgresql``, ``sqlite``) or, for any other Django backend (MariaDB,
-MySQL, Oracle, third-party ones), ``base.DatabaseBackend``'s generic fallbacks, whose
-``degraded`` list the system check ``batch_jobs.W002`` shows. A vendor module is imported only
-when a connection of that vendor asks for it, and only it imports its driver: a SQLite project
-never imports psycopg. Adding a database is adding a module and a line to ``VENDORS``.
+module of its vendor (``postgresql``, ``mysql`` for MariaDB and MySQL, ``sqlite``) or, for
+any other Django backend (Oracle, third-party ones), ``base.DatabaseBackend``'s generic
+fallbacks, whose ``degraded`` list the system check ``batch_jobs.W002`` shows. A vendor module
+is imported only when a connection of that vendor asks for it, and only it imports its driver:
+a SQLite project never imports psycopg. Adding a database is adding a module and a line to
+``VENDORS``.
 """
 
 import importlib
@@ -19,6 +20,7 @@ from batch_jobs.backends import base
 
 #: Vendor -> module of its backend. Other vendors get ``base.DatabaseBackend``.
 VENDORS = {
+    "mysql": "batch_jobs.backends.mysql",
     "postgresql": "batch_jobs.backends.postgresql",
     "sqlite": "batch_jobs.backends.sqlite",
 }

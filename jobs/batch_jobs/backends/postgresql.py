@@ -17,10 +17,11 @@ import os
 import socket
 import uuid
 
-from django.db import OperationalError, models
+from django.db import OperationalError
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
 
 from batch_jobs.backends import base
+from batch_jobs.backends.base import passes_through
 from batch_jobs.framework.errors import one_line
 from batch_jobs.framework.lock import lock_id
 
@@ -334,46 +335,3 @@ def _psycopg2_adapters():
     from psycopg2.extras import Inet, Json, Range
 
     return {"Binary": Binary, "Inet": Inet, "Json": Json, "Range": Range}
-
-
-# -- which values go to COPY as they are ---------------------------------------------------
-
-#: Django's fields whose values COPY takes as they are (text, whole numbers, floats,
-#: booleans), by internal type.
-_PLAIN_TYPES = {
-    "AutoField": models.AutoField,
-    "BigAutoField": models.BigAutoField,
-    "SmallAutoField": models.SmallAutoField,
-    "IntegerField": models.IntegerField,
-    "BigIntegerField": models.BigIntegerField,
-    "SmallIntegerField": models.SmallIntegerField,
-    "PositiveIntegerField": models.PositiveIntegerField,
-    "PositiveBigIntegerField": models.PositiveBigIntegerField,
-    "PositiveSmallIntegerField": models.PositiveSmallIntegerField,
-    "CharField": models.CharField,
-    "TextField": models.TextField,
-    "EmailField": models.EmailField,
-    "SlugField": models.SlugField,
-    "URLField": models.URLField,
-    "FloatField": models.FloatField,
-    "BooleanField": models.BooleanField,
-}
-
-
-@functools.cache
-def _plain(field_class):
-    """Whether ``field_class`` prepares values as Django's own plain field does: a subclass
-    that overrides the preparation (an encrypting field, say) is not plain."""
-    for base_class in field_class.__mro__:
-        if base_class in _PLAIN_TYPES.values():
-            return all(
-                getattr(field_class, name) is getattr(base_class, name)
-                for name in ("get_prep_value", "get_db_prep_value")
-            )
-    return False
-
-
-def passes_through(field):
-    """Whether ``field``'s values go to COPY unprepared: Django's preparation of them (the
-    ``get_db_prep_value`` per value, a few microseconds each) would change nothing."""
-    return _plain(type(field))

@@ -66,12 +66,21 @@ class Checkpoints:
         self.job = job
         self.hash = arguments_hash(options)
         self.objects = JobCheckpoint.objects.using(using)
+        # MariaDB and MySQL's ON DUPLICATE KEY UPDATE takes no conflict target: it updates on
+        # any unique key, and (job, arguments_hash) is the table's only one besides the id.
+        features = connections[using].features
+        self.target = (
+            {"unique_fields": ["job", "arguments_hash"]}
+            if features.supports_update_conflicts_with_target
+            else {}
+        )
 
     def load(self):
         return self.objects.filter(job=self.job, arguments_hash=self.hash).first()
 
     def save(self, last_key, counters, rows):
-        # One INSERT ... ON CONFLICT DO UPDATE: it runs once per batch, so it stays cheap.
+        # One INSERT ... ON CONFLICT DO UPDATE (ON DUPLICATE KEY UPDATE): it runs once per
+        # batch, so it stays cheap.
         checkpoint = JobCheckpoint(
             job=self.job,
             arguments_hash=self.hash,
@@ -82,8 +91,8 @@ class Checkpoints:
         self.objects.bulk_create(
             [checkpoint],
             update_conflicts=True,
-            unique_fields=["job", "arguments_hash"],
             update_fields=["last_key", "counters", "rows", "updated_at"],
+            **self.target,
         )
 
     def clear(self):

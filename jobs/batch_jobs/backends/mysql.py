@@ -1,0 +1,337 @@
+"""MariaDB and MySQL, through mysqlclient (``MySQLdb``), Django's "mysql" vendor.
+
+The same guarantees as PostgreSQL's, with what both servers have: a named lock (``GET_LOCK``)
+on the control connection, a session temporary table filled by multi-row INSERTs and one
+``UPDATE ... JOIN`` for ``update_rows``, ``ROW_NUMBER()`` shard plans, ``TABLE_ROWS``
+estimates, replica lag read on each replica (``SHOW REPLICA STATUS``, as
+pt-online-schema-change reads it) and ``Threads_running``, errors told apart by the server's
+error numbers, ``KILL QUERY`` for a stop signal and the socket cut of the deadline. Where
+MariaDB and MySQL differ (the statement timeout's error, the replica status's names), both
+are handled. MariaDB is tested; MySQL 8.0+ is written for, untested.
+"""
+
+import contextlib
+import hashlib
+import math
+import os
+import socket
+
+from django.db import DatabaseError, OperationalError, connections
+from django.db.models import F
+
+from batch_jobs.backends import base
+from batch_jobs.backends.base import passes_through
+from batch_jobs.conf import setting
+
+#: Error numbers (``ER_*``, ``CR_*``) of what the database cannot do for the job as it is
+#: set up: a table missing (ER_NO_SUCH_TABLE), a read-only server (ER_OPTION_PREVENTS_STATEMENT
+#: for read_only, ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION), a privilege missing
+#: (ER_TABLEACCESS_DENIED_ERROR, ER_COLUMNACCESS_DENIED_ERROR).
+UNUSABLE_ERRORS = {
+    1146: base.MISSING_TABLE,
+    1290: base.READ_ONLY,
+    1792: base.READ_ONLY,
+    1142: base.NO_PRIVILEGE,
+    1143: base.NO_PRIVILEGE,
+}
+#: MariaDB's max_statement_time (ER_STATEMENT_TIMEOUT), MySQL's max_execution_time
+#: (ER_QUERY_TIMEOUT), and innodb_lock_wait_timeout (ER_LOCK_WAIT_TIMEOUT).
+TIMEOUT_ERRORS = {1969, 3024, 1205}
+#: ER_QUERY_INTERRUPTED: what ``KILL QUERY`` makes the running statement raise.
+QUERY_INTERRUPTED = 1317
+#: Access denied (ER_DBACCESS_DENIED_ERROR, ER_ACCESS_DENIED_ERROR, ER_ACCESS_DENIED_NO_PASSWORD
+#: for a socket login) and an unknown database (ER_BAD_DB_ERROR): waiting cannot fix them.
+CONFIG_ERRORS = {1044, 1045, 1698, 1049}
+#: Errors worth retrying: the client's own (CR_*: the server unreachable, gone away, the
+#: connection lost), and the server's too many connections, shutting down, connection killed,
+#: aborted or timed out, network errors, deadlock, and the timeouts.
+TRANSIENT_ERRORS = {
+    1040,  # ER_CON_COUNT_ERROR
+    1053,  # ER_SERVER_SHUTDOWN
+    1152,  # ER_ABORTING_CONNECTION
+    *range(1158, 1162),  # ER_NET_*: read or write errors and timeouts
+    1213,  # ER_LOCK_DEADLOCK
+    QUERY_INTERRUPTED,
+    1927,  # ER_CONNECTION_KILLED (MariaDB)
+    4031,  # ER_CLIENT_INTERACTION_TIMEOUT (MySQL 8.0.24+)
+    *TIMEOUT_ERRORS,
+}
+#: The client library's error numbers (CR_*): connection trouble, worth retrying.
+CLIENT_ERRORS = range(2000, 3000)
+#: Longest name ``GET_LOCK`` takes (MySQL 5.7+; MariaDB takes longer ones).
+LOCK_NAME_LENGTH = 64
+
+
+def error_number(exc):
+    """The server's (or client library's) error number of a driver error (``exc`` or the one
+    Django wrapped, whose arguments Django keeps), or ``None``."""
+    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    args = getattr(cause, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+def lock_name(database, key):
+    """The ``GET_LOCK`` name of ``key`` on ``database``: lock names are server-wide and at
+    most 64 characters, so the database's name goes into a hash with the key, and two
+    databases on one server do not block each other."""
+    digest = hashlib.blake2b(f"{database}|{key}".encode(), digest_size=16).hexdigest()
+    return f"batch_jobs:{digest}"[:LOCK_NAME_LENGTH]
+
+
+class NamedLock:
+    """``GET_LOCK(name, 0)`` on a connection that stays open for the whole run: the server
+    frees it when that session ends, however it ends."""
+
+    def __init__(self, connection, name):
+        self.connection = connection
+        self.name = name
+        self._session = None
+
+    def acquire(self):
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT GET_LOCK(%s, 0)", [self.name])
+            held = cursor.fetchone()[0] == 1  # 0: another session holds it; NULL: an error
+        if held:
+            self._session = self.connection.connection
+        return held
+
+    def release(self):
+        if self.connection.connection is not self._session:
+            return  # that session is gone, and its lock with it
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT RELEASE_LOCK(%s)", [self.name])
+
+
+class DatabaseBackend(base.DatabaseBackend):
+    degraded = ()
+    separate_control_connection = True
+    has_health = True
+
+    # -- errors -----------------------------------------------------------------------------
+
+    def is_permanent(self, exc):
+        """mysqlclient raises ``OperationalError`` for most server errors, an unknown column
+        as well as a lost connection: only the numbers above are worth retrying."""
+        number = error_number(exc)
+        return number is not None and number not in TRANSIENT_ERRORS and number not in CLIENT_ERRORS
+
+    def timed_out(self, exc):
+        if not isinstance(exc, OperationalError | self.connection.Database.OperationalError):
+            return False
+        return error_number(exc) in TIMEOUT_ERRORS
+
+    def unusable(self, exc):
+        return UNUSABLE_ERRORS.get(error_number(exc))
+
+    def is_config_failure(self, exc):
+        return error_number(exc) in CONFIG_ERRORS
+
+    # -- the overlap lock -------------------------------------------------------------------
+
+    def lock(self, key):
+        return NamedLock(self.connection, lock_name(self.connection.settings_dict["NAME"], key))
+
+    # -- the walk ---------------------------------------------------------------------------
+
+    def update_rows(self, model, fields, rows, key, using):
+        """The rows go into a temporary table of the session (typed like the columns, emptied
+        at each call) with multi-row INSERTs (mysqlclient's ``executemany`` sends a batch as
+        one ``INSERT ... VALUES (...), (...)``), and one ``UPDATE table JOIN that ON key SET
+        ...`` applies them."""
+        connection = self.connection
+        meta = model._meta
+        key_field = meta.pk if key == "pk" else meta.get_field(key)
+        columns = [key_field] + [meta.get_field(name) for name in fields]
+        qn = connection.ops.quote_name
+        names = [qn(f.column) for f in columns]
+        signature = hashlib.blake2b(
+            ",".join([meta.db_table, *names]).encode(), digest_size=6
+        ).hexdigest()
+        staging = qn(f"batch_jobs_rows_{signature}")
+        typed = ", ".join(
+            f"{name} {column_type(field, connection)}"
+            for name, field in zip(names, columns, strict=True)
+        )
+        assignments = ", ".join(f"t.{name} = v.{name}" for name in names[1:])
+        insert = (
+            f"INSERT INTO {staging} ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})"
+        )
+        prepare = [None if passes_through(f) else f.get_db_prep_value for f in columns]
+        if any(prepare):
+            rows = [
+                [v if p is None else p(v, connection) for p, v in zip(prepare, row, strict=True)]
+                for row in rows
+            ]
+        elif not isinstance(rows, list | tuple):
+            rows = list(rows)
+        if not rows:
+            return 0
+        with connection.cursor() as cursor:
+            # Neither statement commits: a temporary table is the session's own.
+            cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ({typed})")
+            cursor.execute(f"TRUNCATE TABLE {staging}")
+            cursor.executemany(insert, rows)
+            cursor.execute(
+                f"UPDATE {qn(meta.db_table)} AS t JOIN {staging} AS v "
+                f"ON t.{names[0]} = v.{names[0]} SET {assignments}"
+            )
+            # Django's connections count the rows found, not only the rows changed
+            # (CLIENT.FOUND_ROWS), as PostgreSQL does.
+            return cursor.rowcount
+
+    def estimated_rows(self, queryset):
+        """InnoDB's estimate (``information_schema.TABLES.TABLE_ROWS``; MySQL 8 caches it for
+        ``information_schema_stats_expiry``), else, for a table that reads 0 there (just
+        loaded), the optimizer's estimate of a scan (``EXPLAIN``)."""
+        table = queryset.model._meta.db_table
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT TABLE_ROWS FROM information_schema.TABLES "
+                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+                [table],
+            )
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            if row[0]:
+                return int(row[0])
+            cursor.execute(f"EXPLAIN SELECT * FROM {self.connection.ops.quote_name(table)}")
+            found = _column(cursor, "rows")
+        return int(found[0]) if found and found[0] else None
+
+    def key_quantiles(self, keys, key, fractions):
+        """The keys numbered by ``ROW_NUMBER()`` over their order, and the total by
+        ``COUNT(*) OVER ()``, in one sorting scan: the rows whose number ``percentile_disc``
+        would pick (the first whose cumulative share reaches each fraction)."""
+        if not fractions:
+            return []
+        sql, params = keys.values(batch_jobs_key=F(key)).order_by().query.sql_with_params()
+        # f * 1e0 is a double, as Python's f * total: the same rounding as ceil() below.
+        wanted = ", ".join(["GREATEST(CEIL(%s * 1e0 * total), 1)"] * len(fractions))
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT n, k, total FROM (SELECT q.batch_jobs_key AS k, "
+                f"ROW_NUMBER() OVER (ORDER BY q.batch_jobs_key) AS n, COUNT(*) OVER () AS total "
+                f"FROM ({sql}) AS q) AS numbered WHERE n IN ({wanted})",
+                [*params, *fractions],
+            )
+            found = cursor.fetchall()
+        if not found:
+            return []
+        total = found[0][2]
+        by_number = {n: k for n, k, _ in found}
+        return [by_number[max(math.ceil(f * total), 1)] for f in fractions]
+
+    # -- health -----------------------------------------------------------------------------
+
+    def replica_lag(self):
+        """The largest ``Seconds_Behind_Master`` (``Seconds_Behind_Source`` on MySQL 8.0.22+)
+        of the replicas ``JOB_REPLICA_DATABASES`` names, each read on the replica itself, as
+        pt-online-schema-change does: a replica whose SQL or I/O thread is stopped (NULL), or
+        that replicates nothing, lags without end. Each needs REPLICA MONITOR (MariaDB) or
+        REPLICATION CLIENT (MySQL)."""
+        lags = [replica_lag_of(connections[alias]) for alias in setting("JOB_REPLICA_DATABASES")]
+        return max(lags, default=0.0)
+
+    def active_backends(self):
+        """``Threads_running``, this session's own thread left out: pt-online-schema-change's
+        ``--max-load``."""
+        with self.connection.cursor() as cursor:
+            cursor.execute("SHOW GLOBAL STATUS LIKE 'Threads_running'")
+            row = cursor.fetchone()
+        return max(int(row[1]) - 1, 0) if row else 0
+
+    # -- the client-side deadline -----------------------------------------------------------
+
+    def cut(self):
+        """Shut down the connection's socket (mysqlclient's ``fileno()``).
+
+        ``shutdown`` (not ``close``) leaves the descriptor to the client library, so no other
+        file can take its number while the library still holds it; its next read or write
+        fails at once (CR_SERVER_LOST, 2013).
+        """
+        raw = self.connection.connection
+        if raw is None:
+            return False
+        try:
+            descriptor = os.dup(raw.fileno())
+        except Exception:  # closed already
+            return False
+        with socket.socket(fileno=descriptor) as sock, contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        return True
+
+    # -- a stop signal ----------------------------------------------------------------------
+
+    def cancel(self):
+        """mysqlclient waits for a statement in C: ``KILL QUERY`` it from a second, short
+        connection, when the session runs one (an idle session is left alone)."""
+        raw = self.connection.connection
+        if raw is None:
+            return
+        with contextlib.suppress(Exception):
+            thread = raw.thread_id()
+            params = self.connection.get_connection_params()
+            params["connect_timeout"] = 5
+            other = self.connection.Database.connect(**params)
+            try:
+                cursor = other.cursor()
+                cursor.execute(
+                    "SELECT COMMAND FROM information_schema.PROCESSLIST WHERE ID = %s", [thread]
+                )
+                row = cursor.fetchone()
+                if row and row[0] == "Query":
+                    cursor.execute(f"KILL QUERY {int(thread)}")
+            finally:
+                other.close()
+
+    def was_cancelled(self, exc):
+        return error_number(exc) == QUERY_INTERRUPTED
+
+
+def column_type(field, connection):
+    """The column type of ``field`` for a staging table: the column's own type, without
+    ``AUTO_INCREMENT`` (``rel_db_type``, as a foreign key to it has), with its collation."""
+    typed = field.rel_db_type(connection)
+    collation = field.db_parameters(connection).get("collation")
+    return f"{typed} COLLATE {collation}" if collation else typed
+
+
+#: ER_PARSE_ERROR: a server older than SHOW REPLICA STATUS.
+PARSE_ERROR = 1064
+
+
+def replica_lag_of(replica):
+    """``replica``'s lag in seconds, read on it (a Django connection); ``math.inf`` when it
+    replicates nothing, a replication thread is stopped, or it cannot be reached (the walk
+    waits for it as for a lagging one, up to ``--max-health-wait``)."""
+    try:
+        with replica.cursor() as cursor:
+            try:
+                cursor.execute("SHOW REPLICA STATUS")  # MariaDB 10.5+, MySQL 8.0.22+
+            except DatabaseError as exc:
+                if error_number(exc) != PARSE_ERROR:
+                    raise
+                cursor.execute("SHOW SLAVE STATUS")
+            names = [d[0] for d in cursor.description or ()]
+            rows = cursor.fetchall()
+    except OperationalError:
+        replica.close()  # the next look opens a new connection
+        return math.inf
+    if not rows:
+        return math.inf
+    lags = []
+    for row in rows:  # a MariaDB multi-source replica has a row per source
+        status = dict(zip(names, row, strict=True))
+        lag = status.get("Seconds_Behind_Master", status.get("Seconds_Behind_Source"))
+        lags.append(math.inf if lag is None else float(lag))
+    return max(lags)
+
+
+def _column(cursor, name):
+    """The values of column ``name`` (any case) of ``cursor``'s result."""
+    names = [d[0].lower() for d in cursor.description or ()]
+    if name not in names:
+        return []
+    index = names.index(name)
+    return [row[index] for row in cursor.fetchall()]
