@@ -59,7 +59,14 @@ class Env(environ.Env):
                 f"{var} is not set; give it (or {var}_FILE) as "
                 "postgres://USER:PASSWORD@HOST:5432/NAME or mysql://USER:PASSWORD@HOST:3306/NAME"
             )
-        raw = self.str(var, default=default)
+        return self.parsed_database_url(var, self.str(var, default=default))
+
+    def database_urls(self, var):
+        """``var`` as comma-separated database URLs (none when unset), each parsed as
+        :meth:`database_url` parses one."""
+        return [self.parsed_database_url(var, raw) for raw in self.list(var, default=[])]
+
+    def parsed_database_url(self, var, raw):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # we raise our own, clearer error below

@@ -137,6 +137,14 @@ if env.str("JOB_CONTROL_DATABASE_URL", default=""):
     }
     JOB_CONTROL_DATABASE = "job_control"
 
+# Replicas of the default database whose lag --max-lag reads on each, on MariaDB and MySQL
+# (SHOW REPLICA STATUS; PostgreSQL reads its replicas' lag on the primary and needs none):
+# JOB_REPLICA_DATABASE_URLS, comma-separated, become the aliases replica_1, replica_2, ...
+JOB_REPLICA_DATABASES = []
+for _number, _replica in enumerate(env.database_urls("JOB_REPLICA_DATABASE_URLS"), start=1):
+    DATABASES[f"replica_{_number}"] = {**_tuned(_replica), "TEST": {"MIRROR": "default"}}
+    JOB_REPLICA_DATABASES.append(f"replica_{_number}")
+
 # ------------------------------------------------------------------------------
 # E-mail: the daily report (send_daily_report)
 # ------------------------------------------------------------------------------
