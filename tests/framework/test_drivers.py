@@ -1,5 +1,5 @@
 """Every driver, one database interface: update_rows round-trips every kind of value through
-the driver in use (psycopg 3, psycopg 2 or SQLite, one per lane), psycopg 2's COPY text
+the driver in use (psycopg 3, psycopg 2, mysqlclient or SQLite, one per lane), psycopg 2's COPY text
 round-trips whatever the lane, nothing imports a driver it does not use, and a database of
 another vendor gets the generic fallbacks with a system check that says what degrades."""
 

@@ -18,16 +18,16 @@ pytestmark = pytest.mark.image
 LANE_TESTS = ["tests/framework", "tests/ctl", "tests/console/test_console.py"]
 
 
-def build_lane(django, folder, tag=None, without=""):
+def build_lane(django, folder, tag=None, without="", mysql=False):
     """The lane image: dependencies only, in a build context of its own (``django`` "": the
-    lock's Django; ``without``: packages to uninstall)."""
+    lock's Django; ``without``: packages to uninstall; ``mysql``: with mysqlclient)."""
     for name in ("pyproject.toml", "uv.lock"):
         shutil.copy(ROOT / name, folder / name)
     shutil.copy(ROOT / "tests" / "lanes" / "Dockerfile", folder / "Dockerfile")
     image, _ = client().images.build(
         path=str(folder),
         tag=f"django-jobs-lane:{tag or django}",
-        buildargs={"DJANGO": django, "WITHOUT": without},
+        buildargs={"DJANGO": django, "WITHOUT": without, "MYSQL": "1" if mysql else ""},
         rm=True,
         forcerm=True,
     )

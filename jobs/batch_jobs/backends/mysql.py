@@ -15,8 +15,10 @@ import hashlib
 import math
 import os
 import socket
+import weakref
 
 from django.db import DatabaseError, OperationalError, connections
+from django.db.backends.signals import connection_created
 from django.db.models import F
 
 from batch_jobs.backends import base
@@ -102,10 +104,34 @@ class NamedLock:
             cursor.execute("SELECT RELEASE_LOCK(%s)", [self.name])
 
 
+#: Driver connection -> its session's thread id on the server, read while the connection is
+#: idle: mysqlclient refuses any call on a connection another thread is using, which is when
+#: ``cancel()`` needs it.
+_THREAD_IDS = weakref.WeakKeyDictionary()
+
+
+def _remember_thread_id(raw):
+    with contextlib.suppress(Exception):
+        _THREAD_IDS[raw] = raw.thread_id()
+
+
+def _connected(sender, connection, **kwargs):
+    if connection.vendor == "mysql":
+        _remember_thread_id(connection.connection)
+
+
+connection_created.connect(_connected, dispatch_uid="batch_jobs.backends.mysql")
+
+
 class DatabaseBackend(base.DatabaseBackend):
     degraded = ()
     separate_control_connection = True
     has_health = True
+
+    def __init__(self, connection):
+        super().__init__(connection)
+        if connection.connection is not None:  # connected before this module was imported
+            _remember_thread_id(connection.connection)
 
     # -- errors -----------------------------------------------------------------------------
 
@@ -167,9 +193,10 @@ class DatabaseBackend(base.DatabaseBackend):
         if not rows:
             return 0
         with connection.cursor() as cursor:
-            # Neither statement commits: a temporary table is the session's own.
+            # CREATE TEMPORARY TABLE does not commit the open transaction; TRUNCATE would (a
+            # dry run's batch half committed), so DELETE empties the table.
             cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ({typed})")
-            cursor.execute(f"TRUNCATE TABLE {staging}")
+            cursor.execute(f"DELETE FROM {staging}")
             cursor.executemany(insert, rows)
             cursor.execute(
                 f"UPDATE {qn(meta.db_table)} AS t JOIN {staging} AS v "
@@ -267,10 +294,10 @@ class DatabaseBackend(base.DatabaseBackend):
         """mysqlclient waits for a statement in C: ``KILL QUERY`` it from a second, short
         connection, when the session runs one (an idle session is left alone)."""
         raw = self.connection.connection
-        if raw is None:
+        thread = _THREAD_IDS.get(raw) if raw is not None else None
+        if thread is None:
             return
         with contextlib.suppress(Exception):
-            thread = raw.thread_id()
             params = self.connection.get_connection_params()
             params["connect_timeout"] = 5
             other = self.connection.Database.connect(**params)

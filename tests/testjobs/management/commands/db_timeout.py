@@ -1,4 +1,5 @@
-"""Hit a real statement or lock timeout in PostgreSQL, or wait on a lock without one."""
+"""Hit a real statement or lock timeout in PostgreSQL, or wait on a lock without one; on
+MariaDB, the statement timeout and the minute's sleep."""
 
 from django.db import connection, transaction
 
@@ -16,6 +17,8 @@ class Command(JobCommand):
         parser.add_argument("kind", choices=["statement", "lock", "wait", "sleep"])
 
     def handle(self, *args, **options):
+        if connection.vendor == "mysql":
+            return self.on_mariadb(options["kind"])
         with transaction.atomic(), connection.cursor() as cursor:
             if options["kind"] == "statement":
                 cursor.execute("SET LOCAL statement_timeout = '50ms'")
@@ -27,3 +30,12 @@ class Command(JobCommand):
                 cursor.execute("SELECT pg_sleep(60)")
             else:
                 cursor.execute("SELECT count(*) FROM testjobs_item")
+
+    def on_mariadb(self, kind):
+        with transaction.atomic(), connection.cursor() as cursor:
+            if kind == "statement":
+                cursor.execute("SET STATEMENT max_statement_time = 0.05 FOR SELECT SLEEP(2)")
+            elif kind == "sleep":
+                cursor.execute("SELECT SLEEP(60)")
+            else:
+                raise NotImplementedError(f"{kind} on MariaDB: see tests/framework/test_mysql.py")

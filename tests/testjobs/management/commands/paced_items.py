@@ -1,5 +1,6 @@
 """Walk items, spending a set time per row: rows of batch "slow" cost more. With --in-sql the
-time is spent in PostgreSQL (pg_sleep), where --statement-timeout can cut it."""
+time is spent in the database (PostgreSQL's pg_sleep, MariaDB's SLEEP), where
+--statement-timeout can cut it (statement_timeout, max_statement_time)."""
 
 import functools
 import time
@@ -20,7 +21,9 @@ class Command(JobCommand):
         parser.add_argument("--fast", type=float, default=0.0002, help="Seconds per row.")
         parser.add_argument("--slow", type=float, default=0.002, help="Per 'slow' row.")
         parser.add_argument("--in-sql", action="store_true", help="Spend it in pg_sleep.")
-        parser.add_argument("--statement-timeout", help="SET LOCAL statement_timeout.")
+        parser.add_argument(
+            "--statement-timeout", help="SET LOCAL statement_timeout (MariaDB: NNNms only)."
+        )
 
     def handle(self, *args, **options):
         self.run_batches(
@@ -29,6 +32,26 @@ class Command(JobCommand):
 
     def process(self, options, batch):
         seconds = sum(options["slow"] if b == "slow" else options["fast"] for _, b in batch.rows)
+        if connection.vendor == "mysql":
+            self.sleep_in_mariadb(options, seconds)
+        else:
+            self.sleep_in_postgresql(options, seconds)
+        self.counters["rows"] += len(batch)
+
+    def sleep_in_mariadb(self, options, seconds):
+        timeout = options["statement_timeout"]
+        with connection.cursor() as cursor:
+            if options["in_sql"] and timeout:
+                limit = float(timeout.removesuffix("ms")) / 1000
+                cursor.execute(
+                    f"SET STATEMENT max_statement_time = {limit:f} FOR SELECT SLEEP(%s)", [seconds]
+                )
+            elif options["in_sql"]:
+                cursor.execute("SELECT SLEEP(%s)", [seconds])
+            else:
+                time.sleep(seconds)
+
+    def sleep_in_postgresql(self, options, seconds):
         with connection.cursor() as cursor:
             if options["statement_timeout"]:
                 cursor.execute(
@@ -39,4 +62,3 @@ class Command(JobCommand):
                 cursor.execute("SELECT pg_sleep(%s)", [seconds])
             else:
                 time.sleep(seconds)
-        self.counters["rows"] += len(batch)
