@@ -8,9 +8,9 @@ mysqlclient builds with), its ``INSTALLED_APPS`` and ``migrate``,
 its job and its test (docs/how-to/testing.md), ``job --list`` and the dry run, and a line of
 ``jobctl render crontab`` run as written by ``sh -c`` from another directory. Then
 docs/tutorial/deploy.md (its Dockerfile, the two-stage one on MariaDB, ``.dockerignore``
-and ``DATABASE_URL`` settings) builds the project's image, and the same runs go through it. Both ways check exit
-65 from the job's ``CommandError`` with one line, a second concurrent run exiting 75 while the
-first holds the lock (two processes), and the run records.
+and ``DATABASE_URL`` settings) builds the project's image, and the same runs go through it.
+Both ways check exit 65 from the job's ``CommandError`` with one line, a second concurrent
+run exiting 75 while the first holds the lock (two processes), and the run records.
 
 The code blocks are taken from those pages, so the docs and this test cannot drift.
 """
