@@ -121,9 +121,9 @@ def db(server, maria_image):
     return database
 
 
-def start_walk(runner, after, *args, **kwargs):
+def start_walk(runner, throttle, after, **kwargs):
     """Start a normalize_emails walk in the image; return ``after`` seconds into it."""
-    container = runner.start(*NORMALIZE, *args, test_jobs=False, **kwargs)
+    container = runner.start(*WALK, "--throttle", str(throttle), test_jobs=False, **kwargs)
     wait_for_log(container, '"event": "start"')
     time.sleep(after)
     return container
@@ -170,7 +170,7 @@ def test_two_runs_at_once_in_two_containers_one_exits_75(maria_image, db, report
 @pytest.mark.parametrize("point", range(cases(full=3, sample=0)))
 def test_sigkill_mid_walk_then_a_rerun_loses_and_doubles_nothing(maria_image, db, report, point):
     original = db.emails()
-    container = start_walk(maria_image, rng(f"maria-sigkill{point}").uniform(0.2, 1.8))
+    container = start_walk(maria_image, 0.1, rng(f"maria-sigkill{point}").uniform(0.2, 1.8))
     signal_unless_done(container, "SIGKILL")
     result = finish(container)
     broken = db.half_applied(original)
@@ -237,7 +237,7 @@ def test_a_lagging_replica_holds_a_max_lag_walk_until_it_catches_up(
         mariadb.query(replica, "STOP REPLICA; CHANGE MASTER TO MASTER_DELAY = 3600; START REPLICA")
         env = {"JOB_REPLICA_DATABASE_URLS": replica_url}
         walk = maria_image.start(
-            *WALK, "--batch-size", "50", "--throttle", "0.05", "--max-lag", "1",
+            "job", "normalize_emails", "--batch-size", "50", "--throttle", "0.1", "--max-lag", "1",
             "--max-health-wait", "120", env=env, test_jobs=False,
         )  # fmt: skip
         wait_for_log(walk, '"event": "throttled"')
@@ -286,7 +286,7 @@ def test_server_stopped_mid_run_exits_75_and_the_rerun_resumes(image, docker_net
         db.reset()
         original = db.emails()
         env = {"JOB_DB_WAIT_SECONDS": "2", "JOB_DB_TIMEOUT": "3"}
-        walk = start_walk(runner, 1.0, env=env)
+        walk = start_walk(runner, 0.3, 1.0, env=env)
         server = container.get_wrapped_container()
         server.stop(timeout=20)
         result = finish(walk)
