@@ -95,6 +95,13 @@ def test_malformed_database_url_is_78_and_never_shows_the_password(job_image, re
     assert "S3cr3t" not in result.stderr + result.stdout
 
 
+def test_a_malformed_replica_url_is_78_naming_the_variable(job_image, report):
+    urls = "mysql://u:S3cr3t@replica:3306/jobs,mysql:/u:S3cr3t@h"
+    result = job_image.run("job", "cleanup_tokens", env={"JOB_REPLICA_DATABASE_URLS": urls})
+    assert_config_error(result, report)
+    assert "JOB_REPLICA_DATABASE_URLS is malformed" in result.stderr
+
+
 def test_wrong_password_is_78_at_once(job_image, report):
     url = job_image.database_url.replace("test-password", "wrong-Pa55")
     result = job_image.run("job", "cleanup_tokens", env={"DATABASE_URL": url})

@@ -3,10 +3,11 @@ MariaDB server from Debian's package (tests/support/mariadb) on the test network
 
 The same faults as on PostgreSQL (test_faults.py, tests/topologies): two runs at once in two
 containers, SIGKILL mid-walk and a rerun, four shards as four containers, a lagging replica
-under ``--max-lag``, and the server stopped mid-run. The host has no MySQL driver, so every
-check reads the database through the server's own client (``query``), row by row against
-what an uninterrupted run leaves. `make test` runs the lock's row; `make reliability`
-(RELIABILITY=full) runs them all.
+under ``--max-lag``, the server stopped mid-run, and the exit codes of a server that refuses
+the job or is not there. The host has no MySQL driver, so every check reads the database
+through the server's own client (``query``), row by row against what an uninterrupted run
+leaves. `make test` runs the lock's row and the exit codes; `make
+reliability` (RELIABILITY=full) runs them all.
 """
 
 import json
@@ -164,6 +165,27 @@ def test_two_runs_at_once_in_two_containers_one_exits_75(maria_image, db, report
         ["succeeded", "blocked"],
         ["blocked", "succeeded"],
     )
+
+
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [("access denied", 78), ("unknown database", 78), ("server unreachable", 69)],
+)
+def test_the_exit_code_contract_at_start(maria_image, server, report, fault, code):
+    """What waiting cannot fix is 78 at once, a server not there 69 after the wait; one line,
+    never the password."""
+    url = {
+        "access denied": server[1].replace(mariadb.PASSWORD, "wrong-Pa55"),
+        "unknown database": server[1].rsplit("/", 1)[0] + "/no_such_database",
+        "server unreachable": "mysql://jobs:wrong-Pa55@nowhere.invalid:3306/jobs",
+    }[fault]
+    env = {"DATABASE_URL": url, "JOB_DB_WAIT_SECONDS": "1"}
+    result = maria_image.run("job", "cleanup_tokens", env=env, test_jobs=False)
+    leaked = "wrong-Pa55" in result.stdout + result.stderr
+    report.add(f"MariaDB: {fault} at start", result.exit_code, {code}, lost=int(leaked))
+    assert result.exit_code == code, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not leaked
 
 
 @full_only
