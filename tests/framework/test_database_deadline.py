@@ -8,7 +8,7 @@ from django.db import OperationalError
 
 from batch_jobs.models import JobCheckpoint, JobRun
 from batch_jobs.testing import run_job
-from tests.support.locks import lock_is_free, unlock
+from tests.support.locks import lock_is_free, unlock, waited_on
 from tests.support.waits import wait_for
 from tests.testjobs.models import Item
 
@@ -33,7 +33,7 @@ def test_statement_and_lock_timeouts_are_temporary_failures(kind, other_session)
 # The lock lives on a connection apart from the job's, whether the framework opens it (None)
 # or the project names one: cut, it frees the lock at once, although the job's own backend is
 # still stuck in its statement.
-@pytest.mark.postgresql
+@pytest.mark.server
 @pytest.mark.parametrize("control", [None, "job_control"])
 def test_a_statement_with_no_answer_ends_the_run_with_75(settings, table_locked, control):
     settings.JOB_CONTROL_DATABASE = control
@@ -53,7 +53,7 @@ def items():
     Item.objects.bulk_create(Item(name=f"item-{i}") for i in range(30))
 
 
-@pytest.mark.postgresql
+@pytest.mark.server
 def test_a_batch_with_no_answer_rolls_back_and_the_rerun_completes(settings, items, table_locked):
     settings.JOB_DB_TIMEOUT = 0.5
     assert isinstance(run_job("upper_items", batch_size=10).exception, OperationalError)
@@ -71,17 +71,11 @@ def test_a_batch_with_no_answer_rolls_back_and_the_rerun_completes(settings, ite
 
 def unlock_once_waited_on(session):
     """End ``session``'s lock on testjobs_item once another session waits for it."""
-    wait_for(
-        lambda: session.execute(
-            "SELECT count(*) FROM pg_locks"
-            " WHERE NOT granted AND relation = 'testjobs_item'::regclass"
-        ).fetchone()[0],
-        "the job to wait on the table's lock",
-    )
+    wait_for(lambda: waited_on(session), "the job to wait on the table's lock")
     unlock(session)
 
 
-@pytest.mark.postgresql
+@pytest.mark.server
 def test_db_timeout_zero_waits_for_the_answer(settings, table_locked):
     settings.JOB_DB_TIMEOUT = 0
     threading.Thread(target=unlock_once_waited_on, args=[table_locked], daemon=True).start()

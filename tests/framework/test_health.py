@@ -67,11 +67,12 @@ def test_too_long_a_wait_exits_75_keeping_the_checkpoint(items, monkeypatch):
     assert record.walk["health_waits"] == 1 and record.walk["health_wait_s"] >= 1
 
 
-@pytest.mark.postgresql
+@pytest.mark.server
 def test_max_active_waits_while_other_backends_are_busy(items, caplog):
     def sleep():
         with open_session(connection) as session:
-            session.execute("SELECT pg_sleep(1.5)")
+            sleep = "SELECT SLEEP(1.5)" if connection.vendor == "mysql" else "SELECT pg_sleep(1.5)"
+            session.execute(sleep)
 
     sleepers = [threading.Thread(target=sleep) for _ in range(2)]
     for sleeper in sleepers:

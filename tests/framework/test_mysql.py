@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from app.store.models import DailyStat
 from batch_jobs import update_rows
 from batch_jobs.backends import backend_for, base
-from batch_jobs.backends.mysql import LOCK_NAME_LENGTH, lock_name
+from batch_jobs.backends.mysql import LOCK_NAME_LENGTH, error_number, lock_name
 from batch_jobs.exitcodes import ExitCode
 from batch_jobs.framework.outcome import outcome_of
 from batch_jobs.models import JobRun
@@ -30,6 +30,7 @@ from batch_jobs.testing import run_job
 from tests.support.locks import hold_lock, lock_is_free
 from tests.support.reliability import cases
 from tests.support.sessions import database_url, open_session
+from tests.support.waits import wait_for
 from tests.testjobs.models import Item
 
 pytestmark = [pytest.mark.mysql, pytest.mark.django_db(transaction=True, databases="__all__")]
@@ -210,6 +211,40 @@ def test_a_lock_wait_timeout_is_a_timeout_and_75(other_session):
     assert outcome_of(raised.value).exit_code == ExitCode.TEMPORARY
 
 
+LOCK_WAITS = "SELECT count(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'"
+
+
+def test_a_deadlock_is_75(other_session):
+    first, second = Item.objects.bulk_create([Item(name="first"), Item(name="second")])
+    update = "UPDATE testjobs_item SET name = 'changed' WHERE id = %s"
+    other_errors = []
+
+    def other_takes_the_first():
+        try:
+            other_session.execute(update, [first.pk])  # waits for this test's session
+        except Exception as exc:
+            other_errors.append(exc)
+
+    other_session.execute("BEGIN")
+    other_session.execute(update, [second.pk])
+    other = threading.Thread(target=other_takes_the_first)
+    mine = None
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(update, [first.pk])
+            other.start()
+            with open_session() as watcher:
+                wait_for(lambda: watcher.execute(LOCK_WAITS).fetchone()[0], "the other to wait")
+            cursor.execute(update, [second.pk])  # each waits for the other: InnoDB picks one
+    except OperationalError as exc:
+        mine = exc
+    other.join()
+    other_session.execute("ROLLBACK")
+    (victim,) = [e for e in [mine, *other_errors] if e is not None]
+    assert error_number(victim) == 1213, victim
+    assert outcome_of(victim).exit_code == ExitCode.TEMPORARY
+
+
 def test_a_statement_timeout_is_75_and_the_walk_retries_it():
     result = run_job("db_timeout", "statement")
     assert result.exit_code == 75
@@ -236,6 +271,23 @@ def test_a_read_only_session_is_78_saying_so():
     assert result.exit_code == ExitCode.CONFIG
     assert "Cannot execute statement in a READ ONLY transaction" in str(result.exception)
     assert "the database is read-only here" in str(result.exception)
+
+
+def test_a_missing_privilege_is_78_saying_which(other_session):
+    name = connection.settings_dict["NAME"]
+    other_session.execute("CREATE USER IF NOT EXISTS 'job_reader'@'%' IDENTIFIED BY 'reader'")
+    try:
+        try:
+            other_session.execute(f"GRANT SELECT ON `{name}`.* TO 'job_reader'@'%'")
+        except Exception as exc:  # a test image from before its user could grant
+            pytest.skip(f"the test user cannot grant: {exc}")
+        result = job("echo_args", "x", DATABASE_URL=with_url(user="job_reader", password="reader"))
+    finally:
+        other_session.execute("DROP USER 'job_reader'@'%'")
+    assert result.returncode == 78, result.stderr
+    assert "INSERT command denied" in result.stderr
+    assert "grant this database user SELECT, INSERT and UPDATE" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -271,6 +323,8 @@ def test_the_deadline_cuts_a_statement_that_gets_no_answer(settings):
     result = run_job("db_timeout", "sleep")
     assert result.exit_code == 75, result.stderr
     assert "no answer from the database within 1s (JOB_DB_TIMEOUT)" in str(result.exception)
+    # Cut, not waited for: the statement itself failed, as a lost connection.
+    assert error_number(result.exception) == 2013, repr(result.exception.__cause__)
 
 
 def test_a_stop_signal_kills_the_running_query_at_once():
@@ -279,22 +333,22 @@ def test_a_stop_signal_kills_the_running_query_at_once():
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": database_url(),
     }
-    process = subprocess.Popen(
-        [BIN / "job", "db_timeout", "sleep"],
-        env=environment,
-        cwd=ROOT,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    sleeping = "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(60)'"
+    with open_session() as session:
+        # A statement cut by an earlier test may still sleep on the server: not this one.
+        earlier = {row[0] for row in session.execute(sleeping).fetchall()}
+        process = subprocess.Popen(
+            [BIN / "job", "db_timeout", "sleep"],
+            env=environment,
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     try:
         with open_session() as session:
             deadline = time.monotonic() + 30
             while process.poll() is None and time.monotonic() < deadline:
-                busy = session.execute(
-                    "SELECT count(*) FROM information_schema.PROCESSLIST "
-                    "WHERE INFO = 'SELECT SLEEP(60)'"
-                ).fetchone()[0]
-                if busy:
+                if {row[0] for row in session.execute(sleeping).fetchall()} - earlier:
                     break
                 time.sleep(0.1)
         assert process.poll() is None

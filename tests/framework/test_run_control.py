@@ -51,7 +51,7 @@ def fast_polls(settings):
     settings.JOB_PROGRESS_INTERVAL = 0  # look for requests at every batch boundary
 
 
-@pytest.mark.postgresql  # a second writer while the walk writes: SQLite has one at a time
+@pytest.mark.server  # a second writer while the walk writes: SQLite has one at a time
 def test_stop_ends_the_run_at_a_batch_boundary_with_exit_3():
     asker = while_running("slow_batches", lambda pk: jobctl("stop", str(pk), "--by", "alice"))
     result = run_job("slow_batches", batches=40, size=3, sleep=0.1)
@@ -67,7 +67,7 @@ def test_stop_ends_the_run_at_a_batch_boundary_with_exit_3():
     assert request.handled_at is not None
 
 
-@pytest.mark.postgresql  # a second writer while the walk writes: SQLite has one at a time
+@pytest.mark.server  # a second writer while the walk writes: SQLite has one at a time
 def test_pause_stops_the_walk_later_runs_do_nothing_and_resume_goes_on():
     Item.objects.bulk_create(Item(name=f"item-{i}") for i in range(200))
     asker = while_running("upper_items", lambda pk: jobctl("pause", "upper_items", "--by", "bob"))

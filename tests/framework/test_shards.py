@@ -71,7 +71,7 @@ def test_a_finished_shard_waits_for_the_others_and_restart_reopens_it():
     assert Item.objects.filter(name="AGAIN").count() == 500
 
 
-@pytest.mark.postgresql  # four writers at once: SQLite has one at a time
+@pytest.mark.server  # four writers at once: SQLite has one at a time
 def test_shards_run_at_once_each_under_its_own_lock():
     total = items_with_a_skewed_key_space()
     url = database_url()

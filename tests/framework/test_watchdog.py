@@ -19,7 +19,7 @@ def count_items():
         return cursor.fetchone()[0]
 
 
-@pytest.mark.postgresql
+@pytest.mark.server
 def test_a_nested_shorter_limit_cuts_a_statement_the_outer_one_would_wait_for(table_locked):
     limits = [300]  # as lifecycle's runs in progress give it: the innermost run's deadline
     with WATCHDOG.watching(lambda: limits[-1]):
@@ -53,7 +53,7 @@ class Outer(JobCommand):
         call_command(Inner())
 
 
-@pytest.mark.postgresql
+@pytest.mark.server
 def test_a_job_run_by_another_job_has_its_own_deadline_and_the_outer_run_as_parent(
     table_locked,
 ):

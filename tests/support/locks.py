@@ -56,6 +56,26 @@ def lock_is_free(conn, key, timeout=10):
 
 def unlock(session):
     """End ``session``'s transaction, and with it the locks it holds (a psycopg 3 connection
-    or a ``tests.support.sessions.Session``)."""
+    or a ``tests.support.sessions.Session``; on MariaDB, its LOCK TABLES too)."""
+    if _is_mysql(session):
+        session.execute("UNLOCK TABLES")
+        session.execute("ROLLBACK")
+        return
     if session.info.transaction_status != IDLE:
         session.execute("ROLLBACK")
+
+
+def waited_on(session):
+    """How many sessions wait for a lock on testjobs_item (PostgreSQL's ``pg_locks``, MariaDB's
+    metadata lock waits), as ``session`` sees them."""
+    if _is_mysql(session):
+        sql = (
+            "SELECT count(*) FROM information_schema.PROCESSLIST "
+            "WHERE STATE LIKE 'Waiting for table metadata lock%%'"
+        )
+    else:
+        sql = (
+            "SELECT count(*) FROM pg_locks"
+            " WHERE NOT granted AND relation = 'testjobs_item'::regclass"
+        )
+    return session.execute(sql).fetchone()[0]

@@ -16,6 +16,7 @@ import math
 import os
 import socket
 import weakref
+from typing import NamedTuple
 
 from django.db import DatabaseError, OperationalError, connections
 from django.db.backends.signals import connection_created
@@ -104,20 +105,25 @@ class NamedLock:
             cursor.execute("SELECT RELEASE_LOCK(%s)", [self.name])
 
 
-#: Driver connection -> its session's thread id on the server, read while the connection is
-#: idle: mysqlclient refuses any call on a connection another thread is using, which is when
-#: ``cancel()`` needs it.
-_THREAD_IDS = weakref.WeakKeyDictionary()
+#: Driver connection -> its session's thread id on the server and its socket's descriptor,
+#: read while the connection is idle: mysqlclient refuses any call on a connection that
+#: another thread is using, which is when ``cancel()`` and ``cut()`` need them.
+_SESSIONS = weakref.WeakKeyDictionary()
 
 
-def _remember_thread_id(raw):
+class _Session(NamedTuple):
+    thread_id: int
+    descriptor: int
+
+
+def _remember(raw):
     with contextlib.suppress(Exception):
-        _THREAD_IDS[raw] = raw.thread_id()
+        _SESSIONS[raw] = _Session(raw.thread_id(), raw.fileno())
 
 
 def _connected(sender, connection, **kwargs):
     if connection.vendor == "mysql":
-        _remember_thread_id(connection.connection)
+        _remember(connection.connection)
 
 
 connection_created.connect(_connected, dispatch_uid="batch_jobs.backends.mysql")
@@ -131,7 +137,7 @@ class DatabaseBackend(base.DatabaseBackend):
     def __init__(self, connection):
         super().__init__(connection)
         if connection.connection is not None:  # connected before this module was imported
-            _remember_thread_id(connection.connection)
+            _remember(connection.connection)
 
     # -- errors -----------------------------------------------------------------------------
 
@@ -139,7 +145,8 @@ class DatabaseBackend(base.DatabaseBackend):
         """mysqlclient raises ``OperationalError`` for most server errors, an unknown column
         as well as a lost connection: only the numbers above are worth retrying."""
         number = error_number(exc)
-        return number is not None and number not in TRANSIENT_ERRORS and number not in CLIENT_ERRORS
+        # 0: no number at all (mysqlclient's InterfaceError on a connection already closed).
+        return bool(number) and number not in TRANSIENT_ERRORS and number not in CLIENT_ERRORS
 
     def timed_out(self, exc):
         if not isinstance(exc, OperationalError | self.connection.Database.OperationalError):
@@ -261,28 +268,36 @@ class DatabaseBackend(base.DatabaseBackend):
         return max(lags, default=0.0)
 
     def active_backends(self):
-        """``Threads_running``, this session's own thread left out: pt-online-schema-change's
-        ``--max-load``."""
+        """``Threads_running`` (pt-online-schema-change's ``--max-load``), less this session's
+        own thread and the primary's binlog dump threads, one per replica, which count as
+        running while they wait for the next event (seen with the PROCESS privilege; without
+        it, they stay counted)."""
         with self.connection.cursor() as cursor:
             cursor.execute("SHOW GLOBAL STATUS LIKE 'Threads_running'")
             row = cursor.fetchone()
-        return max(int(row[1]) - 1, 0) if row else 0
+            cursor.execute(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                "WHERE COMMAND LIKE 'Binlog Dump%%'"
+            )
+            dumps = cursor.fetchone()[0]
+        return max(int(row[1]) - 1 - dumps, 0) if row else 0
 
     # -- the client-side deadline -----------------------------------------------------------
 
     def cut(self):
-        """Shut down the connection's socket (mysqlclient's ``fileno()``).
+        """Shut down the connection's socket (its descriptor remembered while it was idle).
 
         ``shutdown`` (not ``close``) leaves the descriptor to the client library, so no other
         file can take its number while the library still holds it; its next read or write
         fails at once (CR_SERVER_LOST, 2013).
         """
         raw = self.connection.connection
-        if raw is None:
-            return False
+        session = _SESSIONS.get(raw) if raw is not None else None
+        if session is None or not getattr(raw, "open", False):
+            return False  # never connected, or closed already: its number may be another's
         try:
-            descriptor = os.dup(raw.fileno())
-        except Exception:  # closed already
+            descriptor = os.dup(session.descriptor)
+        except OSError:
             return False
         with socket.socket(fileno=descriptor) as sock, contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
@@ -294,9 +309,10 @@ class DatabaseBackend(base.DatabaseBackend):
         """mysqlclient waits for a statement in C: ``KILL QUERY`` it from a second, short
         connection, when the session runs one (an idle session is left alone)."""
         raw = self.connection.connection
-        thread = _THREAD_IDS.get(raw) if raw is not None else None
-        if thread is None:
+        session = _SESSIONS.get(raw) if raw is not None else None
+        if session is None:
             return
+        thread = session.thread_id
         with contextlib.suppress(Exception):
             params = self.connection.get_connection_params()
             params["connect_timeout"] = 5

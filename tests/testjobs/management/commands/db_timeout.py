@@ -1,5 +1,5 @@
 """Hit a real statement or lock timeout in PostgreSQL, or wait on a lock without one; on
-MariaDB, the statement timeout and the minute's sleep."""
+MariaDB, the statement timeout, the wait and the minute's sleep."""
 
 from django.db import connection, transaction
 
@@ -37,5 +37,7 @@ class Command(JobCommand):
                 cursor.execute("SET STATEMENT max_statement_time = 0.05 FOR SELECT SLEEP(2)")
             elif kind == "sleep":
                 cursor.execute("SELECT SLEEP(60)")
+            elif kind == "wait":
+                cursor.execute("SELECT count(*) FROM testjobs_item")
             else:
                 raise NotImplementedError(f"{kind} on MariaDB: see tests/framework/test_mysql.py")
