@@ -17,15 +17,24 @@ ENV UV_PROJECT_ENVIRONMENT=/opt/venv \
     UV_NO_CACHE=1 \
     PIP_NO_CACHE_DIR=1
 RUN python -m pip install --quiet "uv==${UV_VERSION}"
+# mysqlclient (the mysql extra) builds from source against MariaDB's client library; the
+# compiler and headers stay in this stage, the runtime gets the library alone (libmariadb3).
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      gcc libc6-dev pkg-config libmariadb-dev \
+ && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
 # Dependencies first, so that a code change does not reinstall them. The "example" group is
-# what the example project needs beyond the framework (django-environ, psycopg's binary).
+# what the example project needs beyond the framework (django-environ, psycopg's binary);
+# the "mysql" extra brings mysqlclient, so that a mysql:// DATABASE_URL works in the same image.
 COPY pyproject.toml uv.lock ./
-RUN uv sync --locked --no-dev --group example --no-install-project --python "$(command -v python3)"
+RUN uv sync --locked --no-dev --group example --extra mysql --no-install-project \
+      --python "$(command -v python3)"
 COPY README.md ./
 COPY jobs ./jobs
-RUN uv sync --locked --no-dev --group example --no-editable --python "$(command -v python3)"
+RUN uv sync --locked --no-dev --group example --extra mysql --no-editable \
+      --python "$(command -v python3)"
 # The project itself is not installed: it lives in /srv, on PYTHONPATH, compiled here because
 # the runtime's root filesystem is read-only.
 COPY manage.py /srv/
@@ -37,8 +46,9 @@ RUN cd /srv && /opt/venv/bin/python manage.py collectstatic --noinput --verbosit
 # --- runtime: the virtualenv, tini and an unprivileged user ------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 
+# libmariadb3: the client library mysqlclient was built against (MariaDB and MySQL servers).
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tini \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tini libmariadb3 \
  && rm -rf /var/lib/apt/lists/*
 
 # A fixed numeric user, so that Kubernetes' runAsNonRoot can verify it without a passwd lookup.
@@ -58,8 +68,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=app.settings \
     DJANGO_REQUIRE_DATABASE_URL=1
 
-# Smoke test: the project loads and its checks pass (no database is needed for `check`).
-RUN DATABASE_URL=postgres://build@localhost/build job check >/dev/null
+# Smoke test: the project loads and its checks pass (no database is needed for `check`), and
+# Django's MySQL backend loads mysqlclient on the runtime's libmariadb3 (its checks would need
+# a server: they read its version).
+RUN DATABASE_URL=postgres://build@localhost/build job check >/dev/null \
+ && python -c "import MySQLdb, django.db.backends.mysql.base"
 
 USER ${APP_UID}:${APP_UID}
 WORKDIR /tmp

@@ -200,9 +200,16 @@ class Env(environ.Env):
         if default is self.NOTSET and var not in self.ENVIRON:
             raise ImproperlyConfigured(
                 f"{var} is not set; give it (or {var}_FILE) as "
-                "postgres://USER:PASSWORD@HOST:5432/NAME"
+                "postgres://USER:PASSWORD@HOST:5432/NAME or mysql://USER:PASSWORD@HOST:3306/NAME"
             )
-        raw = self.str(var, default=default)
+        return self.parsed_database_url(var, self.str(var, default=default))
+
+    def database_urls(self, var):
+        """``var`` as comma-separated database URLs (none when unset), each parsed as
+        :meth:`database_url` parses one."""
+        return [self.parsed_database_url(var, raw) for raw in self.list(var, default=[])]
+
+    def parsed_database_url(self, var, raw):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # we raise our own, clearer error below
@@ -212,7 +219,8 @@ class Env(environ.Env):
         if "://" not in raw or not config.get("ENGINE") or not config.get("NAME"):
             raise ImproperlyConfigured(
                 f"{var} is malformed ({redact_text(raw)}); expected "
-                "postgres://USER:PASSWORD@HOST:5432/NAME or sqlite:////path/to/file"
+                "postgres://USER:PASSWORD@HOST:5432/NAME, mysql://USER:PASSWORD@HOST:3306/NAME "
+                "or sqlite:////path/to/file"
             )
         return config
 

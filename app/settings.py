@@ -139,35 +139,56 @@ if env.bool("DJANGO_REQUIRE_DATABASE_URL", default=False) and env.bool(
     _default_db_url = env.NOTSET
 else:
     _default_db_url = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
-DATABASES = {"default": env.database_url("DATABASE_URL", default=_default_db_url)}
-DATABASES["default"].setdefault("OPTIONS", {})
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Name the connections so that pg_stat_activity shows who holds them, and bound each
-    # connection attempt: the runner retries (JOB_DB_WAIT_SECONDS) rather than hang.
-    DATABASES["default"]["OPTIONS"].setdefault(
-        "application_name", env.str("JOB_APPLICATION_NAME", default="django-jobs")
-    )
-    DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
-    if not DATABASES["default"]["OPTIONS"].get("server_side_binding"):
-        # Django binds parameters client-side, so no statement is ever prepared; but psycopg
-        # still counts the last 100 query texts, literals included. For a batch job writing
-        # 5,000-row statements that holds megabytes for nothing.
-        DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", None)
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
-    # MariaDB or MySQL: four bytes per character (Django's default, utf8, is MySQL's
-    # three-byte utf8mb3), and each connection attempt bounded as on PostgreSQL.
-    DATABASES["default"]["OPTIONS"].setdefault("charset", "utf8mb4")
-    DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+
+
+def _tuned(database):
+    """``database`` with the per-vendor options a batch job wants (the URL's own query
+    string, e.g. ``?connect_timeout=10``, wins over each of them)."""
+    options = database.setdefault("OPTIONS", {})
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        # Name the connections so that pg_stat_activity shows who holds them, and bound each
+        # connection attempt: the runner retries (JOB_DB_WAIT_SECONDS) rather than hang.
+        options.setdefault(
+            "application_name", env.str("JOB_APPLICATION_NAME", default="django-jobs")
+        )
+        options.setdefault("connect_timeout", 5)
+        if not options.get("server_side_binding"):
+            # Django binds parameters client-side, so no statement is ever prepared; but
+            # psycopg still counts the last 100 query texts, literals included. For a batch job
+            # writing 5,000-row statements that holds megabytes for nothing.
+            options.setdefault("prepare_threshold", None)
+    elif database["ENGINE"] == "django.db.backends.mysql":
+        # MariaDB and MySQL through mysqlclient, as Django's notes recommend:
+        # https://docs.djangoproject.com/en/5.2/ref/databases/#mysql-notes
+        # utf8mb4 (MySQL's "utf8" holds no emoji); READ COMMITTED, which Django defaults to
+        # and recommends over InnoDB's REPEATABLE READ (no gap locks on a batch's ranges); a
+        # bounded connection attempt, as on PostgreSQL. Strict mode is the servers' default
+        # (MariaDB 10.2.4+, MySQL 5.7+); `manage.py check` warns (mysql.W002) when it is off.
+        options.setdefault("charset", "utf8mb4")
+        options.setdefault("isolation_level", "read committed")
+        options.setdefault("connect_timeout", 5)
+    return database
+
+
+DATABASES = {"default": _tuned(env.database_url("DATABASE_URL", default=_default_db_url))}
 
 # The control connection (overlap lock and run records) is "default" unless
-# JOB_CONTROL_DATABASE_URL is set: it must reach PostgreSQL directly, not through a
-# transaction-mode pooler (PgBouncer) that would drop the session advisory lock.
+# JOB_CONTROL_DATABASE_URL is set: it must reach the server directly, not through a
+# transaction-mode pooler (PgBouncer, ProxySQL) that would drop the session's lock.
 if env.str("JOB_CONTROL_DATABASE_URL", default=""):
     DATABASES["job_control"] = {
-        **env.database_url("JOB_CONTROL_DATABASE_URL", default=env.NOTSET),
+        **_tuned(env.database_url("JOB_CONTROL_DATABASE_URL", default=env.NOTSET)),
         "TEST": {"MIRROR": "default"},
     }
     JOB_CONTROL_DATABASE = "job_control"
+
+# Replicas of the default database whose lag --max-lag reads on each, on MariaDB and MySQL
+# (SHOW REPLICA STATUS; PostgreSQL reads its replicas' lag on the primary and needs none):
+# JOB_REPLICA_DATABASE_URLS, comma-separated, become the aliases replica_1, replica_2, ...
+JOB_REPLICA_DATABASES = []
+for _number, _replica in enumerate(env.database_urls("JOB_REPLICA_DATABASE_URLS"), start=1):
+    DATABASES[f"replica_{_number}"] = {**_tuned(_replica), "TEST": {"MIRROR": "default"}}
+    JOB_REPLICA_DATABASES.append(f"replica_{_number}")
 
 # ------------------------------------------------------------------------------
 # E-mail: the daily report (send_daily_report)

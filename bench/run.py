@@ -3,6 +3,7 @@
     make bench                      # N = 1,000,000 e-mails (and 10,000,000), 2,000,000 orders
     BENCH_SCALE=0.1 make bench      # a quick check at a tenth of every N
     BENCH_SUITES=drivers make bench # some suites only (comma-separated)
+    BENCH_SUITES=mariadb make bench # MariaDB (Debian's package), through the product image
 
 Prints one table and writes the same rows to bench/results/latest.json.
 """
@@ -24,7 +25,16 @@ from testcontainers.core.network import Network
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 SCALE = float(os.environ.get("BENCH_SCALE", "1.0"))
-SUITES = ["normalize_emails", "drivers", "daily_stats", "memory", "shards", "adaptive", "startup"]
+SUITES = [
+    "normalize_emails",
+    "drivers",
+    "daily_stats",
+    "memory",
+    "shards",
+    "adaptive",
+    "startup",
+    "mariadb",
+]
 CHOSEN = [s for s in os.environ.get("BENCH_SUITES", "").split(",") if s] or SUITES
 PG_IMAGE = os.environ.get("PG_IMAGE", "postgres:17")
 IMAGE = os.environ.get("BENCH_IMAGE", "django-jobs:bench")
@@ -234,12 +244,7 @@ class Bench:
             )
 
     def startup(self):
-        subprocess.run(
-            ["docker", "build", "-q", "-t", IMAGE, "."],
-            cwd=ROOT,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        build_image()
         self.sql("TRUNCATE store_authtoken")
         docker = [
             "docker",
@@ -284,6 +289,80 @@ class Bench:
             self.record(
                 "startup", variant, 1, timings[variant], rss, floor, f"median of {STARTUP_REPEATS}"
             )
+
+    def mariadb(self):
+        """normalize_emails on MariaDB (Debian's package, tests/support/mariadb): a set-based
+        UPDATE (the floor), the write alone as one UPDATE ... JOIN, bulk_update and our Python
+        path (update_rows), on the same data. The variants run in the product image, which has
+        mysqlclient (a clean host has no MySQL driver), with bench/ mounted; the data is made
+        by the server's own client."""
+        from tests.support import mariadb
+
+        n = scaled(1_000_000)
+        build_image()
+        with mariadb.server(self.network, alias="maria") as (server, _, url):
+            self.in_image(url, "job", "migrate", "-v0")
+            floor = None
+            for variant in ["floor", "floor_join", "bulk_update", "python_path", "set_path"]:
+                mariadb.query(server, maria_customers(n))
+                if variant == "floor_join":
+                    mariadb.query(server, MARIA_CHANGED)
+                started = time.perf_counter()
+                out = self.in_image(
+                    url, "python", "-m", "bench.variants", "normalize_emails", variant
+                )
+                wall = time.perf_counter() - started
+                result = json.loads(out.strip().splitlines()[-1])
+                seconds = result["seconds"]
+                floor = floor or seconds / n
+                note = f"{result['detail']}; {wall:.1f}s with the container's start"
+                self.record("mariadb", variant, n, seconds, result["rss_mb"], floor * n, note)
+            mariadb.query(server, "DROP TABLE IF EXISTS bench_new")
+
+    def in_image(self, url, *command):
+        """``command`` in the product image on the bench network, with bench/ mounted: its
+        stdout (it must succeed)."""
+        docker = [
+            "docker", "run", "--rm", "--network", self.network.name,
+            "-e", f"DATABASE_URL={url}", "-e", "JOB_LOG_LEVEL=WARNING",
+            "-v", f"{ROOT / 'bench'}:/srv/bench:ro", IMAGE, *command,
+        ]  # fmt: skip
+        done = subprocess.run(docker, capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"{' '.join(command)} failed in the image:\n{done.stderr}")
+        return done.stdout
+
+
+def maria_customers(n):
+    """n customers, every other one needing normalisation (MariaDB's sequence engine stands
+    for generate_series)."""
+    return (
+        "SET FOREIGN_KEY_CHECKS = 0; TRUNCATE store_customer; SET FOREIGN_KEY_CHECKS = 1; "
+        "TRUNCATE batch_jobs_checkpoint; TRUNCATE batch_jobs_shard_plan; "
+        "INSERT INTO store_customer (email, name) SELECT CASE WHEN seq % 2 = 1 "
+        "THEN CONCAT('  User', seq, '@Example.COM ') ELSE CONCAT('user', seq, '@example.com') "
+        f"END, '' FROM seq_1_to_{n}; ANALYZE TABLE store_customer"
+    )
+
+
+#: The changed rows' new values, for the UPDATE ... JOIN floor (compared as bytes: the
+#: default collation is case- and pad-blind).
+MARIA_CHANGED = (
+    "DROP TABLE IF EXISTS bench_new; "
+    "CREATE TABLE bench_new (id bigint PRIMARY KEY, email varchar(254) NOT NULL) "
+    "SELECT id, LOWER(TRIM(email)) AS email FROM store_customer "
+    "WHERE BINARY email <> BINARY LOWER(TRIM(email))"
+)
+
+
+def build_image():
+    """The product image (IMAGE), as `make build` builds it."""
+    subprocess.run(
+        ["docker", "build", "-q", "-t", IMAGE, "."],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 HEADER = (

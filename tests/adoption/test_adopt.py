@@ -3,13 +3,14 @@
 Each cell of the matrix starts a plain ``python:3.13`` container with a virtualenv, makes a
 project with ``django-admin startproject mysite`` and ``startapp``, and follows
 docs/how-to/adopt.md literally from the project's directory: its install line for its
-database (the wheel standing for the distribution), its ``INSTALLED_APPS`` and ``migrate``,
+database (the wheel standing for the distribution; on MariaDB after the system packages
+mysqlclient builds with), its ``INSTALLED_APPS`` and ``migrate``,
 its job and its test (docs/how-to/testing.md), ``job --list`` and the dry run, and a line of
 ``jobctl render crontab`` run as written by ``sh -c`` from another directory. Then
-docs/tutorial/deploy.md (its Dockerfile, ``.dockerignore`` and ``DATABASE_URL``
-settings) builds the project's image, and the same runs go through it. Both ways check exit
-65 from the job's ``CommandError`` with one line, a second concurrent run exiting 75 while the
-first holds the lock (two processes), and the run records.
+docs/tutorial/deploy.md (its Dockerfile, the two-stage one on MariaDB, ``.dockerignore``
+and ``DATABASE_URL`` settings) builds the project's image, and the same runs go through it.
+Both ways check exit 65 from the job's ``CommandError`` with one line, a second concurrent
+run exiting 75 while the first holds the lock (two processes), and the run records.
 
 The code blocks are taken from those pages, so the docs and this test cannot drift.
 """
@@ -26,6 +27,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support import mariadb
 from tests.support.docker import ROOT, Result, client, create_database, finish
 
 pytestmark = pytest.mark.image
@@ -48,7 +50,7 @@ def code_blocks(text, language):
 
 
 ADOPT = page("how-to/adopt.md")
-INSTALL, MIGRATE, PACKAGES, RUN, RENDER = code_blocks(ADOPT, "sh")
+INSTALL, SYSTEM_PACKAGES, MIGRATE, PACKAGES, RUN, RENDER = code_blocks(ADOPT, "sh")
 (APPS, JOB_SOURCE) = code_blocks(ADOPT, "python")
 JOB_NAME = re.search(r"This one is `(\w+)`", ADOPT).group(1)
 JOB_PATH = re.search(r"in `(\w+/management/commands/\w+\.py)`", ADOPT).group(1)
@@ -58,7 +60,7 @@ TESTING = page("how-to/testing.md")
 TEST_PATH = re.search(r"tested in `(\w+/tests\.py)`", TESTING).group(1)
 (RUN_TESTS,) = code_blocks(TESTING, "sh")
 CONTAINER = page("tutorial/deploy.md")
-(DOCKERFILE,) = code_blocks(CONTAINER, "dockerfile")
+DOCKERFILE, MARIADB_DOCKERFILE = code_blocks(CONTAINER, "dockerfile")
 (DOCKERIGNORE,) = code_blocks(CONTAINER, "dockerignore")
 (DATABASE_SETTINGS,) = code_blocks(CONTAINER, "python")
 
@@ -76,11 +78,26 @@ DATABASES = {
 }
 """
 
+# The same on MariaDB, as a project on mysqlclient has them (Django's MySQL notes: utf8mb4).
+MARIADB_SETTINGS = """
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.mysql",
+        "NAME": os.environ["MYSQL_DATABASE"],
+        "USER": os.environ["MYSQL_USER"],
+        "PASSWORD": os.environ["MYSQL_PASSWORD"],
+        "HOST": os.environ["MYSQL_HOST"],
+        "PORT": "3306",
+        "OPTIONS": {"charset": "utf8mb4"},
+    }
+}
+"""
+
 
 @dataclasses.dataclass
 class Cell:
     django: str
-    database: str  # "sqlite" or "postgresql"
+    database: str  # "sqlite", "postgresql" or "mariadb"
     install: str  # what the docs' install line for it says in its comment
     app: str  # the project's app that gets the job
 
@@ -99,6 +116,7 @@ CELLS = {
     "django6.1-sqlite-no-extra": Cell("6.1", "sqlite", "SQLite", DOCS_APP),
     "django5.2-postgresql-psycopg2": Cell("5.2", "postgresql", "psycopg 2", DOCS_APP),
     "django6.1-postgresql-psycopg3": Cell("6.1", "postgresql", "psycopg 3", DOCS_APP),
+    "django6.1-mariadb-mysqlclient": Cell("6.1", "mariadb", "MariaDB or MySQL", DOCS_APP),
     "own-jobs-app": Cell("6.1", "postgresql", "psycopg 3", "jobs"),
 }
 
@@ -287,15 +305,37 @@ def check_the_job_runs(where, earlier):
     ]
 
 
+@pytest.fixture(scope="module")
+def maria(docker_network):
+    """A MariaDB server (Debian's package) for the MariaDB cell, reached as ``adoptmaria``."""
+    with mariadb.server(docker_network, alias="adoptmaria") as (container, *_):
+        yield container
+
+
+def create_mariadb_database(container, name):
+    """A fresh database ``name`` on the MariaDB cell's server; its URL for containers."""
+    mariadb.query(container, f"DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}`")
+    return f"mysql://{mariadb.USER}:{mariadb.PASSWORD}@adoptmaria:3306/{name}"
+
+
 @pytest.mark.parametrize("cell", list(CELLS.values()), ids=list(CELLS))
 def test_a_new_project_adopts_the_framework(
-    cell, wheel, pip_cache, tmp_path, postgres, docker_network
+    cell, wheel, pip_cache, tmp_path, postgres, docker_network, request
 ):
     work = tmp_path / "work"
     work.mkdir()
     project = work / "mysite"
     database = f"adopt_{re.sub(r'[^a-z0-9]', '_', cell.install.lower())}_{cell.app}"
     env = {}
+    if cell.database == "mariadb":
+        server = request.getfixturevalue("maria")
+        create_mariadb_database(server, database)
+        env = {
+            "MYSQL_HOST": "adoptmaria",
+            "MYSQL_USER": mariadb.USER,
+            "MYSQL_PASSWORD": mariadb.PASSWORD,
+            "MYSQL_DATABASE": database,
+        }
     if cell.database == "postgresql":
         create_database(postgres, database)
         env = {
@@ -314,6 +354,8 @@ def test_a_new_project_adopts_the_framework(
     if cell.database == "postgresql":
         url = create_database(postgres, f"{database}_image")[0]
         volumes = {}
+    elif cell.database == "mariadb":
+        url, volumes = create_mariadb_database(server, f"{database}_image"), {}
     else:
         data = tmp_path / "data"  # the SQLite file and its folder, writable by uid 10001
         data.mkdir(mode=0o777)
@@ -337,8 +379,13 @@ def adopt_in_a_virtualenv(cell, venv, project, wheel):
     settings = project / "mysite" / "settings.py"
     if cell.database == "postgresql":
         settings.write_text("import os\n" + settings.read_text() + POSTGRES_SETTINGS)
+    if cell.database == "mariadb":
+        settings.write_text("import os\n" + settings.read_text() + MARIADB_SETTINGS)
 
-    # Step 1: the docs' install line for this database.
+    # Step 1: the system packages mysqlclient builds with (as root), then the docs' install
+    # line for this database.
+    if cell.database == "mariadb":
+        venv.ok(SYSTEM_PACKAGES, workdir="/")
     venv.ok(cell.install_line(wheel))
     # Step 2 (with step 3's app): INSTALLED_APPS as the docs' block shows, then migrate.
     added = [x.strip() for x in APPS.splitlines() if x.strip().startswith('"')]
@@ -371,7 +418,9 @@ def containerize(cell, project, wheel):
     (project / "wheels").mkdir()
     (project / "wheels" / wheel.name).write_bytes(wheel.read_bytes())
     (project / "requirements.txt").write_text(cell.requirements(wheel))
-    (project / "Dockerfile").write_text(DOCKERFILE)
+    (project / "Dockerfile").write_text(
+        MARIADB_DOCKERFILE if cell.database == "mariadb" else DOCKERFILE
+    )
     (project / ".dockerignore").write_text(DOCKERIGNORE)
     (project / ".env").write_text("SECRET_KEY=not-for-the-image\n")
     settings = project / "mysite" / "settings.py"

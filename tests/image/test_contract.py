@@ -67,7 +67,8 @@ def test_missing_database_url_is_a_configuration_error(job_image, report):
     assert_config_error(result, report)
     assert result.stderr_lines == [
         "job: error: configuration error: DATABASE_URL is not set; give it (or "
-        "DATABASE_URL_FILE) as postgres://USER:PASSWORD@HOST:5432/NAME"
+        "DATABASE_URL_FILE) as postgres://USER:PASSWORD@HOST:5432/NAME or "
+        "mysql://USER:PASSWORD@HOST:3306/NAME"
     ]
 
 
@@ -92,6 +93,13 @@ def test_malformed_database_url_is_78_and_never_shows_the_password(job_image, re
     assert_config_error(result, report)
     assert "DATABASE_URL is malformed" in result.stderr
     assert "S3cr3t" not in result.stderr + result.stdout
+
+
+def test_a_malformed_replica_url_is_78_naming_the_variable(job_image, report):
+    urls = "mysql://u:S3cr3t@replica:3306/jobs,mysql:/u:S3cr3t@h"
+    result = job_image.run("job", "cleanup_tokens", env={"JOB_REPLICA_DATABASE_URLS": urls})
+    assert_config_error(result, report)
+    assert "JOB_REPLICA_DATABASE_URLS is malformed" in result.stderr
 
 
 def test_wrong_password_is_78_at_once(job_image, report):
