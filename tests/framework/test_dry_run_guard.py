@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from batch_jobs import JobCommand
-from batch_jobs.framework.dryrun import writes
+from batch_jobs.framework.dryrun import rolls_back, writes
 from batch_jobs.models import JobRun
 from batch_jobs.testing import run_job
 from tests.support.sessions import database_url
@@ -140,3 +140,26 @@ def test_reads_and_the_frameworks_own_tables_pass(sql):
 @given(st.text(max_size=200))
 def test_the_classifier_takes_any_text(sql):
     assert writes(sql) is None or isinstance(writes(sql), str)
+
+
+@pytest.mark.parametrize(
+    ("sql", "undone"),
+    [
+        ("UPDATE t SET a = 1", True),
+        ("CREATE TEMPORARY TABLE s (id int)", True),
+        ("DROP TEMPORARY TABLE IF EXISTS s", True),
+        ("TRUNCATE s", False),
+        ("ALTER TABLE t ADD COLUMN b int", False),
+        ("/* x */ DROP TABLE t", False),
+    ],
+)
+def test_what_a_rollback_undoes_where_ddl_commits(sql, undone):
+    assert rolls_back(sql) is undone
+
+
+def test_a_batch_in_a_dry_run_may_write_only_on_the_walks_own_database(items):
+    # The walk rolls back its batch on "default"; a write through another alias would commit.
+    result = run_job("careless_writer", after_walk=True, other_alias=True, dry_run=True)
+    assert result.exit_code == 78
+    assert "dry run refused UPDATE testjobs_item" in JobRun.objects.get().error
+    assert set(Item.objects.values_list("batch", flat=True)) == {""}

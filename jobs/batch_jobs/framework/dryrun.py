@@ -4,9 +4,12 @@ The framework gives a job ``--dry-run``; only the job's code can make it dry. A 
 command that never reads ``self.dry_run`` would do its real work under ``--dry-run``. So in a
 dry run of the framework's ``--dry-run``, until the job reads ``self.dry_run``, a statement
 that would change the database is refused before it runs: the run fails (78) with one line
-saying so, and nothing is written. What stays allowed: the batches of a walk (each is rolled
-back in a dry run), and the framework's own tables (the run record). A command that defines
-``--dry-run`` itself is trusted with it.
+saying so, and nothing is written. What stays allowed: the framework's own tables (the run
+record), and in a walk's batch (rolled back in a dry run) what its transaction rolls back:
+the walk's own database, and there no statement that commits by itself (on MariaDB and
+MySQL, DDL on a table that is not temporary and ``TRUNCATE`` commit the transaction). A command that defines
+``--dry-run`` itself is trusted with it. The guard watches the connections of the job's
+thread; a thread the job starts has its own.
 """
 
 import contextlib
@@ -18,8 +21,8 @@ from django.db import connections
 
 from batch_jobs.exitcodes import ExitCode
 
-#: Set while a walk's batch runs in a dry run: its transaction is rolled back whatever it did.
-_rolled_back = contextvars.ContextVar("batch_jobs_dry_run_rolled_back", default=False)
+#: The alias of the database whose transaction a dry run's batch rolls back, while it runs.
+_rolled_back = contextvars.ContextVar("batch_jobs_dry_run_rolled_back", default=None)
 
 # A statement's first word, after comments, whitespace and opening parentheses.
 _LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*", re.DOTALL)
@@ -56,6 +59,10 @@ WRITES = frozenset(
 _WRITING_CTE = re.compile(r"[()]\s*(?:INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
 # COPY ... TO reads; COPY ... FROM writes.
 _COPY_OUT = re.compile(r"^COPY\b.*\bTO\b", re.IGNORECASE | re.DOTALL)
+# Statements a rollback does not undo everywhere: DDL on a table that is not temporary, and
+# TRUNCATE (MariaDB and MySQL commit the transaction before them).
+_SELF_COMMITTING = frozenset({"CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE", "GRANT", "REVOKE"})
+_TEMPORARY = re.compile(r"^(?:CREATE|DROP)\s+(?:GLOBAL\s+|LOCAL\s+)?TEMP(?:ORARY)?\b", re.I)
 # The target of a write, for the framework's own tables and the one-line reason.
 _TARGET = re.compile(
     r"^(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|REPLACE\s+INTO)\s+([`\"\[]?[\w.]+[`\"\]]?)",
@@ -75,10 +82,23 @@ class DryRunWrite(CommandError):
         )
 
 
+def _statement(sql):
+    """``sql`` from its first word, comments and opening parentheses left out."""
+    return sql[_LEADING.match(sql).end() :]
+
+
+def rolls_back(sql):
+    """Whether a transaction's rollback undoes ``sql`` on a database that cannot roll DDL
+    back (MariaDB, MySQL: ``connection.features.can_rollback_ddl``)."""
+    text = _statement(sql)
+    word = _WORD.match(text)
+    return not (word and word.group().upper() in _SELF_COMMITTING and not _TEMPORARY.match(text))
+
+
 def writes(sql):
     """What ``sql`` writes (``'UPDATE "store_customer"'``, for the one line), or ``None``
     when it only reads, or only touches the framework's own tables."""
-    text = sql[_LEADING.match(sql).end() :]
+    text = _statement(sql)
     word = _WORD.match(text)
     verb = word.group().upper() if word else ""
     if verb == "WITH":
@@ -101,9 +121,13 @@ def guarded(run):
     until ``run.dry_run_checked``."""
 
     def guard(execute, sql, params, many, context):
-        if not run.dry_run_checked and not _rolled_back.get():
-            statement = writes(sql) if isinstance(sql, str) else None
-            if statement is not None:
+        if not run.dry_run_checked and isinstance(sql, str):
+            statement = writes(sql)
+            connection = context["connection"]
+            in_batch = _rolled_back.get() == connection.alias and (
+                connection.features.can_rollback_ddl or rolls_back(sql)
+            )
+            if statement is not None and not in_batch:
                 raise DryRunWrite(run.job, statement)
         return execute(sql, params, many, context)
 
@@ -114,9 +138,10 @@ def guarded(run):
 
 
 @contextlib.contextmanager
-def rolled_back():
-    """A walk's batch in a dry run: its transaction is rolled back, so it may write."""
-    token = _rolled_back.set(True)
+def rolled_back(alias):
+    """A walk's batch in a dry run: its transaction on ``alias`` is rolled back, so it may
+    write there what a rollback undoes."""
+    token = _rolled_back.set(alias)
     try:
         yield
     finally:

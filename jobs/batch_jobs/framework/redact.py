@@ -17,6 +17,7 @@ Around it: ``safe_line`` (a one-line message: redacted, control characters escap
 """
 
 import re
+import unicodedata
 
 REDACTED = "***"
 
@@ -156,16 +157,27 @@ def redact_text(text):
 
 # -- bounded and printable -------------------------------------------------------------------
 
-# C0 and C1 controls, DEL, line and paragraph separators, bidirectional overrides and
-# isolates, and lone surrogates (the bytes of argv that were not UTF-8).
-_CONTROL = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
+# Unicode's controls (Cc: C0, C1, DEL), format characters (Cf: bidirectional overrides and
+# isolates, zero-width ones, the BOM), line and paragraph separators (Zl, Zp), and lone
+# surrogates (Cs: the bytes of argv that were not UTF-8). The one definition of a character
+# that must not reach a terminal, a log line or a rendered file as it is.
+CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def is_control(char):
+    """Whether ``char`` is of ``CONTROL_CATEGORIES``."""
+    return unicodedata.category(char) in CONTROL_CATEGORIES
+
+
+def has_control(text):
+    """Whether ``text`` holds a character of ``CONTROL_CATEGORIES``."""
+    return any(is_control(c) for c in str(text))
+
+
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def _escaped(match):
-    char = match.group()
+def _escaped(char):
     code = ord(char)
     if char in _NAMED:
         return _NAMED[char]
@@ -177,7 +189,7 @@ def _escaped(match):
 def escape_controls(text):
     """``text`` with control characters (newlines, escapes, C0/C1, bidi overrides) and
     undecodable bytes written as ``\\n``, ``\\x1b``, ``\\u202e``...: one printable line."""
-    return _CONTROL.sub(_escaped, str(text))
+    return "".join(_escaped(c) if is_control(c) else c for c in str(text))
 
 
 def is_text(word):
@@ -217,14 +229,18 @@ def shown(value, limit=SHOWN_CHARS):
 
 def _storable(text):
     """``text`` as a database stores it: no NUL, no lone surrogate (both escaped)."""
-    return re.sub("[\x00\ud800-\udfff]", _escaped, text)
+    return re.sub("[\x00\ud800-\udfff]", lambda match: _escaped(match.group()), text)
 
 
 def redact_json(value):
-    """A JSON-ready copy of ``value`` (dicts, lists, strings...) with every string redacted;
+    """A JSON-ready copy of ``value`` (dicts, lists, strings...) with every string redacted,
+    and the value of a secret-looking key (``password``, ``api_key``...) replaced by ``***``;
     any other object becomes its redacted text."""
     if isinstance(value, dict):
-        return {redact_text(k): redact_json(v) for k, v in value.items()}
+        return {
+            redact_text(k): REDACTED if is_secret(str(k), v) else redact_json(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple | set | frozenset):
         return [redact_json(v) for v in value]
     if isinstance(value, bool | int | float | type(None)):

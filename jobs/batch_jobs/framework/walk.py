@@ -288,7 +288,7 @@ class Walk:
 
     def rolled_back_if_dry(self):
         """A dry run's batch may write: ``checkpoint`` rolls its transaction back."""
-        return dryrun.rolled_back() if self.dry_run else contextlib.nullcontext()
+        return dryrun.rolled_back(self.using) if self.dry_run else contextlib.nullcontext()
 
     def checkpoint(self, batch):
         """In the batch's transaction: save where the walk stands; a dry run rolls back."""

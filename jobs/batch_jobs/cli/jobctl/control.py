@@ -4,12 +4,12 @@
 import contextlib
 import subprocess
 import sys
-import unicodedata
 from pathlib import Path
 
 import click
 
 from batch_jobs.cli.jobctl import ConfigExit, UsageExit, cli, get_job, run_records, say
+from batch_jobs.framework.redact import has_control
 
 
 class Operator(click.ParamType):
@@ -27,7 +27,7 @@ class Operator(click.ParamType):
             value.encode("utf-8")
         except UnicodeEncodeError:
             self.fail("must be valid UTF-8 text", param, ctx)
-        if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in value):
+        if has_control(value):
             self.fail("must not hold control characters or line breaks", param, ctx)
         if len(value) > limit:
             self.fail(f"must be {limit} characters at most, not {len(value)}", param, ctx)

@@ -12,13 +12,13 @@ import dataclasses
 import io
 import posixpath
 import re
-import unicodedata
 import zoneinfo
 from collections.abc import Callable
 
 from croniter import croniter
 
 from batch_jobs.exitcodes import ExitCode
+from batch_jobs.framework.redact import escape_controls, has_control
 from batch_jobs.framework.schedule import expand
 from batch_jobs.operations import allowlist
 
@@ -35,27 +35,12 @@ class Invalid(ValueError):
         self.code = int(code)
 
 
-# Unicode categories no rendered file carries: control characters (C0, DEL, C1: a newline
-# starts a crontab line, a unit directive or ends a YAML comment), format characters (bidi
-# overrides make a line read other than it parses), lone surrogates (argv bytes that were not
-# UTF-8, which cannot be written out), and the line and paragraph separators.
-_UNWRITABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+# No rendered file carries a control character (redact.CONTROL_CATEGORIES): a newline starts
+# a crontab line, a unit directive or ends a YAML comment; bidi overrides make a line read
+# other than it parses; lone surrogates (argv bytes that were not UTF-8) cannot be written.
 NO_CONTROL = "must not contain control characters (newlines, tabs, escapes, ...)"
-
-
-def has_control(text):
-    return any(unicodedata.category(c) in _UNWRITABLE_CATEGORIES for c in text)
-
-
-def printable(text):
-    """Free text (a job's help) on one line: each control character as its backslash escape
-    (``\\n``, ``\\x1b``), so that nothing a file or a terminal acts on is written."""
-    return "".join(
-        c.encode("unicode_escape", "backslashreplace").decode("ascii")
-        if unicodedata.category(c) in _UNWRITABLE_CATEGORIES
-        else c
-        for c in text
-    )
+#: Free text (a job's help) on one line: each control character as its backslash escape.
+printable = escape_controls
 
 
 @dataclasses.dataclass(frozen=True)

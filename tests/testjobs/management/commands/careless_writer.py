@@ -12,11 +12,15 @@ class Command(JobCommand):
         parser.add_argument("--reads-flag", action="store_true")
         parser.add_argument("--after-walk", action="store_true")
         parser.add_argument("--raw", action="store_true", help="Write with raw SQL.")
+        parser.add_argument(
+            "--other-alias", action="store_true", help="In the walk, write through job_control."
+        )
 
     def handle(self, *args, **options):
         if options["reads_flag"]:
             self.stdout.write(f"dry run: {self.dry_run}")
         if options["after_walk"]:
+            self.alias = "job_control" if options["other_alias"] else "default"
             self.run_batches(Item.objects.all(), self.touch, fields=["name"])
         if options["raw"]:
             from django.db import connection
@@ -27,4 +31,5 @@ class Command(JobCommand):
             Item.objects.update(name="renamed")
 
     def touch(self, batch):
-        Item.objects.filter(pk__in=[pk for pk, _ in batch.rows]).update(batch="walked")
+        keys = [pk for pk, _ in batch.rows]
+        Item.objects.using(self.alias).filter(pk__in=keys).update(batch="walked")
