@@ -7,9 +7,9 @@ that would change the database is refused before it runs: the run fails (78) wit
 saying so, and nothing is written. What stays allowed: the framework's own tables (the run
 record), and in a walk's batch (rolled back in a dry run) what its transaction rolls back:
 the walk's own database, and there no statement that commits by itself (on MariaDB and
-MySQL, DDL on a table that is not temporary and ``TRUNCATE`` commit the transaction). A command that defines
-``--dry-run`` itself is trusted with it. The guard watches the connections of the job's
-thread; a thread the job starts has its own.
+MySQL, DDL on a table that is not temporary and ``TRUNCATE`` commit the transaction). A
+command that defines ``--dry-run`` itself is trusted with it. The guard watches the
+connections of the job's thread; a thread the job starts has its own.
 """
 
 import contextlib
