@@ -533,6 +533,6 @@ def test_history_without_the_tables_exits_78_with_one_line(unmigrated_database):
     jobctl_bin = Path(sys.executable).with_name("jobctl")
     result = subprocess.run([jobctl_bin, "history"], capture_output=True, text=True, env=env)
     assert result.returncode == 78
-    assert result.stderr.startswith("Error: cannot read the run records (relation ")
+    assert result.stderr.startswith("Error: cannot read the run records: database error: ")
     assert result.stderr.rstrip().endswith("`python manage.py migrate` (or `job migrate`)")
     assert len(result.stderr.splitlines()) == 1

@@ -113,7 +113,14 @@ def test_render_systemd_output_dir_under_a_file_is_73(tmp_path):
 def test_render_systemd_output_dir_not_writable_is_refused(tmp_path):
     (tmp_path / "units").mkdir(mode=0o555)
     result = render_to(tmp_path / "units")
-    assert result.exit_code in (2, 73) and len(result.stderr_lines) == 1
+    assert result.exit_code == 73 and len(result.stderr_lines) == 1
+
+
+def test_render_systemd_output_dir_that_is_a_file_is_73_in_one_line(tmp_path):
+    (tmp_path / "units").write_text("in the way")
+    result = render_to(tmp_path / "units")
+    assert_one_line(result, 73, f"cannot write {tmp_path}/units/")
+    assert len(result.stderr_lines) == 1
 
 
 def test_render_systemd_to_a_missing_directory_makes_it(tmp_path):

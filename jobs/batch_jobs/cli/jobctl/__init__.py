@@ -89,29 +89,30 @@ def cli(ctx):
 
 @contextlib.contextmanager
 def run_records():
-    """Reading or writing the run records: a missing table (78), an unreachable database
-    (69), any other database error (75 when transient, else 78) is one line."""
-    from django.db import DatabaseError, OperationalError, ProgrammingError
+    """Reading or writing the run records, with the runner's exit codes: a database that does
+    not answer (69), wrong credentials, a missing table or privilege (78), a transient error
+    (75); each one line."""
+    from django.core.management.base import CommandError
+    from django.db import DEFAULT_DB_ALIAS, DatabaseError
 
-    from batch_jobs.framework.errors import first_line, is_transient, one_line
+    from batch_jobs.conf import setting
+    from batch_jobs.framework.database import wait_for_database
+    from batch_jobs.framework.outcome import outcome_of
 
     try:
+        # One attempt, not the runner's wait: an operator is waiting for the answer.
+        wait_for_database(setting("JOB_CONTROL_DATABASE") or DEFAULT_DB_ALIAS, timeout=0)
         yield
-    except ProgrammingError as e:
-        raise ConfigExit(
-            f"cannot read the run records ({one_line(e)}); apply the migrations: "
-            "`python manage.py migrate` (or `job migrate`)"
-        ) from None
-    except OperationalError as e:
-        error = OneLine(f"cannot read the run records: {one_line(e)}")
-        error.exit_code = int(ExitCode.DB_UNAVAILABLE)
+    except CommandError as e:  # from wait_for_database: 69, or 78 for the credentials
+        error = OneLine(f"cannot read the run records: {e}")
+        error.exit_code = int(e.returncode)
         raise error from None
-    except DatabaseError as e:  # a value the records refuse, a privilege missing...
-        transient = is_transient(e)
-        error = click.ClickException(
-            f"database error{', safe to retry' if transient else ''}: {first_line(e)}"
-        )
-        error.exit_code = int(ExitCode.TEMPORARY if transient else ExitCode.CONFIG)
+    except DatabaseError as e:
+        outcome = outcome_of(e)  # the same reading of the error as a run's
+        error = OneLine(f"cannot read the run records: {outcome.reason}")
+        known = outcome.exit_code in (ExitCode.CONFIG, ExitCode.TEMPORARY)
+        # What the run records refuse otherwise (a value, a privilege) is the set-up's.
+        error.exit_code = int(outcome.exit_code if known else ExitCode.CONFIG)
         raise error from None
 
 
@@ -119,8 +120,10 @@ NEEDS_DATABASE = {"history", "stop", "pause", "resume", "retry"}
 
 
 def main():
+    from batch_jobs.cli.job import redacted_traceback
     from batch_jobs.framework.stop import OutputClosed, guard_stdout
 
+    sys.excepthook = redacted_traceback  # a bug's traceback, redacted, as job's and manage's
     guard_stdout()
     try:
         cli(prog_name="jobctl")

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from batch_jobs.cli.jobctl import CONTEXT, UsageExit, cli, get_job, scheduled
+from batch_jobs.cli.jobctl import CONTEXT, OneLine, UsageExit, cli, get_job, say, scheduled
 from batch_jobs.exitcodes import ExitCode
+from batch_jobs.framework.redact import shown
 
 
 @cli.group()
@@ -45,13 +46,12 @@ def checked_values():
     try:
         yield
     except Invalid as e:
-        shown = repr(e.value) if len(repr(e.value)) <= 80 else repr(e.value)[:77] + "..."
         where = OPTIONS.get(e.field, e.field)
         if where.startswith("--"):
             where = f"invalid value for {where}"
-        # A ClickException, not a UsageError: click would attach the context to a usage
-        # error and print the usage block above it.
-        error = click.ClickException(f"{where}: {e.rule} (got {shown})")
+        # OneLine, not a UsageError: click would attach the context to a usage error and
+        # print the usage block above it. The value is redacted, escaped and bounded.
+        error = OneLine(f"{where}: {e.rule} (got {shown(repr(e.value), 80)})")
         error.exit_code = e.code
         raise error from None
 
@@ -225,7 +225,7 @@ def crontab(job_bin, project_dir, app_name, log_dir):
 )
 @click.option(
     "--output-dir",
-    type=click.Path(file_okay=False, writable=True),
+    # Plain text: write_file finds what is in the way (one line, 73), not click's usage block.
     help="Write the unit files here instead of printing them.",
 )
 def systemd(job_bin, project_dir, app_name, env_file, user, output_dir):
@@ -248,7 +248,7 @@ def systemd(job_bin, project_dir, app_name, env_file, user, output_dir):
     # Every unit is rendered (and every value checked) before the first file is written.
     if output_dir:
         for name, content in units.items():
-            click.echo(str(write_file(Path(output_dir), name, content)))
+            say(str(write_file(Path(output_dir), name, content)))
         return
     for name, content in units.items():
         click.echo(f"# --- {name}")
@@ -264,7 +264,7 @@ def write_file(directory, name, content):
         directory.mkdir(parents=True, exist_ok=True)
         path.write_text(content, encoding="utf-8")
     except OSError as e:
-        error = click.ClickException(f"cannot write {path}: {e.strerror or e}")
+        error = OneLine(f"cannot write {path}: {e.strerror or e}")
         error.exit_code = int(ExitCode.CANT_CREATE)
         raise error from None
     return path
