@@ -292,7 +292,7 @@ def test_text_without_secrets_keeps_its_words(text):
 @given(case=hidden())
 def test_a_generated_secret_never_reaches_any_channel(case, report):
     secret, text = case
-    answer = run("job", "fail_with", "65", "--message", text)
+    answer = run("job", "fail_with", "65", f"--message={text}")
     seen = channels(answer, "fail_with")
     found = leaks(secret, seen)
     report.add("secrets in every channel (hypothesis)", answer.code, {65}, lost=len(found))

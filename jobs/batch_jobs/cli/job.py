@@ -61,7 +61,7 @@ def run(name, args):
     except Refused as e:
         return fail(ExitCode.RUNNER_MISUSE, str(e))
     # Any command's messages (migrate's CommandError too) go out redacted and printable.
-    command.stderr = RedactedOutput(sys.stderr)
+    command.stderr = RedactedOutput.replacing(command.stderr)
     # run_from_argv turns CommandError into its returncode and argparse errors into 2.
     command.run_from_argv(["job", name, *args])
     return 0

@@ -7,6 +7,7 @@ This module is the job author's side: the class attributes a job declares and th
 import contextlib
 import functools
 import logging
+import re
 import sys
 import time
 from collections import Counter
@@ -36,10 +37,24 @@ from batch_jobs.framework.watchdog import WATCHDOG
 class RedactedOutput(OutputWrapper):
     """A command's ``self.stderr`` from the command line: every message redacted and its lines
     printable (``redact.safe_lines``) before Django styles it. Its messages are for people;
-    ``self.stdout`` is the command's output, left as it is."""
+    ``self.stdout`` is the command's output, left as it is. The colours of a message that
+    ``self.style`` coloured (on a terminal) pass; every other escape is shown escaped."""
+
+    _COLOUR = re.compile(r"(\x1b\[[0-9;]*m)")  # SGR: what django.utils.termcolors writes
+
+    @classmethod
+    def replacing(cls, wrapper):
+        """A redacting wrapper of ``wrapper``'s stream, with its style (errors in red)."""
+        if isinstance(wrapper, cls):
+            return wrapper
+        redacted = cls(wrapper._out, ending=wrapper.ending)
+        redacted._style_func = wrapper._style_func
+        return redacted
 
     def write(self, msg="", style_func=None, ending=None):
-        super().write(safe_lines(msg), style_func, ending)
+        parts = self._COLOUR.split(msg)
+        text = "".join(p if self._COLOUR.fullmatch(p) else safe_lines(p) for p in parts)
+        super().write(text, style_func, ending)
 
 
 class JobCommand(BaseCommand):
@@ -159,8 +174,7 @@ class JobCommand(BaseCommand):
         # Recorded (secrets redacted), so that `jobctl retry` can rerun it; and the mark of a
         # run at the process boundary, where the exit-code contract applies.
         self._job_run = Idle(argv=argv[2:])
-        if not isinstance(self.stderr, RedactedOutput):
-            self.stderr = RedactedOutput(self.stderr._out)
+        self.stderr = RedactedOutput.replacing(self.stderr)
         if not all(is_text(word) for word in argv[2:]):
             try:
                 refuse_argv(self, argv[2:])
