@@ -132,3 +132,23 @@ def test_any_text_in_an_argument_leaves_one_printable_line(message, report):
     assert_contract(history.code, history.stdout, history.stderr, allowed={0})
     runs = JobRun.objects.filter(job="fail_with").count()
     assert len(history.stdout.splitlines()) == 1 + min(runs, 20)  # one line per run
+
+
+def test_a_runs_page_shows_its_recorded_text_redacted(admin_client):
+    # As 0.2 wrote records: secrets stored as given, which the upgrade leaves in the table.
+    run = JobRun.objects.create(
+        job="fail_with",
+        status="failed",
+        exit_code=65,
+        error="cannot fetch https://alice:S3cretPass@files.example.com/x",
+        arguments={"url": "postgres://bob:Hunter2Pass@db/x"},
+        argv=["--url", "postgres://bob:Hunter2Pass@db/x"],
+        stopped_by="\x1b[2Jmallory",
+        lock_key="django-jobs:fail_with:url=postgres://bob:Hunter2Pass@db/x",
+    )
+    page = admin_client.get(reverse("admin:batch_jobs_jobrun_change", args=[run.pk]))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "S3cretPass" not in html and "Hunter2Pass" not in html
+    assert "\x1b" not in html and "\\x1b[2Jmallory" in html
+    assert "alice:***@files.example.com" in html

@@ -56,7 +56,7 @@ class JobRunAdmin(JobPages, Buttons, ReadOnly):
         "job_link",
         "status",
         "exit_code",
-        "error",
+        "error_text",
         "progress_bar",
         "eta",
         "run_pacing",
@@ -66,15 +66,28 @@ class JobRunAdmin(JobPages, Buttons, ReadOnly):
         "host",
         "pid",
         "dry_run",
-        "arguments",
-        "argv",
+        "recorded_arguments",
+        "recorded_argv",
         "counters",
         "walk",
-        "stopped_by",
+        "stopped_by_text",
         "parent",
-        "lock_key",
+        "lock_key_text",
     ]
-    readonly_fields = ["job_link", "progress_bar", "eta", "run_pacing", "run_duration"]
+    readonly_fields = [
+        "job_link",
+        "progress_bar",
+        "eta",
+        "run_pacing",
+        "run_duration",
+        # Recorded text, shown redacted, printable and bounded (records 0.2 wrote are not
+        # redacted in the database; what a job or an operator gave may hold anything).
+        "error_text",
+        "recorded_arguments",
+        "recorded_argv",
+        "stopped_by_text",
+        "lock_key_text",
+    ]
     change_list_template = "admin/batch_jobs/jobrun/change_list.html"
     change_form_template = "admin/batch_jobs/jobrun/change_form.html"
 
@@ -107,6 +120,26 @@ class JobRunAdmin(JobPages, Buttons, ReadOnly):
     @admin.display(description="error")
     def error_line(self, run):
         return display.error(run)
+
+    @admin.display(description="error")
+    def error_text(self, run):
+        return display.recorded(run.error)
+
+    @admin.display(description="arguments")
+    def recorded_arguments(self, run):
+        return display.recorded(run.arguments)
+
+    @admin.display(description="argv")
+    def recorded_argv(self, run):
+        return display.recorded(run.argv)
+
+    @admin.display(description="stopped by")
+    def stopped_by_text(self, run):
+        return display.recorded(run.stopped_by)
+
+    @admin.display(description="lock key")
+    def lock_key_text(self, run):
+        return display.recorded(run.lock_key)
 
     # -- pages -----------------------------------------------------------------------------
 

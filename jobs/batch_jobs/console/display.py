@@ -1,6 +1,7 @@
 """How runs read in the console: progress bars, ETAs, durations and one-line errors."""
 
 import datetime
+import json
 
 from django.utils import timezone
 from django.utils.html import format_html
@@ -92,3 +93,12 @@ def pacing(run):
             f"{seconds(walk.get('health_wait_s', 0))} in all"
         )
     return "; ".join(parts) or "-"
+
+
+def recorded(value):
+    """A recorded value (text, or JSON such as the arguments) as the run's page shows it:
+    redacted, printable and bounded; ``-`` when empty."""
+    if value in (None, "", [], {}):
+        return "-"
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return shown(text, STORED_CHARS)
