@@ -164,6 +164,9 @@ def test_update_rows_is_rolled_back_with_its_transaction():
     )
     with transaction.atomic():
         assert update_rows(DailyStat, ["order_count"], [(s.pk, 99) for s in stats]) == 3
+        # The second call drops and re-creates the staging table after the first's UPDATE:
+        # temporary-table DDL must not commit it.
+        assert update_rows(DailyStat, ["order_count"], [(stats[0].pk, 98)]) == 1
         transaction.set_rollback(True)  # as a dry run's batch
     assert sorted(DailyStat.objects.values_list("order_count", flat=True)) == [0, 1, 2]
 
