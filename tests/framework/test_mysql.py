@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from app.store.models import DailyStat
+from app.store.models import Customer, DailyStat
 from batch_jobs import update_rows
 from batch_jobs.backends import backend_for, base
 from batch_jobs.backends.mysql import LOCK_NAME_LENGTH, error_number, lock_name
@@ -164,8 +164,69 @@ def test_update_rows_is_rolled_back_with_its_transaction():
     )
     with transaction.atomic():
         assert update_rows(DailyStat, ["order_count"], [(s.pk, 99) for s in stats]) == 3
+        # The second call drops and re-creates the staging table after the first's UPDATE:
+        # temporary-table DDL must not commit it.
+        assert update_rows(DailyStat, ["order_count"], [(stats[0].pk, 98)]) == 1
         transaction.set_rollback(True)  # as a dry run's batch
     assert sorted(DailyStat.objects.values_list("order_count", flat=True)) == [0, 1, 2]
+
+
+def staging_engines():
+    """The engine of each staging table this session holds (MariaDB 11.2+ lists a session's
+    temporary tables in information_schema.TABLES)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES "
+            "WHERE TABLE_TYPE = 'TEMPORARY' AND TABLE_NAME LIKE 'batch\\_jobs\\_rows\\_%%'"
+        )
+        return dict(cursor.fetchall())
+
+
+def drop_staging():
+    """Drop this session's staging tables, so that the next call's is the only one."""
+    with connection.cursor() as cursor:
+        for name in staging_engines():
+            cursor.execute(f"DROP TEMPORARY TABLE {connection.ops.quote_name(name)}")
+
+
+@PROPERTIES
+@given(
+    rows=st.lists(
+        st.tuples(TEXT | st.just(" trailing  "), TEXT.map(lambda text: text + " ")),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_update_rows_round_trips_text_through_a_staging_table_in_memory(rows):
+    customers = Customer.objects.bulk_create(Customer(email="x") for _ in rows)
+    keyed = [(c.pk, *row) for c, row in zip(customers, rows, strict=True)]
+    drop_staging()
+    assert update_rows(Customer, ["email", "name"], keyed) == len(rows)
+    # MEMORY stores VARCHARs in fixed-width rows: trailing spaces and NULs still come back.
+    assert list(staging_engines().values()) == ["MEMORY"]
+    written = Customer.objects.filter(pk__in=[c.pk for c in customers]).order_by("pk")
+    assert list(written.values_list("pk", "email", "name")) == keyed
+
+
+def test_rows_more_than_a_memory_table_holds_go_to_the_default_engine():
+    stats = DailyStat.objects.bulk_create(
+        DailyStat(date=datetime.date(2000, 1, 1) + datetime.timedelta(days=i), order_count=0)
+        for i in range(3000)
+    )
+    rows = [(s.pk, 7, s.pk) for s in stats]
+    with connection.cursor() as cursor:
+        cursor.execute("SET SESSION max_heap_table_size = 16384")  # the server's least
+    drop_staging()
+    try:
+        with transaction.atomic():
+            assert update_rows(DailyStat, ["order_count", "total_amount"], rows) == len(rows)
+            assert list(staging_engines().values()) == ["InnoDB"]
+            assert update_rows(DailyStat, ["order_count", "total_amount"], rows[:5]) == 5
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET SESSION max_heap_table_size = DEFAULT")
+    written = DailyStat.objects.values_list("pk", "order_count", "total_amount").order_by("pk")
+    assert list(written) == rows
 
 
 # -- shard plans and estimates -----------------------------------------------------------------
