@@ -156,13 +156,16 @@ def test_second_run_exits_75_while_the_lock_is_held(job_image, db):
 
 
 def test_two_concurrent_runs_one_works_the_other_exits_75(job_image, db):
-    first = job_image.start("job", "slow_batches", "--batches", "4", "--sleep", "0.5")
+    # Long enough that the second container starts while the first holds the lock, however
+    # slowly a loaded machine starts containers.
+    first = job_image.start("job", "slow_batches", "--batches", "30", "--sleep", "0.5")
     wait_for_output(first, "batch 0 written")
     second = finish(job_image.start("job", "slow_batches", "--batches", "4", "--sleep", "0.5"))
+    assert rows(db, "slow") < 30 * 5, "the first run ended before the second began"
     first = finish(first)
     assert sorted([first.exit_code, second.exit_code]) == [0, 75]
     assert "already running" in second.stderr
-    assert rows(db, "slow") == 4 * 5
+    assert rows(db, "slow") == 30 * 5
     assert sorted(status for status, *_ in runs(db)) == ["blocked", "succeeded"]
 
 
