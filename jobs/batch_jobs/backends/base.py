@@ -207,3 +207,16 @@ def passes_through(field):
     """Whether ``field``'s values go to the driver unprepared: Django's preparation of them (the
     ``get_db_prep_value`` per value, a few microseconds each) would change nothing."""
     return _plain(type(field))
+
+
+def staging_table(connection, model, fields, key):
+    """What ``update_rows`` stages a batch's rows in, quoted: the model's table, the columns
+    (the key first) and their names, and a temporary table named for the two."""
+    meta = model._meta
+    key_field = meta.pk if key == "pk" else meta.get_field(key)
+    columns = [key_field] + [meta.get_field(name) for name in fields]
+    qn = connection.ops.quote_name
+    names = [qn(f.column) for f in columns]
+    signature = hashlib.blake2b(",".join([meta.db_table, *names]).encode(), digest_size=6)
+    staging = qn(f"batch_jobs_rows_{signature.hexdigest()}")
+    return qn(meta.db_table), columns, names, staging

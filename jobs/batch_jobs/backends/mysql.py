@@ -24,7 +24,7 @@ from django.db.backends.signals import connection_created
 from django.db.models import F
 
 from batch_jobs.backends import base
-from batch_jobs.backends.base import passes_through
+from batch_jobs.backends.base import passes_through, staging_table
 from batch_jobs.conf import setting
 
 #: Error numbers (``ER_*``, ``CR_*``) of what the database cannot do for the job as it is
@@ -175,15 +175,7 @@ class DatabaseBackend(base.DatabaseBackend):
         (mysqlclient's ``executemany`` sends a batch as one ``INSERT ... VALUES (...),
         (...)``), and one ``UPDATE table JOIN that ON key SET ...`` applies them."""
         connection = self.connection
-        meta = model._meta
-        key_field = meta.pk if key == "pk" else meta.get_field(key)
-        columns = [key_field] + [meta.get_field(name) for name in fields]
-        qn = connection.ops.quote_name
-        names = [qn(f.column) for f in columns]
-        signature = hashlib.blake2b(
-            ",".join([meta.db_table, *names]).encode(), digest_size=6
-        ).hexdigest()
-        staging = qn(f"batch_jobs_rows_{signature}")
+        table, columns, names, staging = staging_table(connection, model, fields, key)
         types = [column_type(field, connection) for field in columns]
         typed = ", ".join(f"{name} {t}" for name, t in zip(names, types, strict=True))
         assignments = ", ".join(f"t.{name} = v.{name}" for name in names[1:])
@@ -200,7 +192,7 @@ class DatabaseBackend(base.DatabaseBackend):
             rows = list(rows)
         if not rows:
             return 0
-        in_memory = signature not in self._staged_on_disk and all(map(fits_in_memory, types))
+        in_memory = staging not in self._staged_on_disk and all(map(fits_in_memory, types))
         with connection.cursor() as cursor:
             # Temporary-table DDL does not commit the open transaction (TRUNCATE would: a dry
             # run's batch half committed); a table made afresh is faster to fill and join than
@@ -215,12 +207,12 @@ class DatabaseBackend(base.DatabaseBackend):
                     raise
                 # Rows wider than MEMORY takes, or more than max_heap_table_size holds: the
                 # server's default engine (InnoDB), for this table from now on.
-                self._staged_on_disk.add(signature)
+                self._staged_on_disk.add(staging)
                 cursor.execute(f"DROP TEMPORARY TABLE IF EXISTS {staging}")
                 cursor.execute(f"CREATE TEMPORARY TABLE {staging} ({typed})")
                 cursor.executemany(insert, rows)
             cursor.execute(
-                f"UPDATE {qn(meta.db_table)} AS t JOIN {staging} AS v "
+                f"UPDATE {table} AS t JOIN {staging} AS v "
                 f"ON t.{names[0]} = v.{names[0]} SET {assignments}"
             )
             # Django's connections count the rows found, not only the rows changed

@@ -11,7 +11,6 @@ import contextlib
 import datetime
 import decimal
 import functools
-import hashlib
 import io
 import os
 import socket
@@ -21,7 +20,7 @@ from django.db import OperationalError
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
 
 from batch_jobs.backends import base
-from batch_jobs.backends.base import passes_through
+from batch_jobs.backends.base import passes_through, staging_table
 from batch_jobs.framework.errors import one_line
 from batch_jobs.framework.lock import lock_id
 
@@ -97,15 +96,7 @@ class DatabaseBackend(base.DatabaseBackend):
         that AS v WHERE table.key = v.key`` applies them: no SQL text grows with the batch, and
         PostgreSQL parses no literals."""
         connection = self.connection
-        meta = model._meta
-        key_field = meta.pk if key == "pk" else meta.get_field(key)
-        columns = [key_field] + [meta.get_field(name) for name in fields]
-        qn = connection.ops.quote_name
-        names = [qn(f.column) for f in columns]
-        signature = hashlib.blake2b(
-            ",".join([meta.db_table, *names]).encode(), digest_size=6
-        ).hexdigest()
-        staging = qn(f"batch_jobs_rows_{signature}")
+        table, columns, names, staging = staging_table(connection, model, fields, key)
         typed = ", ".join(
             f"{n} {f.cast_db_type(connection)}" for n, f in zip(names, columns, strict=True)
         )
@@ -125,7 +116,7 @@ class DatabaseBackend(base.DatabaseBackend):
                 else:
                     _copy_psycopg2(cursor.cursor, copy, rows, prepare, connection)
             cursor.execute(
-                f"UPDATE {qn(meta.db_table)} AS t SET {assignments} FROM {staging} AS v "
+                f"UPDATE {table} AS t SET {assignments} FROM {staging} AS v "
                 f"WHERE t.{names[0]} = v.{names[0]}"
             )
             return cursor.rowcount
