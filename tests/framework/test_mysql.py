@@ -483,3 +483,11 @@ def test_a_delayed_replica_lags_by_its_delay(replica):
         cursor.execute("START REPLICA")
     Item.objects.create(name="written on the primary")
     assert lag_becomes(lambda lag: lag >= 2, timeout=20) >= 2
+
+
+def test_max_lag_without_replicas_named_says_it_reads_no_lag():
+    Item.objects.bulk_create(Item(name=f"r{i}") for i in range(3))
+    result = run_job("upper_items", "--max-lag", "5")
+    assert result.exit_code == 0
+    assert "--max-lag reads no lag" in result.stderr
+    assert "JOB_REPLICA_DATABASES" in result.stderr

@@ -145,6 +145,12 @@ class DatabaseBackend:
         """The largest replay lag of the database's replicas, in seconds (0: none)."""
         return 0.0
 
+    def lag_unseen(self):
+        """Why ``replica_lag`` cannot see the replicas' lag (a one-line reason), or ``""``."""
+        if not self.has_health:
+            return f"{self.connection.vendor} has no replica lag the framework reads"
+        return ""
+
     def active_backends(self):
         """Sessions running a statement now, this one left out."""
         return 0

@@ -273,6 +273,14 @@ class DatabaseBackend(base.DatabaseBackend):
         lags = [replica_lag_of(connections[alias]) for alias in setting("JOB_REPLICA_DATABASES")]
         return max(lags, default=0.0)
 
+    def lag_unseen(self):
+        if not setting("JOB_REPLICA_DATABASES"):
+            return (
+                "MariaDB and MySQL show a replica's lag on the replica: name the replicas "
+                "in JOB_REPLICA_DATABASES"
+            )
+        return ""
+
     def active_backends(self):
         """``Threads_running`` (pt-online-schema-change's ``--max-load``), less this session's
         own thread and the primary's binlog dump threads, one per replica, which count as

@@ -8,6 +8,7 @@ keeps a fixed size (with ``--batch-time``, it is the first batch's).
 """
 
 import time
+from logging import WARNING
 
 from django.core.management.base import CommandError
 
@@ -79,6 +80,8 @@ class Health:
         self.checks = list(checks)
         self.limit = DEFAULT_HEALTH_WAIT if limit is None else limit
         self.waits, self.waited = 0, 0.0
+        if max_lag and (blind := self.backend.lag_unseen()):
+            job.log_event("max_lag_unseen", "--max-lag reads no lag: %s", blind, level=WARNING)
 
     @property
     def active(self):
