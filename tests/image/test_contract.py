@@ -65,10 +65,11 @@ def assert_config_error(result, report):
 def test_missing_database_url_is_a_configuration_error(job_image, report):
     result = job_image.run("job", "cleanup_tokens", env={"DATABASE_URL": None})
     assert_config_error(result, report)
+    # The hint's PASSWORD goes through the redaction step too, as any password would.
     assert result.stderr_lines == [
         "job: error: configuration error: DATABASE_URL is not set; give it (or "
-        "DATABASE_URL_FILE) as postgres://USER:PASSWORD@HOST:5432/NAME or "
-        "mysql://USER:PASSWORD@HOST:3306/NAME"
+        "DATABASE_URL_FILE) as postgres://USER:***@HOST:5432/NAME or "
+        "mysql://USER:***@HOST:3306/NAME"
     ]
 
 
