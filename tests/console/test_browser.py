@@ -193,9 +193,11 @@ def test_an_operator_watches_a_run_advance_and_stops_it(stack, browser):
     job_page = browser.current_url
     run_row(browser, run_id).find_element(By.CSS_SELECTOR, '[data-action="stop"]').click()
     # The form posts, and the job's page comes back with the message: wait for that page.
-    message = WebDriverWait(browser, 20).until(
-        lambda d: d.find_elements(By.CSS_SELECTOR, ".messagelist")
-    )[0].text
+    message = (
+        WebDriverWait(browser, 20)
+        .until(lambda d: d.find_elements(By.CSS_SELECTOR, ".messagelist"))[0]
+        .text
+    )
     assert f"Asked run {run_id} (normalize_emails on " in message
 
     def ended(d):
