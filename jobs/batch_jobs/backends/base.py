@@ -53,6 +53,33 @@ class FileLock:
             self._fd = None
 
 
+class SessionLock:
+    """A lock the server holds for one session of a connection that stays open for the whole
+    run, and frees when that session ends, however it ends. A vendor gives the statements:
+    ``try_sql`` answers 1 (or true) when it took the lock; ``release_sql`` frees it."""
+
+    try_sql = release_sql = None
+
+    def __init__(self, connection, name):
+        self.connection = connection
+        self.name = name
+        self._session = None
+
+    def acquire(self):
+        with self.connection.cursor() as cursor:
+            cursor.execute(self.try_sql, [self.name])
+            held = cursor.fetchone()[0] == 1  # 0 or false: another session holds it
+        if held:
+            self._session = self.connection.connection
+        return held
+
+    def release(self):
+        if self.connection.connection is not self._session:
+            return  # that session is gone, and its lock with it
+        with self.connection.cursor() as cursor:
+            cursor.execute(self.release_sql, [self.name])
+
+
 #: What ``DatabaseBackend.unusable`` may tell of an error: a table missing (the migrations
 #: not applied), a database this session may not write, a privilege missing.
 MISSING_TABLE, READ_ONLY, NO_PRIVILEGE = "missing table", "read-only", "no privilege"

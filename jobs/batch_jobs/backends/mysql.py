@@ -82,28 +82,11 @@ def lock_name(database, key):
     return f"batch_jobs:{digest}"[:LOCK_NAME_LENGTH]
 
 
-class NamedLock:
-    """``GET_LOCK(name, 0)`` on a connection that stays open for the whole run: the server
-    frees it when that session ends, however it ends."""
+class NamedLock(base.SessionLock):
+    """``GET_LOCK(name, 0)`` on the run's control connection (NULL, an error, is not held)."""
 
-    def __init__(self, connection, name):
-        self.connection = connection
-        self.name = name
-        self._session = None
-
-    def acquire(self):
-        with self.connection.cursor() as cursor:
-            cursor.execute("SELECT GET_LOCK(%s, 0)", [self.name])
-            held = cursor.fetchone()[0] == 1  # 0: another session holds it; NULL: an error
-        if held:
-            self._session = self.connection.connection
-        return held
-
-    def release(self):
-        if self.connection.connection is not self._session:
-            return  # that session is gone, and its lock with it
-        with self.connection.cursor() as cursor:
-            cursor.execute("SELECT RELEASE_LOCK(%s)", [self.name])
+    try_sql = "SELECT GET_LOCK(%s, 0)"
+    release_sql = "SELECT RELEASE_LOCK(%s)"
 
 
 #: Driver connection -> its session's thread id on the server and its socket's descriptor,

@@ -47,27 +47,11 @@ def sqlstate(exc):
     return getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
 
 
-class AdvisoryLock:
-    """``pg_try_advisory_lock`` on a connection that stays open for the whole run."""
+class AdvisoryLock(base.SessionLock):
+    """``pg_try_advisory_lock`` on the run's control connection."""
 
-    def __init__(self, connection, key):
-        self.connection = connection
-        self.id = lock_id(key)
-        self._session = None
-
-    def acquire(self):
-        with self.connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [self.id])
-            held = cursor.fetchone()[0]
-        if held:
-            self._session = self.connection.connection
-        return held
-
-    def release(self):
-        if self.connection.connection is not self._session:
-            return  # that session is gone, and its lock with it
-        with self.connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [self.id])
+    try_sql = "SELECT pg_try_advisory_lock(%s)"
+    release_sql = "SELECT pg_advisory_unlock(%s)"
 
 
 class DatabaseBackend(base.DatabaseBackend):
@@ -88,7 +72,7 @@ class DatabaseBackend(base.DatabaseBackend):
         return sqlstate(exc) in CONFIG_SQLSTATES or any(m in reason for m in _CONFIG_FAILURES)
 
     def lock(self, key):
-        return AdvisoryLock(self.connection, key)
+        return AdvisoryLock(self.connection, lock_id(key))
 
     def update_rows(self, model, fields, rows, key, using):
         """The rows stream with ``COPY`` into a temporary table of the session (typed like the
