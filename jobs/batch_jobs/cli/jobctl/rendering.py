@@ -186,6 +186,19 @@ def host_options(command):
     )(command)
 
 
+def cron_host(job_bin, project_dir, app_name, **more):
+    """The host that crontab lines and systemd units run on, as the options describe it."""
+    from batch_jobs.operations.render import cron
+
+    return cron.Host(
+        settings_module=os.environ["DJANGO_SETTINGS_MODULE"],
+        job_bin=job_bin,
+        project_dir=project_dir,
+        app=app_name,
+        **more,
+    )
+
+
 @render.command()
 @host_options
 @app_name_option
@@ -199,13 +212,7 @@ def crontab(job_bin, project_dir, app_name, log_dir):
     from batch_jobs.operations.render import cron
 
     with checked_values():
-        host = cron.Host(
-            settings_module=os.environ["DJANGO_SETTINGS_MODULE"],
-            job_bin=job_bin,
-            project_dir=project_dir,
-            app=app_name,
-            log_dir=log_dir,
-        )
+        host = cron_host(job_bin, project_dir, app_name, log_dir=log_dir)
         rendered = cron.crontab(scheduled(), host)
     click.echo(rendered, nl=False)
 
@@ -233,14 +240,7 @@ def systemd(job_bin, project_dir, app_name, env_file, user, output_dir):
     from batch_jobs.operations.render import cron
 
     with checked_values():
-        host = cron.Host(
-            settings_module=os.environ["DJANGO_SETTINGS_MODULE"],
-            job_bin=job_bin,
-            project_dir=project_dir,
-            app=app_name,
-            env_file=env_file,
-            user=user,
-        )
+        host = cron_host(job_bin, project_dir, app_name, env_file=env_file, user=user)
         try:
             units = cron.systemd_units(scheduled(), host)
         except cron.Unsupported as e:
