@@ -49,6 +49,24 @@ def lane_script(*checks):
     )
 
 
+def run_lane(image, script, environment, network):
+    """Run ``script`` in a container of the lane ``image`` with the source mounted, on
+    ``network``: its exit status and output."""
+    container = client().containers.run(
+        image.id,
+        ["sh", "-c", script],
+        detach=True,
+        environment=environment,
+        volumes={str(ROOT): {"bind": "/src", "mode": "ro"}},
+        network=network.name,
+    )
+    try:
+        status = container.wait(timeout=900)
+        return status["StatusCode"], container.logs().decode()
+    finally:
+        container.remove(force=True)
+
+
 @pytest.mark.parametrize("django", ["6.0", "6.1"])
 def test_framework_tests_pass_on(django, tmp_path, postgres, docker_network, summary):
     started = time.monotonic()
@@ -56,21 +74,9 @@ def test_framework_tests_pass_on(django, tmp_path, postgres, docker_network, sum
     name = f"lane_{django.replace('.', '_')}"
     inside, _ = create_database(postgres, name)
     script = lane_script("python -c 'import django; print(\"django\", django.__version__)'")
-    container = client().containers.run(
-        image.id,
-        ["sh", "-c", script],
-        detach=True,
-        environment={"TEST_DATABASE_URL": inside},
-        volumes={str(ROOT): {"bind": "/src", "mode": "ro"}},
-        network=docker_network.name,
-    )
-    try:
-        status = container.wait(timeout=900)
-        output = container.logs().decode()
-    finally:
-        container.remove(force=True)
+    status, output = run_lane(image, script, {"TEST_DATABASE_URL": inside}, docker_network)
     result = output.strip().splitlines()[-1]
     summary.append(f"Django {django} lane: {result}, {time.monotonic() - started:.0f}s in all")
-    assert status["StatusCode"] == 0, output[-5000:]
+    assert status == 0, output[-5000:]
     assert f"django {django}." in output
     assert re.search(r"^\d+ passed", output.strip().splitlines()[-1]), output[-2000:]

@@ -13,9 +13,8 @@ import time
 
 import pytest
 
-from tests.lanes.test_django_versions import build_lane, lane_script
+from tests.lanes.test_django_versions import build_lane, lane_script, run_lane
 from tests.support import mariadb
-from tests.support.docker import ROOT, client
 
 pytestmark = pytest.mark.image
 
@@ -30,21 +29,10 @@ def test_framework_tests_pass_on_mariadb(tmp_path, docker_network, summary):
         script = lane_script(
             "python -c 'import MySQLdb; print(\"mysqlclient\", MySQLdb.version_info)'"
         )
-        container = client().containers.run(
-            image.id,
-            ["sh", "-c", script],
-            detach=True,
-            environment={"TEST_DATABASE_URL": inside, "TEST_REPLICA_URL": replica},
-            volumes={str(ROOT): {"bind": "/src", "mode": "ro"}},
-            network=docker_network.name,
-        )
-        try:
-            status = container.wait(timeout=900)
-            output = container.logs().decode()
-        finally:
-            container.remove(force=True)
+        environment = {"TEST_DATABASE_URL": inside, "TEST_REPLICA_URL": replica}
+        status, output = run_lane(image, script, environment, docker_network)
     result = output.strip().splitlines()[-1]
     summary.append(f"MariaDB lane: {result}, {time.monotonic() - started:.0f}s in all")
-    assert status["StatusCode"] == 0, output[-5000:]
+    assert status == 0, output[-5000:]
     assert "mysqlclient " in output
     assert re.search(r"^\d+ passed", result), output[-2000:]
