@@ -116,9 +116,9 @@ def test_sqlite_read_only(sqlite_control):
 
 
 def run(script, *args, **env):
-    """``job ARGS`` or ``python manage.py ARGS`` in a process of its own, from the project's
-    directory."""
-    words = [BIN / "job"] if script == "job" else [BIN / "python", ROOT / "manage.py"]
+    """``job ARGS``, ``jobctl ARGS`` or ``python manage.py ARGS`` in a process of its own,
+    from the project's directory."""
+    words = [BIN / script] if script in ("job", "jobctl") else [BIN / "python", ROOT / "manage.py"]
     environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", **env}
     return subprocess.run(
         [*words, *args], capture_output=True, text=True, env=environment, cwd=ROOT
@@ -245,3 +245,9 @@ def test_a_project_without_batch_jobs_installed_is_told_to_add_it(tmp_path):
         "job: error: configuration error: django-batch-jobs is not installed in this project: "
         'add "batch_jobs" to INSTALLED_APPS, then run `python manage.py migrate`'
     ]
+    # Every entry point, the listing and jobctl's commands too: 78 and that one line.
+    for command in (["job", "--list"], ["jobctl", "list"], ["jobctl", "history"]):
+        result = run(*command, **env)
+        assert result.returncode == 78, (command, result.stderr)
+        (line,) = result.stderr.splitlines()
+        assert 'add "batch_jobs" to INSTALLED_APPS' in line, line

@@ -49,6 +49,9 @@ def setup(needs_database=True):
             f"INSTALLED_APPS names {e.name!r}, which cannot be imported: install it, or put "
             "its directory on PYTHONPATH"
         ) from None
+    # Raises ImproperlyConfigured, in one line, when "batch_jobs" is not in INSTALLED_APPS
+    # (already imported, by django.setup(), when it is).
+    import batch_jobs.models  # noqa: F401
     from batch_jobs.conf import setting
 
     setting("JOB_APPS")  # reads and checks every framework setting
