@@ -5,6 +5,8 @@ What a job author imports comes from here, and only from here::
 
     from batch_jobs import CommandError, ExitCode, JobCommand, update_rows
 
+in a migration that waits for a backfill, ``from batch_jobs import RequireJob``,
+
 and, in its tests, ``from batch_jobs.testing import process_batch, run_job, stop_after``.
 
 Everything else (``batch_jobs.framework``, ``batch_jobs.operations``, ``batch_jobs.cli``,
@@ -30,6 +32,7 @@ _PUBLIC = {
     "non_negative_seconds": "batch_jobs.framework.arguments",
     "Secret": "batch_jobs.framework.redact",
     "email_address": "batch_jobs.framework.arguments",
+    "RequireJob": "batch_jobs.framework.gates",
 }
 
 __all__ = list(_PUBLIC)

@@ -16,11 +16,13 @@ class JobsConfig(AppConfig):
 
     def ready(self):
         from batch_jobs.checks import check_databases, check_job_declarations, check_settings
+        from batch_jobs.framework.gates import check_gates
         from batch_jobs.framework.logs import JobLogHandler
 
         checks.register(check_settings, "batch_jobs")
         checks.register(check_databases, "batch_jobs")
         checks.register(check_job_declarations, "batch_jobs")
+        checks.register(check_gates, "batch_jobs")
         # Job events are the runner's output. Unless the project's LOGGING configures the
         # `batch_jobs` logger, they go at INFO where the run writes (stderr from the command
         # line, call_command's stderr=), whatever the root logger does.

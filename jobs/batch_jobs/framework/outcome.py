@@ -29,6 +29,16 @@ from batch_jobs.models import JobRun
 Status = JobRun.Status
 
 
+class TooMuchLeft(CommandError):
+    """A migration gate's inline run found more rows left than the gate walks inside
+    ``migrate`` (``batch_jobs.framework.gates``): it stops before its first batch, recorded
+    ``blocked`` with exit 75."""
+
+    def __init__(self, message, done=None, total=None):
+        super().__init__(message, returncode=ExitCode.TEMPORARY)
+        self.done, self.total = done, total
+
+
 @dataclasses.dataclass(frozen=True)
 class Outcome:
     """How a run ended, as its record, its ``finish`` event and the monitors tell it."""
@@ -132,6 +142,7 @@ ENDINGS = (
     Ending(OutputClosed, _INTERRUPTED, ExitCode.OUTPUT_CLOSED, _WARNING, one_line),
     Ending(RuntimeLimitReached, _INTERRUPTED, ExitCode.TEMPORARY, _WARNING, one_line),
     Ending(OperatorStop, _STOPPED, ExitCode.STOPPED, _WARNING, one_line),
+    Ending(TooMuchLeft, Status.BLOCKED, ExitCode.TEMPORARY, _WARNING, one_line),
     Ending(CommandError, _FAILED, lambda e: e.returncode, _ERROR, one_line),
     Ending(SystemExit, _FAILED, _exit_status, _ERROR, _exit_reason),
     Ending(

@@ -13,6 +13,7 @@ how it goes (a rerun resumes) is declared once, with each option, in
 """
 
 import contextlib
+import contextvars
 import dataclasses
 import hashlib
 import json
@@ -24,6 +25,7 @@ from django.db import connections, transaction
 from batch_jobs.backends import backend_for
 from batch_jobs.framework import dryrun
 from batch_jobs.framework.arguments import JOB_OPTIONS
+from batch_jobs.framework.outcome import TooMuchLeft
 from batch_jobs.framework.pacing import BatchSizer, Health
 from batch_jobs.framework.redact import DJANGO_DEFAULT_OPTIONS
 from batch_jobs.framework.shards import Plans, Shard
@@ -34,6 +36,10 @@ from batch_jobs.models import JobCheckpoint
 _NOT_PART_OF_THE_WALK = DJANGO_DEFAULT_OPTIONS | {
     option.dest for option in JOB_OPTIONS if not option.part_of_the_walk
 }
+
+#: Set by a migration gate (``batch_jobs.framework.gates``) around its inline run: the most
+#: rows left the walk may walk; with more, it stops before its first batch (``TooMuchLeft``).
+INLINE_LIMIT = contextvars.ContextVar("INLINE_LIMIT", default=None)
 
 
 @dataclasses.dataclass
@@ -140,6 +146,7 @@ class Walk:
         if not self.plan():
             return
         self.resume()
+        self.within_inline_limit()
         self.sizer, self.health = self.pacing()
         self.progress = self.start_progress(total)
         try:
@@ -202,6 +209,30 @@ class Walk:
                 walked=dict(self.earlier),
             )
         self.job_run.walk_totals = Counter(self.earlier)  # none of this run's yet
+
+    def within_inline_limit(self):
+        """Inside a migration gate's inline run: go on only with at most ``INLINE_LIMIT``
+        rows left. The estimate of the table (less what earlier runs walked) decides when it
+        is small enough; else a count of what is left, bounded by the limit."""
+        limit = INLINE_LIMIT.get()
+        if limit is None or self.dry_run:
+            return
+        estimate = estimated_rows(self.queryset)
+        if estimate is not None and estimate - self.rows_before <= limit:
+            return
+        left = self.queryset.order_by()
+        if self.after is not None:
+            left = left.filter(**{f"{self.key}__gt": self.after})
+        if left.values(self.key)[: limit + 1].count() <= limit:
+            return
+        total = estimate if estimate is not None else None
+        raise TooMuchLeft(
+            f"more than {limit} rows left ({self.rows_before} walked"
+            + (f" of ~{total})" if total else ")")
+            + f"; a migration gate walks at most {limit} inside migrate",
+            done=self.rows_before,
+            total=total,
+        )
 
     def start_progress(self, total):
         """The walk's progress: of ``total`` rows, else of an estimate of them."""

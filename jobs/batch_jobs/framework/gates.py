@@ -1,0 +1,438 @@
+"""Migration gates: ``RequireJob``, a migration operation that waits for a backfill job.
+
+A schema migration that needs a backfill to have finished (a ``NOT NULL``, a unique index, an
+old column dropped) starts with ``RequireJob("normalize_emails", args=[...])``. When
+``migrate`` reaches it:
+
+* the backfill has **finished** (a succeeded, complete, non-dry walk of that job with those
+  arguments, started after the migrations this one depends on were applied): it passes;
+* else, when at most ``inline_below`` rows are left (a count, or the database's estimate), the
+  remaining batches run **inline**, inside ``migrate``: the job itself through
+  ``call_command``, with its checkpoints, lock and run record;
+* else ``migrate`` **stops** with one line (which job, how far, what to run) and exit 75
+  (``ExitCode.TEMPORARY``), before any other operation of that migration has run.
+
+A gate must come before every other operation of its migration (other gates aside): a system
+check (``batch_jobs.E101``) says so, so that a stop leaves the database as it was before the
+migration even where DDL is not transactional (MariaDB, MySQL) or the migration is not atomic.
+
+``gate_state(gate, using=...)`` reads where a gate's backfill stands from the run records and
+the checkpoint, and ``project_gates()`` lists every gate of the project's migrations: what
+``jobctl backfills`` and the console report.
+"""
+
+import contextlib
+import dataclasses
+import io
+import json
+import shlex
+
+from django.core import checks
+from django.core.management import call_command, get_commands, load_command_class
+from django.core.management.base import CommandError
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.operations.base import Operation
+from django.db.models import Max
+
+from batch_jobs.exitcodes import ExitCode
+from batch_jobs.framework.outcome import TooMuchLeft
+from batch_jobs.framework.redact import redact_options, safe_line
+from batch_jobs.framework.walk import INLINE_LIMIT, arguments_hash
+from batch_jobs.models import JobCheckpoint, JobPause, JobRun
+
+#: Every state a gate's backfill can be in, as ``GateState.state`` says it.
+FINISHED, RUNNING, PAUSED, FAILED, INTERRUPTED, NEVER_RUN = STATES = (
+    "finished",  # a succeeded, complete, non-dry walk since the gate's dependencies
+    "running",  # its latest run is running
+    "paused",  # `jobctl pause` holds the job
+    "failed",  # its latest run failed, or died without finishing (abandoned)
+    "interrupted",  # its latest run stopped (a signal, --max-runtime, an operator)
+    "never run",  # no run of that walk since the gate's dependencies were applied
+)
+
+#: Run statuses that say something about the walk (a blocked or skipped run did nothing).
+_WALKED = {
+    JobRun.Status.SUCCEEDED: FINISHED,
+    JobRun.Status.RUNNING: RUNNING,
+    JobRun.Status.FAILED: FAILED,
+    JobRun.Status.ABANDONED: FAILED,
+    JobRun.Status.INTERRUPTED: INTERRUPTED,
+    JobRun.Status.STOPPED: INTERRUPTED,
+}
+
+#: How many of a job's latest runs since the gate's dependencies are read for its state.
+RUNS_READ = 500
+
+#: The system check of a gate that is not its migration's first operation, or whose job or
+#: arguments do not load.
+GATE_NOT_FIRST = "batch_jobs.E101"
+GATE_BAD_JOB = "batch_jobs.E102"
+
+
+class BackfillPending(CommandError):
+    """``migrate`` stopped at a gate whose backfill has not finished: exit 75, one line."""
+
+    def __init__(self, message):
+        super().__init__(message, returncode=ExitCode.TEMPORARY)
+
+
+class RequireJob(Operation):
+    """A migration gate: the migration goes on only once ``job`` with ``args`` has walked
+    every row; at most ``inline_below`` rows left are walked inline, inside ``migrate``."""
+
+    reversible = True
+    reduces_to_sql = False
+    atomic = False  # the inline run's batches are transactions of their own where they can be
+    elidable = False
+
+    def __init__(self, job, args=(), inline_below=10_000):
+        if not isinstance(job, str) or not job:
+            raise ValueError("RequireJob: job must be a job's name")
+        if isinstance(args, str) or not all(isinstance(a, str) for a in args):
+            raise ValueError("RequireJob: args must be a list of strings (a command line)")
+        if not isinstance(inline_below, int) or isinstance(inline_below, bool) or inline_below < 0:
+            raise ValueError("RequireJob: inline_below must be an integer >= 0")
+        self.job = job
+        self.args = list(args)
+        self.inline_below = inline_below
+
+    def deconstruct(self):
+        kwargs = {"job": self.job}
+        if self.args:
+            kwargs["args"] = list(self.args)
+        if self.inline_below != 10_000:
+            kwargs["inline_below"] = self.inline_below
+        return ("batch_jobs.RequireJob", [], kwargs)
+
+    @property
+    def command_line(self):
+        """The backfill's command line, as an operator types it: ``job <name> <args>``."""
+        return shlex.join(["job", self.job, *self.args])
+
+    def describe(self):
+        return f"Require the backfill `{shlex.join([self.job, *self.args])}` to have finished"
+
+    @property
+    def migration_name_fragment(self):
+        return f"require_{self.job}"
+
+    def state_forwards(self, app_label, state):
+        pass
+
+    def state_backwards(self, app_label, state):
+        pass
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if getattr(schema_editor, "collect_sql", False):
+            return  # sqlmigrate: named (describe), never run
+        enforce(self, app_label, schema_editor.connection.alias)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        pass  # reversing the migration passes through the gate
+
+    def __eq__(self, other):
+        return isinstance(other, RequireJob) and self.deconstruct() == other.deconstruct()
+
+    def __hash__(self):
+        return hash((self.job, tuple(self.args), self.inline_below))
+
+
+@dataclasses.dataclass(frozen=True)
+class GateState:
+    """Where a gate's backfill stands. ``state`` is one of ``STATES``; ``run`` the run that
+    decided it (the latest relevant one, or the finishing one), if any; ``done`` the rows
+    walked so far and ``total`` the estimate of rows; ``eta_seconds`` from the running run's
+    progress."""
+
+    gate: RequireJob
+    state: str
+    run: JobRun | None = None
+    done: int | None = None
+    total: int | None = None
+    eta_seconds: float | None = None
+    paused: bool = False
+
+    @property
+    def finished(self):
+        return self.state == FINISHED
+
+    def line(self):
+        """One line: which job, how far (done of ~total), the run, paused or not."""
+        parts = [f"{shlex.join([self.gate.job, *self.gate.args])}: {self.state}"]
+        if self.done is not None or self.total is not None:
+            done = self.done or 0
+            parts.append(f"{done} of ~{self.total} rows" if self.total else f"{done} rows")
+        if self.run is not None:
+            parts.append(f"run {self.run.pk} {self.run.status}")
+        if self.eta_seconds is not None and self.state == RUNNING:
+            parts.append(f"ETA {round(self.eta_seconds)}s")
+        if self.paused and self.state != PAUSED:
+            parts.append("paused")
+        return safe_line(", ".join(parts))
+
+
+# -- the job and its arguments ---------------------------------------------------------------
+
+
+def job_command(name):
+    """The ``JobCommand`` instance of the job ``name``, or ``CommandError`` (78)."""
+    from batch_jobs.framework.command import JobCommand
+
+    app = get_commands().get(name)
+    if app is None:
+        raise CommandError(
+            f"migration gate: no job named {name!r} in this project", returncode=ExitCode.CONFIG
+        )
+    command = load_command_class(app, name)
+    if not isinstance(command, JobCommand):
+        raise CommandError(
+            f"migration gate: {name} is not a JobCommand", returncode=ExitCode.CONFIG
+        )
+    return command
+
+
+def parsed_options(gate):
+    """The gate's arguments parsed by its job's parser as ``call_command`` parses them:
+    ``(options, args)``; ``CommandError`` (78) when the job refuses them."""
+    command = job_command(gate.job)
+    parser = command.create_parser("", gate.job)
+    try:
+        namespace = parser.parse_args(gate.args)
+    except (CommandError, SystemExit) as e:
+        raise CommandError(
+            f"migration gate: {gate.job} refuses the arguments {gate.args!r}: {e}",
+            returncode=ExitCode.CONFIG,
+        ) from e
+    options = dict(vars(namespace))
+    args = options.pop("args", ())
+    return options, list(args)
+
+
+def walk_hashes(gate):
+    """``(run_hash, checkpoint_hash)``: what identifies the gate's walk in run records
+    (``arguments``, as ``lifecycle.Run`` stores them) and in the checkpoint."""
+    options, args = parsed_options(gate)
+    stored = redact_options({**options, "args": args} if args else options)
+    stored = json.loads(json.dumps(stored, default=str))  # as the JSON column gives it back
+    return arguments_hash(stored), arguments_hash(options)
+
+
+# -- the state -------------------------------------------------------------------------------
+
+
+def gate_state(gate, *, using=DEFAULT_DB_ALIAS, since=None):
+    """Where ``gate``'s backfill stands on database ``using``: runs started before ``since``
+    (the gate's dependencies' ``applied`` time; ``None``: any) do not count."""
+    run_hash, checkpoint_hash = walk_hashes(gate)
+    runs = JobRun.objects.using(using).filter(job=gate.job, dry_run=False)
+    if since is not None:
+        runs = runs.filter(started_at__gte=since)
+    relevant = [
+        run
+        for run in runs.filter(status__in=list(_WALKED)).order_by("-started_at", "-pk")[:RUNS_READ]
+        if arguments_hash(run.arguments) == run_hash
+    ]
+    paused = JobPause.objects.using(using).filter(job=gate.job).exists()
+    checkpoint = (
+        JobCheckpoint.objects.using(using)
+        .filter(job=gate.job, arguments_hash=checkpoint_hash)
+        .first()
+    )
+    finishing = next((run for run in relevant if complete(run)), None)
+    latest = relevant[0] if relevant else None
+    if finishing is not None:
+        decided, state = finishing, FINISHED
+    elif paused:
+        decided, state = latest, PAUSED
+    elif latest is None:
+        decided, state = None, NEVER_RUN
+    else:
+        decided = latest
+        state = _WALKED[latest.status]
+        if state == FINISHED:  # succeeded without walking to the end (a shard's part)
+            state = INTERRUPTED
+    progress = (decided.progress or {}) if decided is not None else {}
+    if state == FINISHED:
+        done = progress.get("before", 0) + progress.get("done", 0) if progress else None
+    elif checkpoint is not None:
+        done = checkpoint.rows
+    elif progress:
+        done = progress.get("before", 0) + progress.get("done", 0)
+    else:
+        done = None
+    total = progress.get("total")
+    eta = progress.get("eta_s") if state == RUNNING else None
+    return GateState(gate, state, decided, done, total, eta, paused)
+
+
+def complete(run):
+    """A succeeded run whose walk finished."""
+    return run.status == JobRun.Status.SUCCEEDED and bool((run.walk or {}).get("done"))
+
+
+# -- the gates of the project's migrations ---------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ProjectGate:
+    """A gate in the project's migrations: where it is, what its migration depends on, and
+    whether that migration is applied on the database it was read from."""
+
+    app_label: str
+    migration: str
+    gate: RequireJob
+    position: int  # among its migration's operations
+    first: bool  # only gates come before it
+    dependencies: tuple
+    applied: bool | None  # None: read without a database
+
+
+def project_gates(using=None):
+    """Every ``RequireJob`` in the project's migrations, in (app, migration) order; with
+    ``using``, each says whether its migration is applied there."""
+    from django.db.migrations.loader import MigrationLoader
+
+    connection = connections[using] if using is not None else None
+    loader = MigrationLoader(connection, ignore_no_migrations=True)
+    found = []
+    for (app_label, name), migration in sorted(loader.disk_migrations.items()):
+        operations = list(migration.operations)
+        for position, operation in enumerate(operations):
+            if not isinstance(operation, RequireJob):
+                continue
+            first = all(isinstance(op, RequireJob) for op in operations[:position])
+            applied = (app_label, name) in loader.applied_migrations if using else None
+            found.append(
+                ProjectGate(
+                    app_label,
+                    name,
+                    operation,
+                    position,
+                    first,
+                    tuple(tuple(d) for d in migration.dependencies),
+                    applied,
+                )
+            )
+    return found
+
+
+def dependencies_applied_at(dependencies, using):
+    """The latest ``applied`` time of ``dependencies`` in ``django_migrations``, or ``None``."""
+    from django.db.migrations.recorder import MigrationRecorder
+
+    recorder = MigrationRecorder(connections[using])
+    if not recorder.has_table():
+        return None
+    names = [(app, name) for app, name in dependencies if not name.startswith("__")]
+    applied = None
+    for app, name in names:
+        at = recorder.migration_qs.filter(app=app, name=name).aggregate(at=Max("applied"))["at"]
+        if at is not None and (applied is None or at > applied):
+            applied = at
+    return applied
+
+
+def since_for(project_gate, using):
+    """When a finishing run of ``project_gate``'s backfill must have started after."""
+    return dependencies_applied_at(project_gate.dependencies, using)
+
+
+def _found(gate, app_label):
+    """``gate``'s place in the project's migrations (the very operation object)."""
+    for found in project_gates():
+        if found.gate is gate and found.app_label == app_label:
+            return found
+    return None
+
+
+# -- migrate reaches a gate ------------------------------------------------------------------
+
+
+def enforce(gate, app_label, using):
+    """Pass, run the rest inline, or raise ``BackfillPending`` (75)."""
+    found = _found(gate, app_label)
+    where = f"{app_label}.{found.migration}" if found else app_label
+    if found is not None and not found.first:
+        raise CommandError(
+            f"migration {where}: RequireJob({gate.job!r}) must come before every other "
+            "operation of its migration (see `manage.py check`, batch_jobs.E101)",
+            returncode=ExitCode.CONFIG,
+        )
+    since = dependencies_applied_at(found.dependencies, using) if found else None
+    state = gate_state(gate, using=using, since=since)
+    if state.finished:
+        return state
+    if state.state != PAUSED:
+        with contextlib.suppress(TooMuchLeft, _Held):
+            return run_inline(gate, using)
+        state = gate_state(gate, using=using, since=since)  # the probe may have read more
+        if state.finished:
+            return state
+    raise BackfillPending(
+        f"migration {where} waits for a backfill: {state.line()}; "
+        f"run `{gate.command_line}` (or resume it), then migrate again"
+    )
+
+
+class _Held(Exception):
+    """The inline run found another run holding the job's lock."""
+
+
+def run_inline(gate, using):
+    """Run the job inline with at most ``gate.inline_below`` rows left to walk; raise
+    ``TooMuchLeft`` when more are left (the walk checks before its first batch)."""
+    output = io.StringIO()
+    token = INLINE_LIMIT.set(gate.inline_below)
+    try:
+        call_command(gate.job, *gate.args, stdout=output, stderr=output)
+    except CommandError as e:
+        if e.returncode == ExitCode.TEMPORARY and not isinstance(e, TooMuchLeft):
+            raise _Held(str(e)) from e
+        if isinstance(e, TooMuchLeft):
+            raise
+        raise CommandError(
+            f"migration gate: the inline run of `{gate.command_line}` failed: {e}",
+            returncode=e.returncode,
+        ) from e
+    finally:
+        INLINE_LIMIT.reset(token)
+    return gate_state(gate, using=using)
+
+
+# -- system checks ---------------------------------------------------------------------------
+
+
+def check_gates(app_configs=None, **kwargs):
+    """A gate that is not the first operation of its migration (E101), or whose job does
+    not load or refuses its arguments (E102)."""
+    try:
+        found = project_gates()
+    except Exception:  # migrations that do not load: migrate itself says so
+        return []
+    errors = []
+    for gate in found:
+        where = f"{gate.app_label}.{gate.migration}"
+        if not gate.first:
+            errors.append(
+                checks.Error(
+                    f"migration {where}: RequireJob({gate.gate.job!r}) is operation "
+                    f"{gate.position + 1}; a gate must come before every other operation "
+                    "of its migration",
+                    hint="Move it to the top of `operations`: a gate that stops `migrate` "
+                    "must find nothing of its migration done (MariaDB cannot roll DDL back).",
+                    obj=where,
+                    id=GATE_NOT_FIRST,
+                )
+            )
+        try:
+            walk_hashes(gate.gate)
+        except CommandError as e:
+            errors.append(
+                checks.Error(
+                    f"migration {where}: {e}",
+                    hint="Name a JobCommand of this project, with arguments it accepts.",
+                    obj=where,
+                    id=GATE_BAD_JOB,
+                )
+            )
+    return errors
