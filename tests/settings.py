@@ -14,6 +14,9 @@ os.environ.setdefault("DJANGO_EXTRA_APPS", "tests.testjobs")
 
 from app.settings import *  # noqa: F403
 
+# A table that a backfill job fills, and (in tests/gated/gates) a migration gate that waits on it.
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.gated"]  # noqa: F405
+
 SECRET_KEY = "tests-only-not-a-secret"
 # The admin's pages without a collectstatic first (the image collects them at build time, and
 # serves them with WhiteNoise: tests/console/test_browser.py).

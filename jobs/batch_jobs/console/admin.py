@@ -149,6 +149,7 @@ class JobRunAdmin(JobPages, Buttons, ReadOnly):
 
         return [
             path("jobs/", view(self.jobs_view), name="batch_jobs_jobs"),
+            path("gates/", view(self.gates_view), name="batch_jobs_gates"),
             # Path parameters are checked by their converters (console.input): a job name no
             # record could hold matches nothing (404, below); a run id out of range falls to
             # the admin's own answer for a record that does not exist.

@@ -1,5 +1,6 @@
-"""The console's own pages beside the admin's: every job, and a page per job with its schedule,
-checkpoint, pause, a chart and its last runs. Viewing takes ``view_jobrun``."""
+"""The console's own pages beside the admin's: every job, a page per job with its schedule,
+checkpoint, pause, the migration gates that wait on it, a chart and its last runs, and the
+pending migration gates. Viewing takes ``view_jobrun``."""
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -8,7 +9,7 @@ from django.template.response import TemplateResponse
 from batch_jobs.console import charts, display
 from batch_jobs.framework import schedule
 from batch_jobs.models import JobCheckpoint, JobPause, JobRun, JobShardPlan, RunRequest
-from batch_jobs.operations import catalog, control
+from batch_jobs.operations import backfills, catalog, control
 
 #: Seconds between reloads of a page that shows a live run.
 REFRESH_SECONDS = 5
@@ -76,12 +77,22 @@ class JobPages:
                 }
                 for run in recent
             ],
+            gates=[gate for gate in backfills.gates() if gate.job == name],
             requests=control.on_control(RunRequest).filter(job=name)[:10],
             refresh_seconds=REFRESH_SECONDS
             if any(run.status == JobRun.Status.RUNNING for run in recent)
             else None,
         )
         return TemplateResponse(request, "batch_jobs/console/job.html", context)
+
+    def gates_view(self, request):
+        """The pending migration gates: each with its migration, job and the job's state."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        pending = [gate for gate in backfills.gates() if gate.pending]
+        rows = [{"gate": gate, "job_url": self.job_url(gate.job)} for gate in pending]
+        context = self.console_context(request, title="Pending migration gates", rows=rows)
+        return TemplateResponse(request, "batch_jobs/console/gates.html", context)
 
 
 def find_job(name):

@@ -1,6 +1,7 @@
 """The ``jobctl`` command line: the click group, its set-up and ``main``. The commands are in
-``listing`` (list, describe, history), ``rendering`` (render kubernetes|crontab|systemd) and
-``control`` (stop, pause, resume, retry), thin shells over ``batch_jobs.operations``."""
+``listing`` (list, describe, history), ``rendering`` (render kubernetes|crontab|systemd),
+``control`` (stop, pause, resume, retry) and ``backfills``, thin shells over
+``batch_jobs.operations``."""
 
 import contextlib
 import sys
@@ -76,7 +77,25 @@ def table(rows, headers):
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
-@click.group(context_settings=CONTEXT)
+class Jobctl(click.Group):
+    """The group, keeping the words after the command's name (``ctx.meta["jobctl.words"]``):
+    whether the database is needed may depend on an option (``render kubernetes
+    --backfills``)."""
+
+    def resolve_command(self, ctx, args):
+        name, command, rest = super().resolve_command(ctx, args)
+        ctx.meta["jobctl.words"] = list(rest)
+        return name, command, rest
+
+
+def needs_database(ctx):
+    words = ctx.meta.get("jobctl.words", [])
+    options = words[: words.index("--")] if "--" in words else words
+    rendered = ctx.invoked_subcommand == "render" and "--backfills" in options
+    return ctx.invoked_subcommand in NEEDS_DATABASE or rendered
+
+
+@click.group(cls=Jobctl, context_settings=CONTEXT)
 @click.version_option(package_name="django-batch-jobs", prog_name="jobctl")
 @click.pass_context
 def cli(ctx):
@@ -84,14 +103,14 @@ def cli(ctx):
     history of their runs."""
     if ctx.invoked_subcommand:
         # Listing and rendering read the code, not the database.
-        setup_django(needs_database=ctx.invoked_subcommand in NEEDS_DATABASE)
+        setup_django(needs_database=needs_database(ctx))
 
 
 @contextlib.contextmanager
-def run_records():
-    """Reading or writing the run records, with the runner's exit codes: a database that does
-    not answer (69), wrong credentials, a missing table or privilege (78), a transient error
-    (75); each one line."""
+def run_records(*aliases, what="the run records"):
+    """Reading or writing the run records (and the databases ``aliases``), with the runner's
+    exit codes: a database that does not answer (69), wrong credentials, a missing table or
+    privilege (78), a transient error (75); each one line, saying it could not read ``what``."""
     from django.core.management.base import CommandError
     from django.db import DEFAULT_DB_ALIAS, DatabaseError
 
@@ -101,22 +120,24 @@ def run_records():
 
     try:
         # One attempt, not the runner's wait: an operator is waiting for the answer.
-        wait_for_database(setting("JOB_CONTROL_DATABASE") or DEFAULT_DB_ALIAS, timeout=0)
+        control = setting("JOB_CONTROL_DATABASE") or DEFAULT_DB_ALIAS
+        for alias in dict.fromkeys([control, *aliases]):
+            wait_for_database(alias, timeout=0)
         yield
     except CommandError as e:  # from wait_for_database: 69, or 78 for the credentials
-        error = OneLine(f"cannot read the run records: {e}")
+        error = OneLine(f"cannot read {what}: {e}")
         error.exit_code = int(e.returncode)
         raise error from None
     except DatabaseError as e:
         outcome = outcome_of(e)  # the same reading of the error as a run's
-        error = OneLine(f"cannot read the run records: {outcome.reason}")
+        error = OneLine(f"cannot read {what}: {outcome.reason}")
         known = outcome.exit_code in (ExitCode.CONFIG, ExitCode.TEMPORARY)
         # What the run records refuse otherwise (a value, a privilege) is the set-up's.
         error.exit_code = int(outcome.exit_code if known else ExitCode.CONFIG)
         raise error from None
 
 
-NEEDS_DATABASE = {"history", "stop", "pause", "resume", "retry"}
+NEEDS_DATABASE = {"history", "stop", "pause", "resume", "retry", "backfills"}
 
 
 def main():
@@ -134,4 +155,4 @@ def main():
 
 
 # The commands register themselves on ``cli`` when their modules are imported.
-from batch_jobs.cli.jobctl import control, listing, rendering  # noqa: E402, F401
+from batch_jobs.cli.jobctl import backfills, control, listing, rendering  # noqa: E402, F401

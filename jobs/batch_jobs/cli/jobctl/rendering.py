@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from batch_jobs.cli.jobctl import CONTEXT, OneLine, UsageExit, cli, get_job, say, scheduled
+from batch_jobs.cli.jobctl.backfills import database_option, read_gates
 from batch_jobs.exitcodes import ExitCode
 from batch_jobs.framework.redact import shown
 
@@ -111,13 +112,26 @@ def default(value, fallback):
     help="With --job: an Indexed Job of N pods (1 to 1000), pod I walking shard I of N "
     "(batch jobs).",
 )
+@click.option(
+    "--backfills",
+    is_flag=True,
+    help="Render a one-off Job per pending backfill instead: each migration gate (RequireJob) "
+    "of a pending migration whose job has not finished (reads the database).",
+)
+@database_option
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def kubernetes(image, namespace, app_name, secret, uid, one_off, shards, args):
-    """Render CronJobs for every scheduled job (or a one-off Job) as YAML on stdout."""
+def kubernetes(image, namespace, app_name, secret, uid, one_off, shards, backfills, database, args):
+    """Render CronJobs for every scheduled job (or a one-off Job, or the pending backfills'
+    Jobs) as YAML on stdout."""
     from batch_jobs.conf import setting
     from batch_jobs.operations.render import kubernetes as k8s
     from batch_jobs.operations.render import values
 
+    if backfills and (one_off is not None or shards is not None or args):
+        raise click.UsageError(
+            "--backfills renders the jobs the migration gates name; leave --job, --shards and "
+            "arguments out"
+        )
     if args and one_off is None:
         raise click.UsageError("arguments after -- go with --job NAME")
     if shards is not None and one_off is None:
@@ -143,12 +157,36 @@ def kubernetes(image, namespace, app_name, secret, uid, one_off, shards, args):
                 if any(a == "--shard" or a.startswith("--shard=") for a in args):
                     raise click.UsageError("--shards gives each pod its shard; leave --shard out")
             manifests = [k8s.one_off_job(job, args, target, shards)]
+        elif backfills:
+            manifests = backfill_jobs(database, target)
         else:
             manifests = [k8s.cron_job(job, target) for job in scheduled()]
     words = ["jobctl", "render", "kubernetes", "--image", target.image]
     if target.namespace:
         words += ["--namespace", target.namespace]
+    if backfills:
+        words += ["--backfills"]
+        if not manifests:
+            say("no pending backfills: every gate of a pending migration has finished", err=True)
     click.echo(k8s.dump(manifests, words), nl=False)
+
+
+def backfill_jobs(database, target):
+    """A one-off Job per pending backfill (one per job and arguments, however many gates wait
+    on it), an Indexed Job when the job declares ``shards``."""
+    from batch_jobs.operations.backfills import pending_backfills
+    from batch_jobs.operations.render import kubernetes as k8s
+
+    gates = {}
+    for gate in pending_backfills(read_gates(database)):
+        gates.setdefault((gate.job, gate.args), []).append(gate.key)
+    manifests = []
+    for (name, args), migrations in gates.items():
+        job = get_job(name)
+        manifests.append(
+            k8s.backfill_job(job, args, target, migrations, job.command._batch_job.shards)
+        )
+    return manifests
 
 
 def default_job_bin():

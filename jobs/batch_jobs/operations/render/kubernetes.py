@@ -223,6 +223,15 @@ def one_off_job(job, args, target, shards=None):
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": spec}
 
 
+def backfill_job(job, args, target, migrations, shards=None):
+    """The one-off Job of a backfill that the migration gates of ``migrations`` wait on,
+    annotated with them, to run between the deploy that adds the column and the one that
+    needs it."""
+    manifest = one_off_job(job, args, target, shards)
+    manifest["metadata"]["annotations"] = {"batch-jobs/gates": " ".join(migrations)}
+    return manifest
+
+
 class _Dumper(yaml.SafeDumper):
     """PyYAML's safe dumper, quoting the strings Go's YAML 1.1 parsers (kubectl's) read as
     booleans though PyYAML does not: a namespace or a label ``y`` stays a string."""

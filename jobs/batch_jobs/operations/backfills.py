@@ -1,0 +1,154 @@
+"""Every migration gate of the project (``RequireJob`` in a migration), applied or pending,
+with its job's state: what ``jobctl backfills``, ``jobctl render kubernetes --backfills`` and
+the console's gates page show.
+
+A gate's migrations and ``django_migrations`` are read on the database the migrations run on
+(``using``, the default database unless told); the runs that finish a backfill are read by
+``framework.gates.gate_state`` from the run records. A gate counts a run that started after
+the migrations it depends on were applied (``since``): before, the column it fills was not
+there yet.
+"""
+
+import dataclasses
+import datetime
+import json
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.recorder import MigrationRecorder
+
+from batch_jobs.framework import gates as framework
+from batch_jobs.framework.gates import GateState, RequireJob
+
+
+@dataclasses.dataclass(frozen=True)
+class Gate:
+    """One ``RequireJob`` of one migration, and where it stands."""
+
+    app: str
+    migration: str
+    operation: RequireJob
+    applied: datetime.datetime | None  # when its migration was applied; None: pending
+    since: datetime.datetime | None  # when the migrations it depends on were; None: not yet
+    state: GateState
+
+    @property
+    def key(self):
+        return f"{self.app}.{self.migration}"
+
+    @property
+    def job(self):
+        return self.operation.job
+
+    @property
+    def args(self):
+        return tuple(self.operation.args)
+
+    @property
+    def pending(self):
+        return self.applied is None
+
+    @property
+    def finished(self):
+        return self.state.finished
+
+    @property
+    def blocks(self):
+        """Whether ``migrate`` would stop at this gate now: its migration is pending and its
+        backfill has not finished, unless what a stopped or failed run left is known and at
+        most the gate's ``inline_below`` (``migrate`` then walks the rest itself). A backfill
+        that never ran blocks: how many rows it has is known only to a run."""
+        return self.pending and not self.finished and not self.inline
+
+    @property
+    def inline(self):
+        state = self.state
+        if state.state not in (framework.INTERRUPTED, framework.FAILED) or state.paused:
+            return False  # running: migrate would find the lock held; paused: it waits
+        if state.total is None or state.done is None:
+            return False
+        return max(state.total - state.done, 0) <= self.operation.inline_below
+
+    @property
+    def line(self):
+        return self.state.line()
+
+    def as_dict(self):
+        state = self.state
+        return {
+            "migration": self.key,
+            "job": self.job,
+            "args": list(self.args),
+            "applied": self.applied.isoformat() if self.applied else None,
+            "since": self.since.isoformat() if self.since else None,
+            "state": state.state,
+            "run": state.run.pk if state.run is not None else None,
+            "done": state.done,
+            "total": state.total,
+            "eta_seconds": state.eta_seconds,
+            "paused": state.paused,
+            "blocks": self.blocks,
+            "line": self.line,
+        }
+
+
+def gates(using=DEFAULT_DB_ALIAS):
+    """Every gate in the project's migrations (``framework.gates.project_gates``), in
+    (app, migration) order, with the state of each on database ``using``."""
+    recorder = MigrationRecorder(connections[using])
+    applied = (
+        {(row.app, row.name): row.applied for row in recorder.migration_qs}
+        if recorder.has_table()
+        else {}
+    )
+    found = []
+    for place in framework.project_gates(using):
+        since = applied_at(applied, place.dependencies)
+        if since is None and place.dependencies:
+            # The migrations it depends on are not applied: no run so far can count (the
+            # column it fills may not be there yet).
+            state = GateState(place.gate, framework.NEVER_RUN)
+        else:
+            state = framework.gate_state(place.gate, using=using, since=since)
+        found.append(
+            Gate(
+                app=place.app_label,
+                migration=place.migration,
+                operation=place.gate,
+                applied=applied.get((place.app_label, place.migration)),
+                since=since,
+                state=state,
+            )
+        )
+    return found
+
+
+def applied_at(applied, dependencies):
+    """When the last of ``dependencies`` was applied (as ``migrate`` reads it for the gate:
+    ``__first__`` and ``__latest__`` left out), or ``None`` when one of them is not."""
+    named = [(app, name) for app, name in dependencies if not name.startswith("__")]
+    if any(key not in applied for key in named):
+        return None
+    return max((applied[key] for key in named), default=None)
+
+
+def pending_backfills(found):
+    """The gates of pending migrations whose backfill has not finished: the Jobs to run
+    before the deploy that applies them."""
+    return [gate for gate in found if gate.pending and not gate.finished]
+
+
+HEADERS = ["MIGRATION", "JOB", "ARGUMENTS", "APPLIED", "STATE"]
+
+
+def row(gate):
+    return [
+        gate.key,
+        gate.job,
+        " ".join(gate.args) or "-",
+        gate.applied.strftime("%Y-%m-%d %H:%M:%S") if gate.applied else "pending",
+        gate.line + (" (blocks migrate)" if gate.blocks else ""),
+    ]
+
+
+def as_json(found):
+    return json.dumps([gate.as_dict() for gate in found], indent=2)
