@@ -285,3 +285,54 @@ def test_every_page_forbids_framing_with_the_projects_policy(viewer):
         assert response["X-Frame-Options"] == "DENY"
         policy = response["Content-Security-Policy"]
         assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy
+
+
+# -- migration gates ------------------------------------------------------------------------
+
+GATES = "/admin/batch_jobs/jobrun/gates/"
+
+
+@pytest.fixture
+def gated(settings):
+    """The gated test app's migrations with its gate (``tests/gated/gates``), pending."""
+    settings.JOB_APPS = ["testjobs", "gated", "batch_jobs"]
+    settings.MIGRATION_MODULES = {"gated": "tests.gated.gates"}
+
+
+def gate_rows(html):
+    return dict(re.findall(r'<tr data-migration="([^"]+)">(.*?)</tr>', html, re.S))
+
+
+def test_a_jobs_page_shows_the_gates_that_wait_on_it(viewer, gated):
+    from batch_jobs.testing import run_job
+    from tests.gated.models import Gadget
+
+    row = gate_rows(page(viewer, f"{JOBS}fill_slugs/"))["gated.0002_require_slugs"]
+    assert '<td class="applied">pending</td>' in row
+    assert "fill_slugs: never run (blocks migrate)" in row
+    Gadget.objects.bulk_create(Gadget(name=f"G{i}") for i in range(12))
+    assert run_job("fill_slugs").exit_code == 0  # a real run finishes the backfill
+    row = gate_rows(page(viewer, f"{JOBS}fill_slugs/"))["gated.0002_require_slugs"]
+    assert re.search(r"fill_slugs: finished, 12 (of ~12 )?rows, run \d+ succeeded</td>", row)
+    assert 'id="gates"' not in page(viewer, f"{JOBS}upper_items/")  # no gate waits on it
+
+
+def test_the_gates_page_lists_the_pending_gates_for_viewers(viewer, gated, client):
+    html = page(viewer, JOBS)
+    assert f'<a href="{GATES}">Pending migration gates</a>' in html
+    (row,) = gate_rows(page(viewer, GATES)).values()
+    assert f'<a href="{JOBS}fill_slugs/">fill_slugs</a>' in row
+    assert "fill_slugs: never run" in row and '<td class="blocks">yes</td>' in row
+    # Applied, the gate is no longer pending: the page says nothing waits.
+    from django.db.migrations.recorder import MigrationRecorder
+
+    MigrationRecorder.Migration.objects.create(app="gated", name="0002_require_slugs")
+    html = page(viewer, GATES)
+    assert not gate_rows(html) and "No pending migration waits on a backfill." in html
+    assert client.get(GATES).status_code == 302  # anonymous: to the login page
+
+
+def test_the_gates_page_takes_the_view_permission(django_user_model, gated):
+    nobody = staff(django_user_model, "nora")
+    assert nobody.get(GATES).status_code == 403
+    assert nobody.get(f"{GATES}x/").status_code == 404  # names nothing (not a run "gates/x")

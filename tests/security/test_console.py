@@ -74,6 +74,7 @@ PATHS = [
     JOBS + "{}/",
     JOBS + "{}/pause/",
     JOBS + "{}/resume/",
+    "/admin/batch_jobs/jobrun/gates/{}/",
     RUNS + "{}/",
     RUNS + "{}/change/",
     RUNS + "{}/history/",
@@ -149,6 +150,7 @@ def console_pages(live):
         JOBS,
         f"{JOBS}slow_batches/",
         f"{JOBS}upper_items/",
+        "/admin/batch_jobs/jobrun/gates/",
         "/admin/batch_jobs/runrequest/",
         "/admin/batch_jobs/jobpause/",
     ]

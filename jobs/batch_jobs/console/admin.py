@@ -165,6 +165,7 @@ class JobRunAdmin(JobPages, Buttons, ReadOnly):
             # Anything else under jobs/ names no job: not the admin's catch-all redirect to a
             # run record called "jobs/...".
             re_path(r"^jobs/", view(not_found)),
+            re_path(r"^gates/.", view(not_found)),
             path("<batch_jobs_run:run_id>/stop/", view(self.stop_view), name="batch_jobs_stop"),
             path("<batch_jobs_run:run_id>/retry/", view(self.retry_view), name="batch_jobs_retry"),
             *super().get_urls(),
