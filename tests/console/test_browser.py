@@ -1,7 +1,8 @@
 """The console in a real browser: headless Chromium (Debian's, in a test image) driven through
 WebDriver against compose's ``web`` service, while a job runs in compose's ``job`` service.
 
-Screenshots of the run list and the job page are saved in build/screenshots/."""
+Screenshots of the run list, the job page and the pending migration gates are saved in
+build/screenshots/."""
 
 import re
 import threading
@@ -240,6 +241,15 @@ def test_a_user_without_the_permission_sees_no_buttons_and_a_forged_post_gets_40
     assert "403 Forbidden" in browser.page_source
     browser.get(f"{WEB}/admin/batch_jobs/jobrun/jobs/normalize_emails/")
     assert browser.find_element(By.ID, "paused").text.startswith("no")
+
+    # The pending migration gates, through the jobs page's link: viewing is enough. The
+    # stack's database is migrated, so no gate is pending and the page says so.
+    browser.get(f"{WEB}/admin/batch_jobs/jobrun/jobs/")
+    browser.find_element(By.LINK_TEXT, "Pending migration gates").click()
+    WebDriverWait(browser, 10).until(lambda d: "Pending migration gates" in d.title)
+    rows = browser.find_elements(By.CSS_SELECTOR, "#gates tbody tr")
+    assert [row.text for row in rows] == ["No pending migration waits on a backfill."]
+    screenshot(browser, "console-gates.png")
 
 
 def test_the_web_service_listens_on_127_0_0_1_only(stack):

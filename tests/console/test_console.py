@@ -336,3 +336,14 @@ def test_the_gates_page_takes_the_view_permission(django_user_model, gated):
     nobody = staff(django_user_model, "nora")
     assert nobody.get(GATES).status_code == 403
     assert nobody.get(f"{GATES}x/").status_code == 404  # names nothing (not a run "gates/x")
+
+
+def test_a_gate_naming_no_job_is_said_on_the_gates_page_not_a_500(viewer, settings):
+    settings.JOB_APPS = ["testjobs", "gated", "batch_jobs"]
+    settings.MIGRATION_MODULES = {"gated": "tests.gated.broken"}
+    assert (
+        '<p class="errornote" id="gates-error">migration gate gated.0002_require_nothing: '
+        "migration gate: no job named &#x27;fill_slgus&#x27; in this project</p>"
+    ) in page(viewer, GATES)
+    # The other jobs' pages read only their own gates.
+    assert 'id="gates-error"' not in page(viewer, f"{JOBS}fill_slugs/")

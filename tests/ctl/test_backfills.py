@@ -302,3 +302,14 @@ def test_render_backfills_refuses_what_the_gates_say(words):
     result = render(*words)
     assert result.exit_code == 2
     assert "--backfills renders the jobs the migration gates name" in result.output
+
+
+@pytest.mark.django_db
+def test_a_gate_naming_no_job_is_one_line_78(settings):
+    settings.MIGRATION_MODULES = {"gated": "tests.gated.broken"}
+    result = jobctl("backfills")
+    assert result.exit_code == 78
+    assert result.stderr == (
+        "Error: migration gate gated.0002_require_nothing: migration gate: no job named "
+        "'fill_slgus' in this project; see `manage.py check`\n"
+    )

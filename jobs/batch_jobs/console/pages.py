@@ -77,7 +77,7 @@ class JobPages:
                 }
                 for run in recent
             ],
-            gates=[gate for gate in backfills.gates() if gate.job == name],
+            **gates_of(name),
             requests=control.on_control(RunRequest).filter(job=name)[:10],
             refresh_seconds=REFRESH_SECONDS
             if any(run.status == JobRun.Status.RUNNING for run in recent)
@@ -89,10 +89,22 @@ class JobPages:
         """The pending migration gates: each with its migration, job and the job's state."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        pending = [gate for gate in backfills.gates() if gate.pending]
+        found = gates_of()
+        pending = [gate for gate in found["gates"] if gate.pending]
         rows = [{"gate": gate, "job_url": self.job_url(gate.job)} for gate in pending]
-        context = self.console_context(request, title="Pending migration gates", rows=rows)
+        context = self.console_context(
+            request, title="Pending migration gates", rows=rows, gates_error=found["gates_error"]
+        )
         return TemplateResponse(request, "batch_jobs/console/gates.html", context)
+
+
+def gates_of(job=None):
+    """``{"gates": [...], "gates_error": None}``: the migration gates (of ``job``), or the line
+    that says why they cannot be read (a gate whose job does not load), for the page to show."""
+    try:
+        return {"gates": backfills.gates(job=job), "gates_error": None}
+    except backfills.BadGate as e:
+        return {"gates": [], "gates_error": f"migration gate {e}"}
 
 
 def find_job(name):

@@ -13,6 +13,7 @@ import dataclasses
 import datetime
 import json
 
+from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.recorder import MigrationRecorder
 
@@ -91,9 +92,15 @@ class Gate:
         }
 
 
-def gates(using=DEFAULT_DB_ALIAS):
+class BadGate(Exception):
+    """A gate whose job does not load or refuses its arguments (``manage.py check`` says
+    so too: ``batch_jobs.E102``): its state cannot be read."""
+
+
+def gates(using=DEFAULT_DB_ALIAS, job=None):
     """Every gate in the project's migrations (``framework.gates.project_gates``), in
-    (app, migration) order, with the state of each on database ``using``."""
+    (app, migration) order, with the state of each on database ``using``; with ``job``,
+    only the gates that wait on that job. ``BadGate`` for a gate whose job cannot be read."""
     recorder = MigrationRecorder(connections[using])
     applied = (
         {(row.app, row.name): row.applied for row in recorder.migration_qs}
@@ -102,13 +109,18 @@ def gates(using=DEFAULT_DB_ALIAS):
     )
     found = []
     for place in framework.project_gates(using):
+        if job is not None and place.gate.job != job:
+            continue
         since = applied_at(applied, place.dependencies)
         if since is None and place.dependencies:
             # The migrations it depends on are not applied: no run so far can count (the
             # column it fills may not be there yet).
             state = GateState(place.gate, framework.NEVER_RUN)
         else:
-            state = framework.gate_state(place.gate, using=using, since=since)
+            try:
+                state = framework.gate_state(place.gate, using=using, since=since)
+            except CommandError as e:
+                raise BadGate(f"{place.app_label}.{place.migration}: {e}") from None
         found.append(
             Gate(
                 app=place.app_label,

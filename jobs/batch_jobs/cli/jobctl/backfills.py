@@ -29,14 +29,17 @@ def read_gates(database):
     """The gates on alias ``database``, an unknown alias refused in one line (exit 64)."""
     from django.db import connections
 
-    from batch_jobs.cli.jobctl import UsageExit
+    from batch_jobs.cli.jobctl import ConfigExit, UsageExit
     from batch_jobs.operations import backfills
 
     if database not in connections:
         known = ", ".join(sorted(connections))
         raise UsageExit(f"no database {database!r} in DATABASES (known: {known})")
-    with run_records(database, what="the migrations and the run records"):
-        return backfills.gates(using=database)
+    try:
+        with run_records(database, what="the migrations and the run records"):
+            return backfills.gates(using=database)
+    except backfills.BadGate as e:
+        raise ConfigExit(f"migration gate {e}; see `manage.py check`") from None
 
 
 @cli.command()
