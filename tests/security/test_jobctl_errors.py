@@ -161,3 +161,33 @@ def test_jobctl_whose_reader_goes_away_exits_141_quietly():
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=60) == 141, stderr
     assert stderr == ""
+
+
+# -- backfills --database ---------------------------------------------------------------------
+
+
+@settings(
+    max_examples=100 if FULL else 5,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    alias=st.one_of(
+        st.sampled_from(["default", "nope", "default\x1b[2J", "x" * 300, "../default", "é"]),
+        st.text(max_size=80),
+        st.binary(min_size=1, max_size=40),
+    )
+)
+def test_any_database_alias_of_backfills_is_read_or_refused_in_one_line(alias, report):
+    if isinstance(alias, bytes):
+        alias = alias.replace(b"\0", b"x").lstrip(b"-") or b"x"
+    else:
+        alias = alias.replace("\0", "x").lstrip("-") or "x"
+    result = jobctl("backfills", "--database", alias)
+    # 0 or 75 for the one alias there is (whatever the project's gates say), 64 for the rest.
+    expected = {0, 75} if alias == "default" else {64}
+    report.add("jobctl backfills --database (hypothesis)", result.exit_code, expected)
+    assert_contract(result.exit_code, result.stdout, result.stderr, allowed=expected)
+    if result.exit_code == 64:
+        assert last_line(result.stderr).startswith("Error: no database ")
+        assert len(result.stderr.splitlines()) == 1
