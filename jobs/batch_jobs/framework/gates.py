@@ -34,6 +34,7 @@ from django.db.migrations.operations.base import Operation
 from django.db.models import Max
 
 from batch_jobs.exitcodes import ExitCode
+from batch_jobs.framework.connection import OWN_ALIAS
 from batch_jobs.framework.outcome import TooMuchLeft
 from batch_jobs.framework.redact import redact_options, safe_line
 from batch_jobs.framework.walk import INLINE_LIMIT, arguments_hash
@@ -420,7 +421,10 @@ def run_inline(gate, using):
         INLINE_LIMIT.reset(token)
     run = getattr(command._state, "record", None)
     if run is not None and walked_nothing(run):
-        JobRun.objects.using(run._state.db).filter(pk=run.pk).delete()
+        # The framework's own control connection is closed when the run ends: the same
+        # database through the default alias, rather than open it again and leave it open.
+        alias = DEFAULT_DB_ALIAS if run._state.db == OWN_ALIAS else run._state.db
+        JobRun.objects.using(alias).filter(pk=run.pk).delete()
     return gate_state(gate, using=using)
 
 
