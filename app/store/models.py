@@ -1,14 +1,22 @@
 """The domain models that the example jobs act on."""
 
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 
 
 class Customer(models.Model):
-    """Someone who places orders. ``email`` is stored as typed; ``normalize_emails`` cleans it."""
+    """Someone who places orders. ``email`` is stored as typed; ``normalize_emails`` cleans it.
+
+    ``joined_at`` is the data-migrations guide's three deploys done for real: it came nullable
+    with a default that fills it on every new row (0003, deploy 1); ``backfill_joined_at``
+    fills the rows from before it (deploy 2); 0004 waits for that backfill with a migration
+    gate, then makes it NOT NULL, with a database default for rows inserted outside Django
+    (deploy 3)."""
 
     email = models.CharField(max_length=254)
     name = models.CharField(max_length=200, blank=True)
+    joined_at = models.DateTimeField(default=timezone.now, db_default=Now())
 
     def __str__(self):
         return self.email

@@ -21,7 +21,6 @@ the checkpoint, and ``project_gates()`` lists every gate of the project's migrat
 ``jobctl backfills`` and the console report.
 """
 
-import contextlib
 import dataclasses
 import io
 import json
@@ -35,6 +34,7 @@ from django.db.migrations.operations.base import Operation
 from django.db.models import Max
 
 from batch_jobs.exitcodes import ExitCode
+from batch_jobs.framework.connection import OWN_ALIAS
 from batch_jobs.framework.outcome import TooMuchLeft
 from batch_jobs.framework.redact import redact_options, safe_line
 from batch_jobs.framework.walk import INLINE_LIMIT, arguments_hash
@@ -362,16 +362,36 @@ def enforce(gate, app_label, using):
     state = gate_state(gate, using=using, since=since)
     if state.finished:
         return state
+    left = None
     if state.state != PAUSED:
-        with contextlib.suppress(TooMuchLeft, _Held):
+        try:
             return run_inline(gate, using)
+        except TooMuchLeft as e:
+            left = e
+        except _Held:
+            pass
         state = gate_state(gate, using=using, since=since)  # the probe may have read more
         if state.finished:
             return state
+    if left is not None and state.total is None and left.total:
+        state = dataclasses.replace(state, total=left.total, done=state.done or left.done)
     raise BackfillPending(
-        f"migration {where} waits for a backfill: {state.line()}; "
-        f"run `{gate.command_line}` (or resume it), then migrate again"
+        f"migration {where} waits for a backfill: {state.line()}"
+        + (f", more than {gate.inline_below} rows left" if left is not None else "")
+        + f"; {what_to_run(state)}, then migrate again"
     )
+
+
+def what_to_run(state):
+    """What the operator does next, for the line ``migrate`` stops with."""
+    gate = state.gate
+    if state.state == PAUSED or state.paused:
+        return f"resume it (`jobctl resume {gate.job}`) and let `{gate.command_line}` finish"
+    if state.state == RUNNING:
+        return f"let run {state.run.pk} finish"
+    if state.state in (INTERRUPTED, FAILED):
+        return f"resume it: `{gate.command_line}`"
+    return f"run `{gate.command_line}`"
 
 
 class _Held(Exception):
@@ -380,23 +400,46 @@ class _Held(Exception):
 
 def run_inline(gate, using):
     """Run the job inline with at most ``gate.inline_below`` rows left to walk; raise
-    ``TooMuchLeft`` when more are left (the walk checks before its first batch)."""
+    ``TooMuchLeft`` when more are left (the walk checks before its first batch). A run that
+    walked nothing (an empty table: a fresh database) leaves no record, so that a test
+    database starts with no runs."""
+    command = job_command(gate.job)
     output = io.StringIO()
     token = INLINE_LIMIT.set(gate.inline_below)
     try:
-        call_command(gate.job, *gate.args, stdout=output, stderr=output)
+        call_command(command, *gate.args, stdout=output, stderr=output)
     except CommandError as e:
-        if e.returncode == ExitCode.TEMPORARY and not isinstance(e, TooMuchLeft):
-            raise _Held(str(e)) from e
         if isinstance(e, TooMuchLeft):
             raise
+        if e.returncode == ExitCode.TEMPORARY:  # another run holds the lock
+            raise _Held(str(e)) from e
         raise CommandError(
             f"migration gate: the inline run of `{gate.command_line}` failed: {e}",
             returncode=e.returncode,
         ) from e
     finally:
         INLINE_LIMIT.reset(token)
+    run = getattr(command._state, "record", None)
+    if run is not None and walked_nothing(run):
+        # The framework's own control connection is closed when the run ends: the same
+        # database through the default alias, rather than open it again and leave it open.
+        alias = DEFAULT_DB_ALIAS if run._state.db == OWN_ALIAS else run._state.db
+        JobRun.objects.using(alias).filter(pk=run.pk).delete()
     return gate_state(gate, using=using)
+
+
+def walked_nothing(run):
+    """A succeeded run of a walk that found no row at all (none before it either)."""
+    progress = run.progress or {}
+    walk = run.walk or {}
+    return (
+        run.status == JobRun.Status.SUCCEEDED
+        and walk.get("done")
+        and walk.get("last_key") is None
+        and walk.get("resumed_after") is None
+        and not progress.get("done")
+        and not progress.get("before")
+    )
 
 
 # -- system checks ---------------------------------------------------------------------------
@@ -409,30 +452,34 @@ def check_gates(app_configs=None, **kwargs):
         found = project_gates()
     except Exception:  # migrations that do not load: migrate itself says so
         return []
+    return [error for gate in found for error in gate_problems(gate)]
+
+
+def gate_problems(found):
+    """The system check's errors about one ``ProjectGate``."""
+    where = f"{found.app_label}.{found.migration}"
     errors = []
-    for gate in found:
-        where = f"{gate.app_label}.{gate.migration}"
-        if not gate.first:
-            errors.append(
-                checks.Error(
-                    f"migration {where}: RequireJob({gate.gate.job!r}) is operation "
-                    f"{gate.position + 1}; a gate must come before every other operation "
-                    "of its migration",
-                    hint="Move it to the top of `operations`: a gate that stops `migrate` "
-                    "must find nothing of its migration done (MariaDB cannot roll DDL back).",
-                    obj=where,
-                    id=GATE_NOT_FIRST,
-                )
+    if not found.first:
+        errors.append(
+            checks.Error(
+                f"migration {where}: RequireJob({found.gate.job!r}) is operation "
+                f"{found.position + 1}; a gate must come before every other operation "
+                "of its migration",
+                hint="Move it to the top of `operations`: a gate that stops `migrate` "
+                "must find nothing of its migration done (MariaDB cannot roll DDL back).",
+                obj=where,
+                id=GATE_NOT_FIRST,
             )
-        try:
-            walk_hashes(gate.gate)
-        except CommandError as e:
-            errors.append(
-                checks.Error(
-                    f"migration {where}: {e}",
-                    hint="Name a JobCommand of this project, with arguments it accepts.",
-                    obj=where,
-                    id=GATE_BAD_JOB,
-                )
+        )
+    try:
+        walk_hashes(found.gate)
+    except CommandError as e:
+        errors.append(
+            checks.Error(
+                f"migration {where}: {e}",
+                hint="Name a JobCommand of this project, with arguments it accepts.",
+                obj=where,
+                id=GATE_BAD_JOB,
             )
+        )
     return errors

@@ -1,0 +1,135 @@
+"""Migration gates in-process: the state of a gate's backfill read from the run records and
+the checkpoint (``gate_state``), the inline run with its limit, the operation's migration
+surface (deconstruct, describe, the refusals of its arguments) and its system checks. The
+gate's migrations run as processes in tests/gates/test_migrate.py."""
+
+import datetime
+
+import pytest
+from django.core.management.base import CommandError
+from django.utils import timezone
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from batch_jobs import ExitCode, RequireJob
+from batch_jobs.framework import gates
+from batch_jobs.framework.outcome import TooMuchLeft
+from batch_jobs.models import JobPause, JobRun
+from batch_jobs.testing import run_job
+from tests.testjobs.models import Item
+
+in_db = pytest.mark.django_db(transaction=True)
+
+GATE = RequireJob("upper_items", ["--strategy", "set"], inline_below=50)
+
+
+def seed(count):
+    Item.objects.bulk_create(Item(name=f"item-{i}") for i in range(count))
+
+
+@in_db
+def test_never_run_then_finished_by_a_complete_walk_with_the_same_arguments():
+    seed(30)
+    assert gates.gate_state(GATE).state == "never run"
+    run_job("upper_items", "--strategy", "python")  # another walk: does not count
+    assert gates.gate_state(GATE).state == "never run"
+    run_job("upper_items", "--strategy", "set", "--dry-run")  # a dry run: does not count
+    assert gates.gate_state(GATE).state == "never run"
+    run_job("upper_items", "--strategy", "set", "--batch-size", "7")  # how, not what: counts
+    state = gates.gate_state(GATE)
+    assert (state.state, state.done, state.run.status) == ("finished", 30, "succeeded")
+    assert state.line().startswith("upper_items --strategy set: finished, 30 of ~")
+    # A run that started before the gate's dependencies were applied does not count.
+    later = timezone.now() + datetime.timedelta(seconds=1)
+    assert gates.gate_state(GATE, since=later).state == "never run"
+
+
+@in_db
+def test_interrupted_then_paused_then_failed():
+    seed(30)
+    result = run_job("upper_items", "--strategy", "set", "--batch-size", "10", stop_after_batches=2)
+    assert result.exit_code == ExitCode.SIGTERM
+    state = gates.gate_state(GATE)
+    assert (state.state, state.done, state.run.pk) == ("interrupted", 20, result.record.pk)
+    assert f"20 of ~30 rows, run {result.record.pk} interrupted" in state.line()
+    JobPause.objects.create(job="upper_items", paused_by="ops")
+    assert gates.gate_state(GATE).state == "paused"
+    JobPause.objects.all().delete()
+    JobRun.objects.filter(pk=result.record.pk).update(status="running")
+    assert gates.gate_state(GATE).state == "running"
+    JobRun.objects.filter(pk=result.record.pk).update(status="abandoned")
+    assert gates.gate_state(GATE).state == "failed"
+
+
+@in_db
+def test_the_inline_run_walks_what_is_left_within_the_limit_and_stops_beyond_it():
+    seed(80)  # more than the gate's 50
+    with pytest.raises(TooMuchLeft) as stopped:
+        gates.run_inline(GATE, "default")
+    assert stopped.value.returncode == ExitCode.TEMPORARY
+    assert Item.objects.filter(name__startswith="ITEM").count() == 0  # no batch ran
+    assert JobRun.objects.get().status == "blocked"
+    run_job("upper_items", "--strategy", "set", "--batch-size", "10", stop_after_batches=4)
+    state = gates.run_inline(GATE, "default")  # 40 left: walked inline
+    assert state.state == "finished"
+    assert Item.objects.filter(name__startswith="item").count() == 0
+
+
+@in_db
+def test_an_inline_run_that_walks_nothing_leaves_no_record():
+    assert gates.run_inline(GATE, "default").state == "never run"
+    assert not JobRun.objects.exists()
+
+
+def test_a_gate_is_a_migration_operation():
+    assert GATE.deconstruct() == (
+        "batch_jobs.RequireJob",
+        [],
+        {"job": "upper_items", "args": ["--strategy", "set"], "inline_below": 50},
+    )
+    assert RequireJob("x").deconstruct() == ("batch_jobs.RequireJob", [], {"job": "x"})
+    assert GATE.describe() == "Require the backfill `upper_items --strategy set` to have finished"
+    assert GATE.reversible and not GATE.reduces_to_sql
+    assert GATE.migration_name_fragment == "require_upper_items"
+    assert RequireJob("upper_items", ["--strategy", "set"], inline_below=50) == GATE
+
+
+def test_the_checks_refuse_a_gate_that_is_not_first_or_whose_job_does_not_load():
+    def found(gate, first=True):
+        return gates.ProjectGate("a", "0002_x", gate, 0 if first else 1, first, (), None)
+
+    assert gates.gate_problems(found(GATE)) == []
+    (late,) = gates.gate_problems(found(GATE, first=False))
+    assert late.id == "batch_jobs.E101" and "operation 2" in late.msg
+    (unknown,) = gates.gate_problems(found(RequireJob("no_such_job")))
+    assert unknown.id == "batch_jobs.E102" and "no job named 'no_such_job'" in unknown.msg
+    (refused,) = gates.gate_problems(found(RequireJob("upper_items", ["--strategy", "nope"])))
+    assert refused.id == "batch_jobs.E102" and "refuses the arguments" in refused.msg
+    (not_a_job,) = gates.gate_problems(found(RequireJob("migrate")))
+    assert "migrate is not a JobCommand" in not_a_job.msg
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    job=st.one_of(st.text(max_size=20), st.integers(), st.none()),
+    args=st.one_of(st.lists(st.one_of(st.text(max_size=10), st.integers())), st.text()),
+    inline_below=st.one_of(st.integers(), st.booleans(), st.floats(), st.none()),
+)
+def test_careless_arguments_are_refused_with_a_value_error(job, args, inline_below):
+    """What a migration author may type: a gate is made, or ValueError says which argument."""
+    try:
+        gate = RequireJob(job, args, inline_below)
+    except ValueError as e:
+        assert str(e).startswith("RequireJob: ")
+        return
+    assert isinstance(gate.job, str) and gate.job
+    assert all(isinstance(a, str) for a in gate.args)
+    assert isinstance(gate.inline_below, int) and gate.inline_below >= 0
+    assert gate == RequireJob(**gate.deconstruct()[2])
+
+
+@in_db
+def test_a_gate_with_a_job_that_does_not_exist_is_a_configuration_error():
+    with pytest.raises(CommandError) as refused:
+        gates.gate_state(RequireJob("no_such_job"))
+    assert refused.value.returncode == ExitCode.CONFIG
