@@ -219,6 +219,7 @@ def test_an_unknown_database_alias_is_one_line_64():
     assert len(result.stderr.splitlines()) == 1
 
 
+@pytest.mark.postgresql  # a postgres:// URL: the SQLite lane has no driver for it
 def test_an_unreachable_database_is_one_line_69():
     result = subprocess.run(
         [str(Path(sys.executable).parent / "jobctl"), "backfills"],
