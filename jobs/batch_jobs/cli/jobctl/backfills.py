@@ -15,14 +15,19 @@ class Blocked(OneLine):
     exit_code = int(ExitCode.TEMPORARY)
 
 
-def database_option(command):
+def database_option(command=None, *, help_prefix="", default="default"):
     """--database, shared by ``backfills`` and ``render kubernetes --backfills``."""
-    return click.option(
-        "--database",
-        default="default",
-        show_default=True,
-        help="Database alias whose migrations to read (as `manage.py migrate --database`).",
-    )(command)
+
+    def decorate(command):
+        return click.option(
+            "--database",
+            metavar="ALIAS",
+            default=default,
+            help=f"{help_prefix}Database alias whose migrations to read, as "
+            "`manage.py migrate --database` (default: default).",
+        )(command)
+
+    return decorate(command) if command is not None else decorate
 
 
 def read_gates(database):
@@ -32,6 +37,7 @@ def read_gates(database):
     from batch_jobs.cli.jobctl import ConfigExit, UsageExit
     from batch_jobs.operations import backfills
 
+    database = "default" if database is None else database
     if database not in connections:
         known = ", ".join(sorted(connections))
         raise UsageExit(f"no database {database!r} in DATABASES (known: {known})")

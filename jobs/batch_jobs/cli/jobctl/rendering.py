@@ -118,7 +118,7 @@ def default(value, fallback):
     help="Render a one-off Job per pending backfill instead: each migration gate (RequireJob) "
     "of a pending migration whose job has not finished (reads the database).",
 )
-@database_option
+@database_option(help_prefix="With --backfills: ", default=None)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def kubernetes(image, namespace, app_name, secret, uid, one_off, shards, backfills, database, args):
     """Render CronJobs for every scheduled job (or a one-off Job, or the pending backfills'
@@ -132,6 +132,8 @@ def kubernetes(image, namespace, app_name, secret, uid, one_off, shards, backfil
             "--backfills renders the jobs the migration gates name; leave --job, --shards and "
             "arguments out"
         )
+    if database is not None and not backfills:
+        raise click.UsageError("--database goes with --backfills")
     if args and one_off is None:
         raise click.UsageError("arguments after -- go with --job NAME")
     if shards is not None and one_off is None:
