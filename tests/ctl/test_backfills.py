@@ -151,6 +151,17 @@ def test_a_run_before_the_gates_dependencies_were_applied_does_not_count():
 
 
 @pytest.mark.django_db
+def test_a_gate_whose_dependencies_are_not_applied_counts_no_run():
+    gadgets(5)
+    assert run_job("fill_slugs").exit_code == 0
+    MigrationRecorder.Migration.objects.filter(app="gated", name="0001_initial").delete()
+    result = jobctl("backfills", "--json")
+    assert result.exit_code == 75
+    gate = reported(result)
+    assert (gate["state"], gate["since"], gate["run"]) == ("never run", None, None)
+
+
+@pytest.mark.django_db
 def test_an_applied_gate_blocks_nothing_whatever_its_state():
     MigrationRecorder.Migration.objects.create(app="gated", name="0002_require_slugs")
     result = jobctl("backfills")
@@ -220,9 +231,14 @@ def test_an_unknown_database_alias_is_one_line_64():
 
 
 @pytest.mark.postgresql  # a postgres:// URL: the SQLite lane has no driver for it
-def test_an_unreachable_database_is_one_line_69():
+@pytest.mark.parametrize(
+    "words",
+    [["backfills"], ["render", "kubernetes", "--image", "app:1", "--backfills"]],
+    ids=["backfills", "render --backfills"],
+)
+def test_an_unreachable_database_is_one_line_69(words):
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "jobctl"), "backfills"],
+        [str(Path(sys.executable).parent / "jobctl"), *words],
         cwd=ROOT,
         env=environment(
             "postgres://u:secret-pw@127.0.0.1:1/nothing",
@@ -236,6 +252,7 @@ def test_an_unreachable_database_is_one_line_69():
     assert result.stderr.startswith("Error: cannot read the migrations and the run records: ")
     assert len(result.stderr.splitlines()) == 1
     assert "secret-pw" not in result.stderr
+    assert result.stdout == ""  # nothing rendered
 
 
 # -- jobctl render kubernetes --backfills ------------------------------------------------
