@@ -17,7 +17,8 @@ code   retry?      meaning
                    (``jobctl render systemd --output-dir`` on a read-only path)
 75     yes         temporary failure: lock held, connection lost, no answer within
                    JOB_DB_TIMEOUT, serialization failure, deadlock, lock or statement
-                   timeout, ``--max-runtime`` reached
+                   timeout, ``--max-runtime`` reached; ``migrate`` stopped at a migration
+                   gate whose backfill has not finished
 78     no          configuration error: ImproperlyConfigured, missing or conflicting secret,
                    malformed DATABASE_URL, batch_jobs not installed, a table missing
                    (migrations not applied), a database the job may not write
@@ -59,7 +60,7 @@ class ExitCode(enum.IntEnum):
         (
             "temporary failure: another run holds the lock, connection lost, no answer "
             "within JOB_DB_TIMEOUT, serialization failure, deadlock, lock or statement "
-            "timeout, --max-runtime reached"
+            "timeout, --max-runtime reached, migrate at a backfill that has not finished"
         ),
     )
     CONFIG = (

@@ -4,12 +4,14 @@
 server) and SQLite (a file); MariaDB's cases are in tests/reliability/test_mariadb.py."""
 
 import sqlite3
+import time
 import uuid
 
 import psycopg
 import pytest
 
-from tests.support.docker import create_database
+from tests.reliability.test_faults import signal_unless_done, wait_for_log
+from tests.support.docker import JobImage, create_database, finish
 from tests.support.reliability import FULL
 from tests.support.scripts import run
 
@@ -205,3 +207,40 @@ def test_on_sqlite_a_fresh_database_migrates_and_a_full_one_stops(tmp_path):
     history = run("jobctl", "history", database_url=url, env={"DJANGO_EXTRA_APPS": "tests.gates"})
     (row,) = [x for x in history.stdout.splitlines() if "lower_account_emails" in x]
     assert "succeeded" in row and "changed=150" in row, row
+
+
+@full_only
+@pytest.mark.image
+@pytest.mark.postgresql
+def test_the_backfill_in_the_image_stopped_by_sigterm_and_resumed_then_migrate_applies(
+    pg, postgres, image, docker_network
+):
+    """Deploy 2 as a cluster runs it: the backfill in the image, stopped once (a pod
+    evicted), its rerun resuming; then deploy 3's migrate passes the gate and applies the
+    constraint."""
+    pg.seed(2000)
+    name = pg.url.rsplit("/", 1)[1]
+    inside = f"postgres://{postgres.username}:{postgres.password}@db:5432/{name}"
+    runner = JobImage(image, docker_network.name, inside)
+    apps = {"DJANGO_EXTRA_APPS": "tests.testjobs,tests.gates"}
+    walk = ["job", "lower_account_emails", "--batch-size", "50", "--throttle", "0.05"]
+    container = runner.start(*walk, env=apps)
+    wait_for_log(container, '"event": "start"')
+    time.sleep(0.5)
+    signal_unless_done(container, "SIGTERM")
+    stopped = finish(container)
+    assert stopped.exit_code == 143, stopped.stderr
+    walked = 2000 - pg.unfilled()
+    assert 0 < walked < 2000
+    blocked = job("migrate", "--noinput", database_url=pg.url)
+    assert blocked.exit_code == 75, blocked.stderr
+    assert f"lower_account_emails --batch-size 50: interrupted, {walked} of ~2000" in (
+        blocked.stderr
+    )
+    resumed = runner.run(*walk, env=apps)
+    assert resumed.exit_code == 0, resumed.stderr
+    assert '"event": "resume"' in resumed.stderr
+    migrated = job("migrate", "--noinput", database_url=pg.url)
+    assert migrated.exit_code == 0, migrated.stderr
+    assert not pg.nullable() and pg.unfilled() == 0
+    assert [status for status, *_ in pg.runs()] == ["interrupted", "succeeded"]

@@ -13,6 +13,7 @@ reliability` (RELIABILITY=full) runs them all.
 import json
 import threading
 import time
+import uuid
 
 import pytest
 
@@ -348,3 +349,90 @@ def wait_until_ready(server, times, timeout=120):
     while server.logs().decode().count("start-mariadb: ready for connections") < times:
         assert time.monotonic() < deadline, server.logs().decode()[-3000:]
         time.sleep(0.2)
+
+
+# -- migration gates (RequireJob) on MariaDB: DDL is not transactional, so the gate comes
+# first in its migration and stops migrate before any of it ran (tests/gates has the test app
+# and the PostgreSQL and SQLite cases).
+
+GATE_APPS = {"DJANGO_EXTRA_APPS": "tests.testjobs,tests.gates"}
+
+
+@pytest.fixture
+def gate_database(server, image, docker_network):
+    """A database of the test's own on the server, migrated but with tests.gates only up to
+    0001 (the gate's dependency): the image and its client, and a query through the server."""
+    name = f"gates_{uuid.uuid4().hex[:8]}"
+    server[0].get_wrapped_container().exec_run(
+        ["mariadb", "-e", f"CREATE DATABASE {name}; GRANT ALL ON {name}.* TO 'jobs'@'%'"]
+    )
+    runner = JobImage(image, docker_network.name, server[1].rsplit("/", 1)[0] + f"/{name}")
+    migrated = runner.run("job", "migrate", "--noinput", env=GATE_APPS)
+    assert migrated.exit_code == 0, migrated.stderr
+    back = runner.run(
+        "job",
+        "migrate",
+        "--noinput",
+        "gates",
+        "0001",
+        env={**GATE_APPS, "JOB_ALLOW_DESTRUCTIVE": "1"},
+    )
+    assert back.exit_code == 0, back.stderr
+    return runner, lambda sql: mariadb.query(server[0], sql, database=name)
+
+
+def gate_schema(query):
+    """Whether email_lower is nullable, and the gates app's applied migrations."""
+    ((nullable,),) = query(
+        "SELECT IS_NULLABLE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+        "AND TABLE_NAME = 'gates_account' AND COLUMN_NAME = 'email_lower'"
+    )
+    applied = [
+        name
+        for (name,) in query("SELECT name FROM django_migrations WHERE app = 'gates' ORDER BY name")
+    ]
+    return nullable == "YES", applied
+
+
+def seed_accounts(query, rows):
+    query(
+        "INSERT INTO gates_account (email) SELECT CONCAT('User', seq, '@Example.COM') "
+        f"FROM seq_1_to_{rows}; ANALYZE TABLE gates_account"
+    )
+
+
+def test_a_gate_stops_migrate_with_75_then_a_small_rest_is_walked_inline(gate_database):
+    runner, query = gate_database
+    seed_accounts(query, 300)  # more than the gate's inline_below (100)
+    stopped = runner.run("job", "migrate", "--noinput", env=GATE_APPS)
+    assert stopped.exit_code == 75, stopped.stderr
+    (line,) = [x for x in stopped.stderr.splitlines() if "waits for a backfill" in x]
+    assert "lower_account_emails --batch-size 50: never run" in line, line
+    assert "run `job lower_account_emails --batch-size 50`" in line, line
+    assert gate_schema(query) == (True, ["0001_initial"])
+    assert query("SELECT count(*) FROM gates_account WHERE email_lower IS NULL") == [["300"]]
+    # The probe's record: blocked, 75 (MariaDB's migrations are not atomic: it stays).
+    assert query("SELECT status, exit_code FROM batch_jobs_run") == [["blocked", "75"]]
+    # With the limit above what is left, the gate walks it inline inside migrate.
+    passed = runner.run(
+        "job", "migrate", "--noinput", env={**GATE_APPS, "GATE_INLINE_BELOW": "1000"}
+    )
+    assert passed.exit_code == 0, passed.stderr
+    assert gate_schema(query) == (False, ["0001_initial", "0002_require_lower_account_emails"])
+    rows = query("SELECT status, walk FROM batch_jobs_run ORDER BY id")
+    assert [status for status, _ in rows] == ["blocked", "succeeded"]
+    assert json.loads(rows[1][1])["done"] is True
+
+
+@full_only
+def test_a_gate_passes_once_the_backfill_ran_in_the_image_and_a_fresh_database_migrates(
+    gate_database,
+):
+    runner, query = gate_database
+    seed_accounts(query, 300)
+    backfill = runner.run("job", "lower_account_emails", "--batch-size", "100", env=GATE_APPS)
+    assert backfill.exit_code == 0, backfill.stderr
+    passed = runner.run("job", "migrate", "--noinput", env=GATE_APPS)
+    assert passed.exit_code == 0, passed.stderr
+    assert gate_schema(query)[0] is False
+    assert [s for (s,) in query("SELECT status FROM batch_jobs_run")] == ["succeeded"]

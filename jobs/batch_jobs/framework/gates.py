@@ -266,8 +266,9 @@ def gate_state(gate, *, using=DEFAULT_DB_ALIAS, since=None):
 
 
 def complete(run):
-    """A succeeded run whose walk finished."""
-    return run.status == JobRun.Status.SUCCEEDED and bool((run.walk or {}).get("done"))
+    """A succeeded run whose walk finished (or of a job that does not walk: no walk at all)."""
+    walk = run.walk or {}
+    return run.status == JobRun.Status.SUCCEEDED and (bool(walk.get("done")) or not walk)
 
 
 # -- the gates of the project's migrations ---------------------------------------------------
