@@ -167,7 +167,7 @@ def kubernetes(image, namespace, app_name, secret, uid, one_off, shards, backfil
     if target.namespace:
         words += ["--namespace", target.namespace]
     if backfills:
-        words += ["--backfills"]
+        words += ["--backfills", *(["--database", database] if database else [])]
         if not manifests:
             say("no pending backfills: every gate of a pending migration has finished", err=True)
     click.echo(k8s.dump(manifests, words), nl=False)
