@@ -27,6 +27,11 @@ def seed(count):
     Item.objects.bulk_create(Item(name=f"item-{i}") for i in range(count))
 
 
+def uppered():
+    """Items upper-cased (compared in Python: SQLite's LIKE ignores case)."""
+    return sum(name.isupper() for name in Item.objects.values_list("name", flat=True))
+
+
 @in_db
 def test_never_run_then_finished_by_a_complete_walk_with_the_same_arguments():
     seed(30)
@@ -38,7 +43,7 @@ def test_never_run_then_finished_by_a_complete_walk_with_the_same_arguments():
     run_job("upper_items", "--strategy", "set", "--batch-size", "7")  # how, not what: counts
     state = gates.gate_state(GATE)
     assert (state.state, state.done, state.run.status) == ("finished", 30, "succeeded")
-    assert state.line().startswith("upper_items --strategy set: finished, 30 of ~")
+    assert state.line().startswith("upper_items --strategy set: finished, 30 ")
     # A run that started before the gate's dependencies were applied does not count.
     later = timezone.now() + datetime.timedelta(seconds=1)
     assert gates.gate_state(GATE, since=later).state == "never run"
@@ -51,7 +56,8 @@ def test_interrupted_then_paused_then_failed():
     assert result.exit_code == ExitCode.SIGTERM
     state = gates.gate_state(GATE)
     assert (state.state, state.done, state.run.pk) == ("interrupted", 20, result.record.pk)
-    assert f"20 of ~30 rows, run {result.record.pk} interrupted" in state.line()
+    of = f"of ~{state.total} " if state.total else ""  # no estimate on SQLite
+    assert f"interrupted, 20 {of}rows, run {result.record.pk} interrupted" in state.line()
     JobPause.objects.create(job="upper_items", paused_by="ops")
     assert gates.gate_state(GATE).state == "paused"
     JobPause.objects.all().delete()
@@ -67,12 +73,12 @@ def test_the_inline_run_walks_what_is_left_within_the_limit_and_stops_beyond_it(
     with pytest.raises(TooMuchLeft) as stopped:
         gates.run_inline(GATE, "default")
     assert stopped.value.returncode == ExitCode.TEMPORARY
-    assert Item.objects.filter(name__startswith="ITEM").count() == 0  # no batch ran
+    assert uppered() == 0  # no batch ran
     assert JobRun.objects.get().status == "blocked"
     run_job("upper_items", "--strategy", "set", "--batch-size", "10", stop_after_batches=4)
     state = gates.run_inline(GATE, "default")  # 40 left: walked inline
     assert state.state == "finished"
-    assert Item.objects.filter(name__startswith="item").count() == 0
+    assert uppered() == 80
 
 
 @in_db
@@ -133,3 +139,26 @@ def test_a_gate_with_a_job_that_does_not_exist_is_a_configuration_error():
     with pytest.raises(CommandError) as refused:
         gates.gate_state(RequireJob("no_such_job"))
     assert refused.value.returncode == ExitCode.CONFIG
+
+
+@in_db
+def test_enforce_stops_with_one_line_and_75_or_walks_inline():
+    """What ``migrate`` meets at a gate (``call_command("migrate")`` raises the same)."""
+    seed(80)
+    with pytest.raises(gates.BackfillPending) as stopped:
+        gates.enforce(GATE, "testjobs", "default")
+    assert stopped.value.returncode == ExitCode.TEMPORARY
+    line = str(stopped.value)
+    assert "\n" not in line
+    assert line.startswith("migration testjobs waits for a backfill: upper_items --strategy set")
+    assert "more than 50 rows left; run `job upper_items --strategy set`" in line
+    JobPause.objects.create(job="upper_items", paused_by="ops")
+    with pytest.raises(gates.BackfillPending) as paused:
+        gates.enforce(RequireJob("upper_items", ["--strategy", "set"], 1000), "testjobs", "default")
+    assert "paused" in str(paused.value) and "jobctl resume upper_items" in str(paused.value)
+    assert uppered() == 0  # a paused job: not run
+    JobPause.objects.all().delete()
+    state = gates.enforce(
+        RequireJob("upper_items", ["--strategy", "set"], 1000), "testjobs", "default"
+    )
+    assert state.finished and uppered() == 80
