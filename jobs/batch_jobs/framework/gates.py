@@ -30,7 +30,7 @@ from django.core import checks
 from django.core.management import call_command, get_commands, load_command_class
 from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.migrations.operations.base import Operation
+from django.db.migrations.operations.base import Operation, OperationCategory
 from django.db.models import Max
 
 from batch_jobs.exitcodes import ExitCode
@@ -84,6 +84,7 @@ class RequireJob(Operation):
     reduces_to_sql = False
     atomic = False  # the inline run's batches are transactions of their own where they can be
     elidable = False
+    category = OperationCategory.PYTHON  # makemigrations and squashmigrations show "p"
 
     def __init__(self, job, args=(), inline_below=10_000):
         if not isinstance(job, str) or not job:
