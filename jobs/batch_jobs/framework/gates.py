@@ -13,7 +13,8 @@ old column dropped) starts with ``RequireJob("normalize_emails", args=[...])``. 
   (``ExitCode.TEMPORARY``), before any other operation of that migration has run.
 
 A gate must come before every other operation of its migration (other gates aside): a system
-check (``batch_jobs.E101``) says so, so that a stop leaves the database as it was before the
+check (``batch_jobs.E101``) says so (``E102``: its job refuses its arguments; ``W101``: its
+job does not exist), so that a stop leaves the database as it was before the
 migration even where DDL is not transactional (MariaDB, MySQL) or the migration is not atomic.
 
 ``gate_state(gate, using=...)`` reads where a gate's backfill stands from the run records and
@@ -30,7 +31,7 @@ from django.core import checks
 from django.core.management import call_command, get_commands, load_command_class
 from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.migrations.operations.base import Operation
+from django.db.migrations.operations.base import Operation, OperationCategory
 from django.db.models import Max
 
 from batch_jobs.exitcodes import ExitCode
@@ -67,6 +68,8 @@ RUNS_READ = 500
 #: arguments do not load.
 GATE_NOT_FIRST = "batch_jobs.E101"
 GATE_BAD_JOB = "batch_jobs.E102"
+#: A warning, not an error: a backfill job removed once every database is past its gate.
+GATE_NO_JOB = "batch_jobs.W101"
 
 
 class BackfillPending(CommandError):
@@ -84,6 +87,7 @@ class RequireJob(Operation):
     reduces_to_sql = False
     atomic = False  # the inline run's batches are transactions of their own where they can be
     elidable = False
+    category = OperationCategory.PYTHON  # makemigrations and squashmigrations show "p"
 
     def __init__(self, job, args=(), inline_below=10_000):
         if not isinstance(job, str) or not job:
@@ -447,8 +451,8 @@ def walked_nothing(run):
 
 
 def check_gates(app_configs=None, **kwargs):
-    """A gate that is not the first operation of its migration (E101), or whose job does
-    not load or refuses its arguments (E102)."""
+    """A gate that is not the first operation of its migration (E101), whose job is not a
+    JobCommand or refuses its arguments (E102), or whose job does not exist (W101)."""
     try:
         found = project_gates()
     except Exception:  # migrations that do not load: migrate itself says so
@@ -472,6 +476,19 @@ def gate_problems(found):
                 id=GATE_NOT_FIRST,
             )
         )
+    if get_commands().get(found.gate.job) is None:
+        errors.append(
+            checks.Warning(
+                f"migration {where}: no job named {found.gate.job!r} in this project; "
+                "a migrate that reaches this gate stops with 78",
+                hint="Keep the backfill job while any database may still apply this "
+                "migration (a new developer's, a test database); once none will, remove "
+                "the gate from the migration.",
+                obj=where,
+                id=GATE_NO_JOB,
+            )
+        )
+        return errors
     try:
         walk_hashes(found.gate)
     except CommandError as e:
