@@ -35,10 +35,13 @@ def test_the_size_follows_the_target_when_rows_get_slower_halfway(settings, capl
     chosen = sizes(caplog)
     fast = [size for done, size in chosen if done <= 3000]
     slow = [size for done, size in chosen if done > 3000]
-    # 0.1 s at 0.1 ms a row is 1,000 rows (less the queries' own time); at 2 ms, 50.
+    # 0.1 s at 0.1 ms a row is at most 1,000 rows; at 2 ms, at most 50. The queries' own
+    # time, and a busy machine's longer sleeps, only make batches smaller: the upper bounds
+    # are the target's, the lower ones generous.
     assert fast[0] == 40  # at most double per step
-    assert 500 <= fast[-1] <= 1000, chosen
-    assert 35 <= slow[-1] <= 60, chosen
+    assert 200 <= fast[-1] <= 1000, chosen
+    assert 10 <= slow[-1] <= 60, chosen
+    assert slow[-1] * 4 <= fast[-1], chosen  # it came down when the rows got slower
     record = JobRun.objects.get(job="paced_items")
     assert record.walk["batch_size"] == chosen[-1][1]
     assert record.counters["rows"] == 4500

@@ -71,8 +71,11 @@ def test_a_walk_through_pgbouncer_holds_its_lock_and_resumes_after_a_kill(pooled
             "INSERT INTO testjobs_item (name, batch) SELECT 'item-' || g, '' "
             "FROM generate_series(1, 1000) g"
         )
-        walk = ["job", "upper_items", "--batch-size", "20", "--throttle", "0.05"]
-        first = runner.start(*walk, env=env)
+        walk = ["job", "upper_items", "--batch-size", "20"]
+        # Slow enough (25 s) that it is still walking when killed, however slowly the second
+        # run's container starts on a busy machine; the pace is not part of the walk, so the
+        # rerun resumes it at full speed.
+        first = runner.start(*walk, "--throttle", "0.5", env=env)
         deadline = time.monotonic() + 60
         while not db.execute("SELECT rows FROM batch_jobs_checkpoint").fetchone():
             assert time.monotonic() < deadline, first.logs().decode()
