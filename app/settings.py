@@ -87,8 +87,15 @@ TEMPLATES = [
 # Static files are collected into the image at build time and served by WhiteNoise.
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Uploaded files (the console's Run form saves a job's file arguments there, under
+# batch_jobs/uploads/; web, worker and job must share it: compose's `media` volume).
+# https://docs.djangoproject.com/en/stable/ref/settings/#storages
+MEDIA_ROOT = env.absolute_path("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / "media"))
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT},
+    },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 # The origins that may post forms when a proxy in front changes the scheme or host.

@@ -30,6 +30,7 @@ _PUBLIC = {
     "non_negative_seconds": "batch_jobs.framework.arguments",
     "Secret": "batch_jobs.framework.redact",
     "email_address": "batch_jobs.framework.arguments",
+    "StoredFile": "batch_jobs.framework.arguments",
 }
 
 __all__ = list(_PUBLIC)

@@ -131,6 +131,12 @@ def database_aliases(name, value):
         yield from database_alias(name, alias)
 
 
+def storage_alias(name, value):
+    """A key of ``STORAGES``."""
+    if not isinstance(value, str) or value not in getattr(settings, "STORAGES", {}):
+        yield f"{name} is {value!r}, which is not a key of STORAGES"
+
+
 def non_empty_string(name, value):
     if not isinstance(value, str) or not value:
         yield f"{name} must be a non-empty string"
@@ -273,6 +279,23 @@ SETTINGS = (
     # reads on each (MariaDB and MySQL: SHOW REPLICA STATUS). PostgreSQL reads its replicas'
     # lag on the primary and needs none.
     Setting("JOB_REPLICA_DATABASES", (), [database_aliases], id="batch_jobs.E019"),
+    # Alias in STORAGES where the console saves uploaded files, and where a job's
+    # `storage:NAME` file arguments (batch_jobs.StoredFile) are read from.
+    Setting("JOB_UPLOAD_STORAGE", "default", [storage_alias], id="batch_jobs.E025"),
+    # Days an uploaded file is kept; prune_job_runs deletes older ones.
+    Setting(
+        "JOB_UPLOAD_RETENTION",
+        7,
+        [must_be(whole_number(at_least=1), "a whole number of days, 1 or more")],
+        id="batch_jobs.E026",
+    ),
+    # The most bytes one uploaded file may have; the Run form refuses a larger one.
+    Setting(
+        "JOB_UPLOAD_MAX_SIZE",
+        50 * 1024 * 1024,
+        [must_be(whole_number(at_least=1), "a whole number of bytes, 1 or more")],
+        id="batch_jobs.E027",
+    ),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 #: Every setting's default, by name.
@@ -312,5 +335,5 @@ def setting(name):
 
 @receiver(setting_changed)
 def _forget(setting, **kwargs):
-    if setting in DEFAULTS or setting == "DATABASES":
+    if setting in DEFAULTS or setting in ("DATABASES", "STORAGES"):
         _values.cache_clear()

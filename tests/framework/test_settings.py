@@ -87,6 +87,9 @@ CHECK_IDS = {
     "JOB_HEALTH_CHECKS": "batch_jobs.E017",
     "JOB_ALLOW_DESTRUCTIVE": "batch_jobs.E018",
     "JOB_REPLICA_DATABASES": "batch_jobs.E019",
+    "JOB_UPLOAD_STORAGE": "batch_jobs.E025",
+    "JOB_UPLOAD_RETENTION": "batch_jobs.E026",
+    "JOB_UPLOAD_MAX_SIZE": "batch_jobs.E027",
 }
 
 
@@ -108,6 +111,9 @@ def test_every_setting_keeps_its_own_fixed_check_id():
         ("JOB_LOCK_NAMESPACE", ""),
         ("JOB_HEALTH_CHECKS", ["no.such.check"]),
         ("JOB_REPLICA_DATABASES", ["default", "no-such-alias"]),
+        ("JOB_UPLOAD_STORAGE", "no-such-storage"),
+        ("JOB_UPLOAD_RETENTION", 0),
+        ("JOB_UPLOAD_MAX_SIZE", "50M"),
     ],
 )
 def test_a_bad_value_is_reported_under_its_settings_id(settings, name, value):
