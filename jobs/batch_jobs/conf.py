@@ -131,6 +131,18 @@ def database_aliases(name, value):
         yield from database_alias(name, alias)
 
 
+def tasks_backend(name, value):
+    """An alias of ``TASKS``, with Django's task framework (6.0) or its backport installed."""
+    if not isinstance(value, str) or not value:
+        yield f"{name} must be the alias of a TASKS backend, not {value!r}"
+        return
+    if not any(importlib.util.find_spec(m) for m in ("django.tasks", "django_tasks")):
+        yield f"{name} needs Django 6's django.tasks or pip install 'django-batch-jobs[tasks]'"
+        return
+    if value not in (getattr(settings, "TASKS", None) or {}):
+        yield f"{name} is {value!r}, which is not a key of TASKS"
+
+
 def non_empty_string(name, value):
     if not isinstance(value, str) or not value:
         yield f"{name} must be a non-empty string"
@@ -273,6 +285,18 @@ SETTINGS = (
     # reads on each (MariaDB and MySQL: SHOW REPLICA STATUS). PostgreSQL reads its replicas'
     # lag on the primary and needs none.
     Setting("JOB_REPLICA_DATABASES", (), [database_aliases], id="batch_jobs.E019"),
+    # The last lines of stdout and stderr each run keeps in its record (JobRun.output), each
+    # line redacted and cut to batch_jobs.framework.output.LINE_CHARS; 0 keeps none.
+    Setting(
+        "JOB_OUTPUT_LINES",
+        100,
+        [must_be(whole_number(at_least=0), "a whole number of lines, 0 or more")],
+        id="batch_jobs.E020",
+    ),
+    # The alias of a django.tasks backend (TASKS) that runs start requests: request_start
+    # enqueues each as a task, which claims it and runs it as its own `job` process, as
+    # `jobctl worker` would. None: a `jobctl worker` claims them from the table.
+    Setting("JOB_TASKS_BACKEND", None, [tasks_backend], id="batch_jobs.E021"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 #: Every setting's default, by name.

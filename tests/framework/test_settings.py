@@ -87,6 +87,8 @@ CHECK_IDS = {
     "JOB_HEALTH_CHECKS": "batch_jobs.E017",
     "JOB_ALLOW_DESTRUCTIVE": "batch_jobs.E018",
     "JOB_REPLICA_DATABASES": "batch_jobs.E019",
+    "JOB_OUTPUT_LINES": "batch_jobs.E020",
+    "JOB_TASKS_BACKEND": "batch_jobs.E021",
 }
 
 
@@ -108,6 +110,8 @@ def test_every_setting_keeps_its_own_fixed_check_id():
         ("JOB_LOCK_NAMESPACE", ""),
         ("JOB_HEALTH_CHECKS", ["no.such.check"]),
         ("JOB_REPLICA_DATABASES", ["default", "no-such-alias"]),
+        ("JOB_OUTPUT_LINES", -1),
+        ("JOB_TASKS_BACKEND", "no-such-backend"),
     ],
 )
 def test_a_bad_value_is_reported_under_its_settings_id(settings, name, value):
