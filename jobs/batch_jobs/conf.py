@@ -131,12 +131,6 @@ def database_aliases(name, value):
         yield from database_alias(name, alias)
 
 
-<<<<<<< HEAD
-def storage_alias(name, value):
-    """A key of ``STORAGES``."""
-    if not isinstance(value, str) or value not in getattr(settings, "STORAGES", {}):
-        yield f"{name} is {value!r}, which is not a key of STORAGES"
-=======
 def tasks_backend(name, value):
     """An alias of ``TASKS``, with Django's task framework (6.0) or its backport installed."""
     if not isinstance(value, str) or not value:
@@ -147,7 +141,12 @@ def tasks_backend(name, value):
         return
     if value not in (getattr(settings, "TASKS", None) or {}):
         yield f"{name} is {value!r}, which is not a key of TASKS"
->>>>>>> h-worker
+
+
+def storage_alias(name, value):
+    """A key of ``STORAGES``."""
+    if not isinstance(value, str) or value not in getattr(settings, "STORAGES", {}):
+        yield f"{name} is {value!r}, which is not a key of STORAGES"
 
 
 def non_empty_string(name, value):
@@ -292,7 +291,18 @@ SETTINGS = (
     # reads on each (MariaDB and MySQL: SHOW REPLICA STATUS). PostgreSQL reads its replicas'
     # lag on the primary and needs none.
     Setting("JOB_REPLICA_DATABASES", (), [database_aliases], id="batch_jobs.E019"),
-<<<<<<< HEAD
+    # The last lines of stdout and stderr each run keeps in its record (JobRun.output), each
+    # line redacted and cut to batch_jobs.framework.output.LINE_CHARS; 0 keeps none.
+    Setting(
+        "JOB_OUTPUT_LINES",
+        100,
+        [must_be(whole_number(at_least=0), "a whole number of lines, 0 or more")],
+        id="batch_jobs.E020",
+    ),
+    # The alias of a django.tasks backend (TASKS) that runs start requests: request_start
+    # enqueues each as a task, which claims it and runs it as its own `job` process, as
+    # `jobctl worker` would. None: a `jobctl worker` claims them from the table.
+    Setting("JOB_TASKS_BACKEND", None, [tasks_backend], id="batch_jobs.E021"),
     # Alias in STORAGES where the console saves uploaded files, and where a job's
     # `storage:NAME` file arguments (batch_jobs.StoredFile) are read from.
     Setting("JOB_UPLOAD_STORAGE", "default", [storage_alias], id="batch_jobs.E022"),
@@ -310,20 +320,6 @@ SETTINGS = (
         [must_be(whole_number(at_least=1), "a whole number of bytes, 1 or more")],
         id="batch_jobs.E024",
     ),
-=======
-    # The last lines of stdout and stderr each run keeps in its record (JobRun.output), each
-    # line redacted and cut to batch_jobs.framework.output.LINE_CHARS; 0 keeps none.
-    Setting(
-        "JOB_OUTPUT_LINES",
-        100,
-        [must_be(whole_number(at_least=0), "a whole number of lines, 0 or more")],
-        id="batch_jobs.E020",
-    ),
-    # The alias of a django.tasks backend (TASKS) that runs start requests: request_start
-    # enqueues each as a task, which claims it and runs it as its own `job` process, as
-    # `jobctl worker` would. None: a `jobctl worker` claims them from the table.
-    Setting("JOB_TASKS_BACKEND", None, [tasks_backend], id="batch_jobs.E021"),
->>>>>>> h-worker
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 #: Every setting's default, by name.
