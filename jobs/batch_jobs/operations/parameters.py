@@ -11,10 +11,9 @@ values) may not start with ``-``.
 import argparse
 import dataclasses
 
-from django.core.management.base import CommandError
-
 from batch_jobs.framework.arguments import StoredFile, email_address
-from batch_jobs.framework.redact import REDACTED, SECRET_NAME, DJANGO_DEFAULT_OPTIONS, Secret
+from batch_jobs.framework.redact import DJANGO_DEFAULT_OPTIONS, SECRET_NAME, Secret
+from batch_jobs.operations import control
 
 #: Options of every Django command, which say nothing about a run: not parameters.
 LEFT_OUT = DJANGO_DEFAULT_OPTIONS | {"help", "version"}
@@ -31,7 +30,7 @@ KINDS = {
 
 
 class Invalid(Exception):
-    """Values the job's parser refuses: the parser's message."""
+    """Values the job's runner would refuse: the parser's message, or the runner's."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,32 +169,10 @@ def argv_for(job_parameters, values):
 
 
 def check(job, argv):
-    """Parse ``argv`` with ``job``'s own parser; ``Invalid`` with the parser's message (what
-    ``job NAME ARGV`` would print before exiting 2) when it refuses them."""
-    parser = parser_for(job)
+    """``Invalid`` with the message the runner would give (the parser's, for what it
+    refuses) when ``job NAME ARGV`` would not run; the same check as a start request's
+    (``control.checked_argv``)."""
     try:
-        parser.parse_args(argv)
-    except CommandError as e:  # Django's parser, not called from a command line
-        raise Invalid(str(e).removeprefix("Error: ")) from None
-    except SystemExit:  # --help or --version, which no built command line holds
-        raise Invalid("the arguments asked for help, not a run") from None
-
-
-def shown_argv(job_parameters, argv):
-    """``argv`` with the values of secret parameters replaced by ``***``: as a page shows
-    it and as a record keeps it."""
-    secret_flags = {p.flag for p in job_parameters if p.secret and p.flag}
-    shown, hide_next = [], False
-    for word in argv:
-        flag, eq, _ = word.partition("=")
-        if hide_next:
-            shown.append(REDACTED)
-            hide_next = False
-        elif flag in secret_flags and eq:
-            shown.append(f"{flag}={REDACTED}")
-        elif word in secret_flags:
-            shown.append(word)
-            hide_next = True
-        else:
-            shown.append(word)
-    return shown
+        control.checked_argv(job.name, job.command, argv)
+    except control.Refused as e:
+        raise Invalid(str(e)) from None
