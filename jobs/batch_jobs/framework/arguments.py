@@ -285,9 +285,7 @@ class StoredFile(str):
         if value.stored:
             problem = storage_name_problem(value.name)
             if problem:
-                raise argparse.ArgumentTypeError(
-                    f"{text[:80]!r} is not a storage name: {problem}"
-                )
+                raise argparse.ArgumentTypeError(f"{text[:80]!r} is not a storage name: {problem}")
         elif not text:
             raise argparse.ArgumentTypeError("a file is needed, not an empty path")
         return value
@@ -309,7 +307,7 @@ class StoredFile(str):
     def open(self, mode="rb"):
         """The file, opened for reading (``OSError`` when it cannot be)."""
         if not self.stored:
-            return open(self.name, mode)  # noqa: SIM115 - the caller closes it
+            return open(self.name, mode)
         return self.storage.open(self.name, mode)
 
 

@@ -113,7 +113,7 @@ def parameters(job):
                 Parameter(kind="switch", default=bool(action.default), store=store, **common)
             )
             continue
-        many = action.nargs in ("*", "+") or isinstance(action.nargs, int) and action.nargs > 1
+        many = action.nargs in ("*", "+") or (isinstance(action.nargs, int) and action.nargs > 1)
         repeated = isinstance(action, argparse._AppendAction)
         default = action.default if action.default is not argparse.SUPPRESS else None
         if isinstance(default, list | tuple):
