@@ -104,8 +104,8 @@ def output(run_id, follow, stream):
                 raise UsageExit(str(e)) from None
         lines, shown = output_since(run.output, shown)
         for name, line in lines:
-            if stream in ("both", name):
-                click.echo(line, err=name == "stderr")
+            if name is None or stream in ("both", name):
+                click.echo(line, err=name != "stdout")
         sys.stdout.flush()
         if not follow or run.status != run.Status.RUNNING:
             return
