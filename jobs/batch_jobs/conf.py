@@ -139,7 +139,8 @@ def tasks_backend(name, value):
     if not any(importlib.util.find_spec(m) for m in ("django.tasks", "django_tasks")):
         yield f"{name} needs Django 6's django.tasks or pip install 'django-batch-jobs[tasks]'"
         return
-    if value not in (getattr(settings, "TASKS", None) or {}):
+    # Without TASKS, both frameworks give one backend, "default" (ImmediateBackend).
+    if value not in (getattr(settings, "TASKS", None) or {"default": None}):
         yield f"{name} is {value!r}, which is not a key of TASKS"
 
 

@@ -1,6 +1,7 @@
 """The ``jobctl`` command line: the click group, its set-up and ``main``. The commands are in
 ``listing`` (list, describe, history), ``rendering`` (render kubernetes|crontab|systemd) and
-``control`` (stop, pause, resume, retry), thin shells over ``batch_jobs.operations``."""
+``control`` (stop, pause, resume, retry) and ``worker`` (worker, output), thin shells over
+``batch_jobs.operations``."""
 
 import contextlib
 import sys
@@ -116,7 +117,7 @@ def run_records():
         raise error from None
 
 
-NEEDS_DATABASE = {"history", "stop", "pause", "resume", "retry"}
+NEEDS_DATABASE = {"history", "stop", "pause", "resume", "retry", "worker", "output"}
 
 
 def main():
@@ -134,4 +135,4 @@ def main():
 
 
 # The commands register themselves on ``cli`` when their modules are imported.
-from batch_jobs.cli.jobctl import control, listing, rendering  # noqa: E402, F401
+from batch_jobs.cli.jobctl import control, listing, rendering, worker  # noqa: E402, F401
