@@ -74,6 +74,7 @@ PATHS = [
     JOBS + "{}/",
     JOBS + "{}/pause/",
     JOBS + "{}/resume/",
+    JOBS + "{}/run/",
     RUNS + "{}/",
     RUNS + "{}/change/",
     RUNS + "{}/history/",

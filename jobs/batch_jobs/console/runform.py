@@ -18,7 +18,7 @@ def field_for(p):
         about.append("one value per line")
     if p.required:
         about.append("required")
-    if p.default not in (None, "", False) and not p.secret:
+    if p.default not in (None, "", False) and not p.secret and "default" not in p.help:
         about.append(f"default {p.default}")
     help_text = f"{p.help} ({'; '.join(about)})" if p.help else f"({'; '.join(about)})"
     common = dict(required=False, label=p.label, help_text=help_text)
