@@ -305,7 +305,8 @@ def test_an_operator_starts_runs_from_the_form_and_sees_their_progress_and_outpu
 
     lines = WebDriverWait(browser, 60, poll_frequency=0.5).until(live)
     assert any('"event": "start"' in line.text for line in lines), [x.text for x in lines]
-    browser.execute_script("arguments[0].scrollIntoView()", lines[-1])
+    bar = browser.find_element(By.CSS_SELECTOR, ".field-progress_bar")
+    browser.execute_script("arguments[0].scrollIntoView()", bar)  # the bar, then the output
     screenshot(browser, "console-run-output.png")
     run_id, code = handled(browser, "normalize_emails", request_id)
     assert code == 0
