@@ -58,7 +58,8 @@ def test_list_json():
         "name": "prune_job_runs",
         "schedule": "0 4 * * 0",
         "timezone": None,
-        "help": "Delete run records that finished more than --older-than days ago.",
+        "help": "Delete run records that finished more than --older-than days ago, and uploads "
+        "older than JOB_UPLOAD_RETENTION days.",
     }
 
 

@@ -12,8 +12,8 @@ from batch_jobs.operations import uploads
 
 class Command(JobCommand):
     help = (
-        "Delete run records that finished more than --older-than days ago, and files uploaded "
-        "for runs more than JOB_UPLOAD_RETENTION days ago."
+        "Delete run records that finished more than --older-than days ago, and uploads older "
+        "than JOB_UPLOAD_RETENTION days."
     )
 
     class Job:
