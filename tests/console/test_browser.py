@@ -284,7 +284,7 @@ def test_an_operator_starts_runs_from_the_form_and_sees_their_progress_and_outpu
 
     # A dry run with parameters: the worker picks it up; its page shows progress and output.
     form = run_form(
-        browser, "normalize_emails", {"batch_size": "1000", "throttle": "0.3", "strategy": "set"}
+        browser, "normalize_emails", {"batch_size": "1000", "throttle": "0.25", "strategy": "set"}
     )
     screenshot(browser, "console-run-form.png")
     request_id = submit(browser, form)
