@@ -124,7 +124,10 @@ def output(run):
         return "-"
     total = recorded.get("total")
     total = total if isinstance(total, int) and total >= len(lines) else len(lines)
-    head = f"the last {len(lines)} of {total:,} lines" if total > len(lines) else f"{total} lines"
+    if total > len(lines):
+        head = f"the last {len(lines)} of {total:,} lines"
+    else:
+        head = "1 line" if total == 1 else f"{total} lines"
     return format_html(
         '<div class="run-output"><p class="help">{}{}</p><pre>{}</pre></div>',
         head,
