@@ -88,3 +88,19 @@ def test_a_starts_secret_waits_apart_and_leaves_the_row_once_claimed():
     assert run.argv == ["--dsn", "***", "--label", "orders"]
     stored = json.dumps([run.output, run.error, run.arguments, start.argv])
     assert "cannot read orders from ***" in stored and "hunter2" not in stored
+
+
+def test_jobctl_start_records_a_start_that_the_worker_runs():
+    said = jobctl("start", "echo_args", "--by", "hal", "--", "one", "two")
+    assert said.returncode == 0, said.stderr
+    assert "requested echo_args one two (request " in said.stdout
+    refused = jobctl("start", "upper_items", "--", "--batch-size", "lots")
+    assert refused.returncode == 64
+    assert (
+        refused.stderr
+        == "Error: argument --batch-size: must be a positive whole number, not 'lots'\n"
+    )
+    assert jobctl("worker", "--drain").returncode == 0
+    run = JobRun.objects.get(job="echo_args")
+    assert (run.argv, run.status) == (["one", "two"], "succeeded")
+    assert run.started_by_requests.get().requested_by == "hal"
