@@ -39,8 +39,19 @@ class Capture:
         self.mutex = threading.Lock()
 
     def feed(self, stream, text):
-        if not isinstance(text, str) or not text:
+        if not text or not isinstance(text, str):
             return
+        if text[-1] == "\n" and text.find("\n") == len(text) - 1 and stream not in self.open:
+            # The common case, one whole line: no lock (a deque's append is atomic).
+            self.lines.append((stream, text[:-1][:KEPT_CHARS]))
+            self.total += 1
+        else:
+            self.feed_lines(stream, text)
+        if self.on_line is not None:
+            self.on_line()
+
+    def feed_lines(self, stream, text):
+        """Any text: no line, part of one, several."""
         with self.mutex:
             parts = text.split("\n")
             head = self.open.pop(stream, "")
@@ -53,8 +64,6 @@ class Capture:
             self.lines.extend((stream, line[:KEPT_CHARS]) for line in ended)
             if last:
                 self.open[stream] = last[:KEPT_CHARS]
-        if self.on_line is not None:
-            self.on_line()
 
     def snapshot(self):
         """The record's ``output``: the kept lines (and the lines not ended yet), redacted,
@@ -77,10 +86,12 @@ class Tee:
         self._stream = stream
         self._capture = capture
         self._name = name
+        self._write = stream.write
+        self._feed = capture.feed
 
     def write(self, text):
-        written = self._stream.write(text)
-        self._capture.feed(self._name, text)
+        written = self._write(text)
+        self._feed(self._name, text)
         return written
 
     def writelines(self, lines):
@@ -104,7 +115,7 @@ class Saver:
         self.thread = threading.get_ident()
 
     def __call__(self):
-        if self.busy or threading.get_ident() != self.thread or time.monotonic() < self.next:
+        if time.monotonic() < self.next or self.busy or threading.get_ident() != self.thread:
             return
         self.busy = True
         try:

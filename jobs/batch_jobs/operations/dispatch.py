@@ -171,6 +171,9 @@ class Dispatcher:
         """Run one claimed request to its end; its process's exit code (``None`` when it
         could not be run)."""
         request = claimed.request
+        if self.stopping is not None:  # stopped while it claimed: not started, handed back
+            self.release(claimed)
+            return None
         try:
             command = words(claimed)
         except Refused as e:
