@@ -43,7 +43,7 @@ class Capture:
             return
         if text[-1] == "\n" and text.find("\n") == len(text) - 1 and stream not in self.open:
             # The common case, one whole line: no lock (a deque's append is atomic).
-            self.lines.append((stream, text[:-1][:KEPT_CHARS]))
+            self.lines.append([stream, text[:-1][:KEPT_CHARS], None])
             self.total += 1
         else:
             self.feed_lines(stream, text)
@@ -61,7 +61,7 @@ class Capture:
             first, *middle, last = parts
             ended = [(head + first)[:KEPT_CHARS], *middle[-self.lines.maxlen :]]
             self.total += 1 + len(middle)
-            self.lines.extend((stream, line[:KEPT_CHARS]) for line in ended)
+            self.lines.extend([stream, line[:KEPT_CHARS], None] for line in ended)
             if last:
                 self.open[stream] = last[:KEPT_CHARS]
 
@@ -69,10 +69,13 @@ class Capture:
         """The record's ``output``: the kept lines (and the lines not ended yet), redacted,
         printable and bounded."""
         with self.mutex:
-            kept = list(self.lines) + [(s, line) for s, line in self.open.items() if line]
+            kept = list(self.lines) + [[s, line, None] for s, line in self.open.items() if line]
             total = self.total + sum(1 for line in self.open.values() if line)
         kept = kept[-self.lines.maxlen :] if self.lines.maxlen else []
-        return {"lines": [[stream, shown(line)] for stream, line in kept], "total": total}
+        for line in kept:  # each kept line is redacted once, at its first save
+            if line[2] is None:
+                line[2] = shown(line[1])
+        return {"lines": [[stream, text] for stream, _, text in kept], "total": total}
 
 
 def shown(line):

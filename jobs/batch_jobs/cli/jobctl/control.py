@@ -136,7 +136,9 @@ def retry(run_id, pending, by):
         raise click.UsageError("give a RUN or --pending, not both")
     if pending:
         with run_records():
-            requested = [(r.run_id, r.requested_by) for r in pending_retries() if r.run_id]
+            # Not those a worker has claimed: it runs them.
+            waiting = pending_retries().filter(claimed_at=None)
+            requested = [(r.run_id, r.requested_by) for r in waiting if r.run_id]
         if not requested:
             click.echo("no retry is pending", err=True)
         code = 0
