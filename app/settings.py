@@ -236,6 +236,7 @@ JOB_PUSHGATEWAY_URL = env.str("JOB_PUSHGATEWAY_URL", default=None)
 JOB_SENTRY_DSN = env.str("SENTRY_DSN", default=None)
 JOB_LOCK_NAMESPACE = env.str("JOB_LOCK_NAMESPACE", default=None)
 JOB_LOG_FORMAT = env.str("JOB_LOG_FORMAT", default="") or None
+JOB_OUTPUT_LINES = env.int("JOB_OUTPUT_LINES", default=None)
 
 # ------------------------------------------------------------------------------
 # Logging: stdout/stderr only, no files (the container runtime collects them).

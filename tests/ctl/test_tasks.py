@@ -36,7 +36,8 @@ def shape(request):
     run = request.started_run
     return {
         "request": (request.exit_code, request.handled_at is not None, request.error),
-        "run": (run.job, run.status, run.exit_code, run.argv, run.arguments, run.counters),
+        "run": (run.job, run.status, run.exit_code, run.argv, run.arguments),
+        "counters": {k: v for k, v in run.counters.items() if k != "peak_rss_kib"},
         "stdout": [line for stream, line in run.output["lines"] if stream == "stdout"],
     }
 

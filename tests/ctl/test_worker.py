@@ -3,6 +3,7 @@ real processes on the test database."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -88,3 +89,41 @@ def test_a_starts_secret_waits_apart_and_leaves_the_row_once_claimed():
     assert run.argv == ["--dsn", "***", "--label", "orders"]
     stored = json.dumps([run.output, run.error, run.arguments, start.argv])
     assert "cannot read orders from ***" in stored and "hunter2" not in stored
+
+
+def test_jobctl_start_records_a_start_that_the_worker_runs():
+    said = jobctl("start", "echo_args", "--by", "hal", "--", "one", "two")
+    assert said.returncode == 0, said.stderr
+    assert "requested echo_args one two (request " in said.stdout
+    refused = jobctl("start", "upper_items", "--", "--batch-size", "lots")
+    assert refused.returncode == 64
+    assert (
+        refused.stderr
+        == "Error: argument --batch-size: must be a positive whole number, not 'lots'\n"
+    )
+    assert jobctl("worker", "--drain").returncode == 0
+    run = JobRun.objects.get(job="echo_args")
+    assert (run.argv, run.status) == (["one", "two"], "succeeded")
+    assert run.started_by_requests.get().requested_by == "hal"
+
+
+UNREACHABLE = "postgres://jobs:pw@127.0.0.1:9/jobs"  # the discard port: nothing answers
+
+
+def test_without_a_database_drain_exits_69_and_the_loop_waits_until_stopped():
+    drained = jobctl("worker", "--drain", DATABASE_URL=UNREACHABLE)
+    assert drained.returncode == 69, drained.stderr
+    assert drained.stderr.splitlines()[-1].startswith("Error: cannot read the run records")
+    assert "Traceback" not in drained.stderr and "pw@" not in drained.stderr
+    looping = subprocess.Popen(
+        [BIN / "jobctl", "worker", "--poll", "0.2"],
+        env=environment(DATABASE_URL=UNREACHABLE),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    for line in looping.stderr:
+        if "looking again in 0.2s" in line:
+            break
+    looping.send_signal(signal.SIGTERM)
+    _, said = looping.communicate(timeout=60)
+    assert looping.returncode == 143 and "Traceback" not in said

@@ -39,8 +39,19 @@ class Capture:
         self.mutex = threading.Lock()
 
     def feed(self, stream, text):
-        if not isinstance(text, str) or not text:
+        if not text or not isinstance(text, str):
             return
+        if text[-1] == "\n" and text.find("\n") == len(text) - 1 and stream not in self.open:
+            # The common case, one whole line: no lock (a deque's append is atomic).
+            self.lines.append([stream, text[:-1][:KEPT_CHARS], None])
+            self.total += 1
+        else:
+            self.feed_lines(stream, text)
+        if self.on_line is not None:
+            self.on_line()
+
+    def feed_lines(self, stream, text):
+        """Any text: no line, part of one, several."""
         with self.mutex:
             parts = text.split("\n")
             head = self.open.pop(stream, "")
@@ -50,20 +61,21 @@ class Capture:
             first, *middle, last = parts
             ended = [(head + first)[:KEPT_CHARS], *middle[-self.lines.maxlen :]]
             self.total += 1 + len(middle)
-            self.lines.extend((stream, line[:KEPT_CHARS]) for line in ended)
+            self.lines.extend([stream, line[:KEPT_CHARS], None] for line in ended)
             if last:
                 self.open[stream] = last[:KEPT_CHARS]
-        if self.on_line is not None:
-            self.on_line()
 
     def snapshot(self):
         """The record's ``output``: the kept lines (and the lines not ended yet), redacted,
         printable and bounded."""
         with self.mutex:
-            kept = list(self.lines) + [(s, line) for s, line in self.open.items() if line]
+            kept = list(self.lines) + [[s, line, None] for s, line in self.open.items() if line]
             total = self.total + sum(1 for line in self.open.values() if line)
         kept = kept[-self.lines.maxlen :] if self.lines.maxlen else []
-        return {"lines": [[stream, shown(line)] for stream, line in kept], "total": total}
+        for line in kept:  # each kept line is redacted once, at its first save
+            if line[2] is None:
+                line[2] = shown(line[1])
+        return {"lines": [[stream, text] for stream, _, text in kept], "total": total}
 
 
 def shown(line):
@@ -77,10 +89,12 @@ class Tee:
         self._stream = stream
         self._capture = capture
         self._name = name
+        self._write = stream.write
+        self._feed = capture.feed
 
     def write(self, text):
-        written = self._stream.write(text)
-        self._capture.feed(self._name, text)
+        written = self._write(text)
+        self._feed(self._name, text)
         return written
 
     def writelines(self, lines):
@@ -104,7 +118,7 @@ class Saver:
         self.thread = threading.get_ident()
 
     def __call__(self):
-        if self.busy or threading.get_ident() != self.thread or time.monotonic() < self.next:
+        if time.monotonic() < self.next or self.busy or threading.get_ident() != self.thread:
             return
         self.busy = True
         try:

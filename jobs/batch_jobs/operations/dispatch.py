@@ -111,6 +111,8 @@ def words(claimed):
         return [run.job, *run.argv]
     argv = list(request.argv or [])
     for position, value in claimed.secrets.items():
+        if not (str(position).isdigit() and int(position) < len(argv) and isinstance(value, str)):
+            raise Refused(f"its secret values do not fit its command line ({position!r})")
         argv[int(position)] = value
     if any(REDACTED in word for word in argv):
         raise Refused("its secret values are gone (its dispatcher was killed): request it again")
@@ -171,6 +173,9 @@ class Dispatcher:
         """Run one claimed request to its end; its process's exit code (``None`` when it
         could not be run)."""
         request = claimed.request
+        if self.stopping is not None:  # stopped while it claimed: not started, handed back
+            self.release(claimed)
+            return None
         try:
             command = words(claimed)
         except Refused as e:

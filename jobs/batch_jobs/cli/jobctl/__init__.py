@@ -117,7 +117,7 @@ def run_records():
         raise error from None
 
 
-NEEDS_DATABASE = {"history", "stop", "pause", "resume", "retry", "worker", "output"}
+NEEDS_DATABASE = {"history", "stop", "pause", "resume", "retry", "start", "worker", "output"}
 
 
 def main():

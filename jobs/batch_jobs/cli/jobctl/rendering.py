@@ -111,15 +111,24 @@ def default(value, fallback):
     help="With --job: an Indexed Job of N pods (1 to 1000), pod I walking shard I of N "
     "(batch jobs).",
 )
+@click.option(
+    "--worker",
+    type=click.Choice(["deployment", "cronjob"]),
+    help="Render the worker that runs the requested runs instead: a Deployment of `jobctl "
+    "worker`, or a CronJob of `jobctl worker --drain` every minute.",
+)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def kubernetes(image, namespace, app_name, secret, uid, one_off, shards, args):
-    """Render CronJobs for every scheduled job (or a one-off Job) as YAML on stdout."""
+def kubernetes(image, namespace, app_name, secret, uid, one_off, shards, worker, args):
+    """Render CronJobs for every scheduled job (or a one-off Job, or the worker) as YAML on
+    stdout."""
     from batch_jobs.conf import setting
     from batch_jobs.operations.render import kubernetes as k8s
     from batch_jobs.operations.render import values
 
     if args and one_off is None:
         raise click.UsageError("arguments after -- go with --job NAME")
+    if worker is not None and (one_off is not None or args):
+        raise click.UsageError("--worker renders the worker alone: leave --job and -- out")
     if shards is not None and one_off is None:
         raise click.UsageError(
             "--shards goes with --job NAME; a scheduled job declares `shards` for its CronJob"
@@ -143,11 +152,17 @@ def kubernetes(image, namespace, app_name, secret, uid, one_off, shards, args):
                 if any(a == "--shard" or a.startswith("--shard=") for a in args):
                     raise click.UsageError("--shards gives each pod its shard; leave --shard out")
             manifests = [k8s.one_off_job(job, args, target, shards)]
+        elif worker is not None:
+            from batch_jobs.operations import catalog
+
+            manifests = [k8s.worker(catalog.jobs(), target, worker)]
         else:
             manifests = [k8s.cron_job(job, target) for job in scheduled()]
     words = ["jobctl", "render", "kubernetes", "--image", target.image]
     if target.namespace:
         words += ["--namespace", target.namespace]
+    if worker is not None:
+        words += ["--worker", worker]
     click.echo(k8s.dump(manifests, words), nl=False)
 
 

@@ -54,7 +54,11 @@ def worker(drain, poll):
             except OneLine as e:
                 if drain or e.exit_code == ExitCode.CONFIG:
                     raise
-                # A database that went away: say so, and look again after the poll.
+                # A database that went away: say so, and look again after the poll, on a new
+                # connection.
+                from django.db import connections
+
+                connections.close_all()
                 say(f"jobctl worker: {e.format_message()}; looking again in {poll:g}s", err=True)
                 dispatcher.wait(poll)
                 if dispatcher.stopping is not None:

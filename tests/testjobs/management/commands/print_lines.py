@@ -1,5 +1,6 @@
 """Print many lines: output capture's bounds (tests) and memory (the bench's ten million)."""
 
+import resource
 import time
 
 from batch_jobs import JobCommand, Secret
@@ -30,3 +31,5 @@ class Command(JobCommand):
                 time.sleep(options["sleep"])
                 self.check_stop()
         self.counters["lines"] = options["lines"]
+        # The process's own peak memory, for the bench (KiB on Linux).
+        self.counters["peak_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
