@@ -55,7 +55,10 @@ RUN apt-get update \
 ARG APP_UID=10001
 RUN groupadd --system --gid "${APP_UID}" app \
  && useradd --system --uid "${APP_UID}" --gid app --no-create-home --home-dir /nonexistent \
-      --shell /usr/sbin/nologin app
+      --shell /usr/sbin/nologin app \
+ && install -d -o app -g app -m 0750 /var/lib/django-jobs/media
+# /var/lib/django-jobs/media: uploaded files (DJANGO_MEDIA_ROOT); owned by the user, so that a
+# named volume mounted there (compose's `media`) starts writable under a read-only root.
 
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /srv /srv

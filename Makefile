@@ -58,8 +58,9 @@ job: ## Run a job in the compose stack: make job NAME=cleanup_tokens ARGS=--dry-
 bench: $(VENV)/.synced ## Benchmark every variant in one run (BENCH_SCALE=0.1 for a quick check).
 	$(VENV)/bin/python -m bench
 
-manifests: $(VENV)/.synced ## Regenerate deploy/kubernetes/cronjobs.yaml from the jobs' schedules.
+manifests: $(VENV)/.synced ## Regenerate deploy/kubernetes/cronjobs.yaml and worker.yaml from the jobs.
 	DJANGO_SETTINGS_MODULE=app.settings $(VENV)/bin/jobctl render kubernetes --image django-jobs:latest > deploy/kubernetes/cronjobs.yaml
+	DJANGO_SETTINGS_MODULE=app.settings $(VENV)/bin/jobctl render kubernetes --image django-jobs:latest --worker deployment > deploy/kubernetes/worker.yaml
 
 dist: $(VENV)/.synced ## Build the framework's sdist and wheel into dist/ and check them.
 	rm -rf dist

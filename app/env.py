@@ -105,6 +105,16 @@ class Env(environ.Env):
             )
         return value
 
+    def absolute_path(self, var, default):
+        """``var`` as an absolute path (``default`` when unset): a relative one would depend
+        on the directory the process started in, which differs between web and worker."""
+        raw = self.str(var, default="")
+        if not raw:
+            return default
+        if not raw.startswith("/") or "\0" in raw:
+            raise ImproperlyConfigured(f"{var} must be an absolute path, not {raw!r}")
+        return raw
+
     def secret_key(self, var, public=(), allow_insecure=False):
         """``var`` as Django's ``SECRET_KEY`` ("" when unset: Django refuses it where a key is
         needed). Unless ``allow_insecure``, a key that is ``public`` (published, such as a

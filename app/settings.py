@@ -87,8 +87,15 @@ TEMPLATES = [
 # Static files are collected into the image at build time and served by WhiteNoise.
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Uploaded files (the console's Run form saves a job's file arguments there, under
+# batch_jobs/uploads/; web, worker and job must share it: compose's `media` volume).
+# https://docs.djangoproject.com/en/stable/ref/settings/#storages
+MEDIA_ROOT = env.absolute_path("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / "media"))
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT},
+    },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 # The origins that may post forms when a proxy in front changes the scheme or host.
@@ -229,6 +236,7 @@ JOB_PUSHGATEWAY_URL = env.str("JOB_PUSHGATEWAY_URL", default=None)
 JOB_SENTRY_DSN = env.str("SENTRY_DSN", default=None)
 JOB_LOCK_NAMESPACE = env.str("JOB_LOCK_NAMESPACE", default=None)
 JOB_LOG_FORMAT = env.str("JOB_LOG_FORMAT", default="") or None
+JOB_OUTPUT_LINES = env.int("JOB_OUTPUT_LINES", default=None)
 
 # ------------------------------------------------------------------------------
 # Logging: stdout/stderr only, no files (the container runtime collects them).

@@ -4,6 +4,7 @@
     BENCH_SCALE=0.1 make bench      # a quick check at a tenth of every N
     BENCH_SUITES=drivers make bench # some suites only (comma-separated)
     BENCH_SUITES=mariadb make bench # MariaDB (Debian's package), through the product image
+    BENCH_SUITES=output make bench  # a job printing 10,000,000 lines, through `jobctl worker`
 
 Prints one table and writes the same rows to bench/results/latest.json.
 """
@@ -34,6 +35,7 @@ SUITES = [
     "adaptive",
     "startup",
     "mariadb",
+    "output",
 ]
 CHOSEN = [s for s in os.environ.get("BENCH_SUITES", "").split(",") if s] or SUITES
 PG_IMAGE = os.environ.get("PG_IMAGE", "postgres:17")
@@ -318,6 +320,51 @@ class Bench:
                 note = f"{result['detail']}; {wall:.1f}s with the container's start"
                 self.record("mariadb", label, n, seconds, result["rss_mb"], floor * n, note)
             mariadb.query(server, "DROP TABLE IF EXISTS bench_new")
+
+    def output(self):
+        """A job that prints ten million lines (tests/testjobs' print_lines), requested with
+        `jobctl start` and run through `jobctl worker --drain`: with output capture off
+        (JOB_OUTPUT_LINES=0, the floor) and on (100 lines, the default, and 10,000). The
+        worker's peak RSS (its own last line), the job's (its counters), and the size of the
+        run record's output as PostgreSQL stores it."""
+        n = scaled(10_000_000)
+        bin_dir = Path(sys.executable).parent
+        env = {"DJANGO_EXTRA_APPS": "tests.testjobs"}
+        floor = None
+        for label, lines in [("capture_off", 0), ("capture_100", 100), ("capture_10000", 10000)]:
+            self.sql("TRUNCATE batch_jobs_request, batch_jobs_run CASCADE")
+            env["JOB_OUTPUT_LINES"] = str(lines)
+            start = [bin_dir / "jobctl", "start", "print_lines", "--", "--lines", str(n)]
+            self.spawn([str(word) for word in start], env=env)
+            started = time.perf_counter()
+            command = [str(bin_dir / "jobctl"), "worker", "--drain"]
+            with tempfile.TemporaryFile() as err:
+                process = subprocess.Popen(
+                    command, cwd=ROOT, env={**self.env, **env}, stdout=subprocess.DEVNULL,
+                    stderr=err,
+                )  # fmt: skip
+                _, status, _ = os.wait4(process.pid, 0)
+                seconds = time.perf_counter() - started
+                err.seek(0)
+                said = err.read().decode()
+            if os.waitstatus_to_exitcode(status):
+                raise SystemExit(f"jobctl worker failed:\n{said}")
+            worker_mb = float(said.rsplit("peak memory ", 1)[1].split(" MiB")[0])
+            with psycopg.connect(self.url, autocommit=True) as conn:
+                exit_code, counters, stored, text, kept = conn.execute(
+                    "SELECT exit_code, counters, pg_column_size(output), "
+                    "octet_length(output::text), jsonb_array_length(output->'lines') "
+                    "FROM batch_jobs_run"
+                ).fetchone()
+            if exit_code != 0 or counters.get("lines") != n:
+                raise SystemExit(f"print_lines ended {exit_code}: {counters}")
+            job_mb = counters["peak_rss_kib"] / 1024
+            floor = floor or seconds
+            note = (
+                f"RSS: the worker's; the job's {job_mb:.1f} MB; the record's output "
+                f"{text / 1024:.1f} KiB as JSON, {stored / 1024:.1f} KiB stored ({kept or 0} lines)"
+            )
+            self.record("output", label, n, seconds, worker_mb, floor, note)
 
     def in_image(self, url, *command):
         """``command`` in the product image on the bench network, with bench/ mounted: its

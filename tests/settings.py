@@ -2,6 +2,7 @@
 PostgreSQL, wired in by ``django_db_modify_db_settings`` in conftest.py, the SQLite lane's
 file (``TEST_DATABASE_URL=sqlite:///...``) or the MariaDB lane's server (``mysql://...``)."""
 
+import importlib.util
 import os
 
 if os.environ.get("TEST_DATABASE_URL", "").startswith(("sqlite:", "mysql:")):
@@ -30,3 +31,17 @@ JOB_DB_WAIT_SECONDS = 5.0
 # A second connection to the same test database, for the tests of a separate control
 # connection (JOB_CONTROL_DATABASE = "job_control", as behind PgBouncer).
 DATABASES["job_control"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405
+
+# django.tasks (Django 6) or its backport (django-tasks, on 5.2) with django-tasks-db's
+# database backend, for JOB_TASKS_BACKEND's test (tests/ctl/test_tasks.py); where they are not
+# installed (a lane's container), the test is skipped.
+if importlib.util.find_spec("django_tasks_db") is not None:
+    _backport = importlib.util.find_spec("django.tasks") is None
+    INSTALLED_APPS += [*(["django_tasks"] if _backport else []), "django_tasks_db"]
+    TASKS = {
+        "default": {
+            "BACKEND": ("django_tasks" if _backport else "django.tasks")
+            + ".backends.immediate.ImmediateBackend"
+        },
+        "database": {"BACKEND": "django_tasks_db.DatabaseBackend"},
+    }

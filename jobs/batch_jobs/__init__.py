@@ -33,6 +33,7 @@ _PUBLIC = {
     "Secret": "batch_jobs.framework.redact",
     "email_address": "batch_jobs.framework.arguments",
     "RequireJob": "batch_jobs.framework.gates",
+    "StoredFile": "batch_jobs.framework.arguments",
 }
 
 __all__ = list(_PUBLIC)

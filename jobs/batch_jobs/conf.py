@@ -131,6 +131,25 @@ def database_aliases(name, value):
         yield from database_alias(name, alias)
 
 
+def tasks_backend(name, value):
+    """An alias of ``TASKS``, with Django's task framework (6.0) or its backport installed."""
+    if not isinstance(value, str) or not value:
+        yield f"{name} must be the alias of a TASKS backend, not {value!r}"
+        return
+    if not any(importlib.util.find_spec(m) for m in ("django.tasks", "django_tasks")):
+        yield f"{name} needs Django 6's django.tasks or pip install 'django-batch-jobs[tasks]'"
+        return
+    # Without TASKS, both frameworks give one backend, "default" (ImmediateBackend).
+    if value not in (getattr(settings, "TASKS", None) or {"default": None}):
+        yield f"{name} is {value!r}, which is not a key of TASKS"
+
+
+def storage_alias(name, value):
+    """A key of ``STORAGES``."""
+    if not isinstance(value, str) or value not in getattr(settings, "STORAGES", {}):
+        yield f"{name} is {value!r}, which is not a key of STORAGES"
+
+
 def non_empty_string(name, value):
     if not isinstance(value, str) or not value:
         yield f"{name} must be a non-empty string"
@@ -273,6 +292,35 @@ SETTINGS = (
     # reads on each (MariaDB and MySQL: SHOW REPLICA STATUS). PostgreSQL reads its replicas'
     # lag on the primary and needs none.
     Setting("JOB_REPLICA_DATABASES", (), [database_aliases], id="batch_jobs.E019"),
+    # The last lines of stdout and stderr each run keeps in its record (JobRun.output), each
+    # line redacted and cut to batch_jobs.framework.output.LINE_CHARS; 0 keeps none.
+    Setting(
+        "JOB_OUTPUT_LINES",
+        100,
+        [must_be(whole_number(at_least=0), "a whole number of lines, 0 or more")],
+        id="batch_jobs.E020",
+    ),
+    # The alias of a django.tasks backend (TASKS) that runs start requests: request_start
+    # enqueues each as a task, which claims it and runs it as its own `job` process, as
+    # `jobctl worker` would. None: a `jobctl worker` claims them from the table.
+    Setting("JOB_TASKS_BACKEND", None, [tasks_backend], id="batch_jobs.E021"),
+    # Alias in STORAGES where the console saves uploaded files, and where a job's
+    # `storage:NAME` file arguments (batch_jobs.StoredFile) are read from.
+    Setting("JOB_UPLOAD_STORAGE", "default", [storage_alias], id="batch_jobs.E022"),
+    # Days an uploaded file is kept; prune_job_runs deletes older ones.
+    Setting(
+        "JOB_UPLOAD_RETENTION",
+        7,
+        [must_be(whole_number(at_least=1), "a whole number of days, 1 or more")],
+        id="batch_jobs.E023",
+    ),
+    # The most bytes one uploaded file may have; the Run form refuses a larger one.
+    Setting(
+        "JOB_UPLOAD_MAX_SIZE",
+        50 * 1024 * 1024,
+        [must_be(whole_number(at_least=1), "a whole number of bytes, 1 or more")],
+        id="batch_jobs.E024",
+    ),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 #: Every setting's default, by name.
@@ -312,5 +360,5 @@ def setting(name):
 
 @receiver(setting_changed)
 def _forget(setting, **kwargs):
-    if setting in DEFAULTS or setting == "DATABASES":
+    if setting in DEFAULTS or setting in ("DATABASES", "STORAGES"):
         _values.cache_clear()

@@ -61,6 +61,14 @@ class JobRun(models.Model):
         help_text="The command line after the job's name (secrets redacted); null when the "
         "run was started from code (call_command).",
     )
+    output = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='The last lines the run printed: {"lines": [[stream, line], ...], '
+        '"total": N}, stream "stdout" or "stderr", oldest first, in the order '
+        "printed; at most JOB_OUTPUT_LINES lines, each redacted and bounded; total counts "
+        "every line printed. Saved with the progress and at the finish.",
+    )
     stopped_by = models.CharField(max_length=150, blank=True, help_text="Who stopped it.")
     error = models.TextField(blank=True, help_text="One line; empty on success.")
     lock_key = models.CharField(max_length=255, blank=True)
@@ -111,27 +119,76 @@ class JobCheckpoint(models.Model):
 
 class RunRequest(models.Model):
     """An operator's request about a run or a job: the database is the control plane, so it
-    reaches a run on any host or pod, which looks for requests at its batch boundaries."""
+    reaches a run on any host or pod, which looks for requests at its batch boundaries.
+
+    A start (and a retry) is run by a dispatcher (``jobctl worker``, or a ``django.tasks``
+    task): it claims the request (``claimed_at``, ``claimed_by``), runs ``job JOB ARGV`` as
+    its own process, links the run it started (``started_run``) and, when that process ends,
+    records its exit code and ``handled_at``. A request whose process was stopped by a signal
+    (exit 130 or 143) goes back to pending, claim cleared, so the next claim resumes it.
+
+    A start's secret option values (options secret by name or typed ``Secret``) are not in
+    ``argv``, which holds ``***`` in their place: they wait in ``secrets`` while the request is
+    pending, and are removed from the row when it is claimed (held in the dispatcher's memory
+    only, for the process it starts, and written back if the request goes back to pending).
+    """
 
     class Action(models.TextChoices):
         STOP = "stop"
         PAUSE = "pause"
         RESUME = "resume"
         RETRY = "retry"
+        START = "start"
 
     action = models.CharField(max_length=8, choices=Action.choices)
     job = models.CharField(max_length=64)
     run = models.ForeignKey(
-        JobRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="requests"
+        JobRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="requests",
+        help_text="The run it is about: the one to stop, or to retry.",
     )
     requested_by = models.CharField(max_length=150)
     requested_at = models.DateTimeField(default=timezone.now)
     handled_at = models.DateTimeField(null=True, blank=True)
+    argv = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="A start: the command line after the job's name, a list of strings, "
+        "secret values replaced by ***.",
+    )
+    secrets = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='A pending start\'s secret values by position in argv ({"3": value}); '
+        "emptied when the request is claimed.",
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(
+        max_length=255, blank=True, help_text="The dispatcher that runs it: host pid N."
+    )
+    started_run = models.ForeignKey(
+        JobRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="started_by_requests",
+        help_text="The run its process recorded (the last one, when it was resumed).",
+    )
+    exit_code = models.SmallIntegerField(
+        null=True, blank=True, help_text="How the process it started ended."
+    )
+    error = models.TextField(blank=True, help_text="Why it could not be run; one line.")
 
     class Meta:
         db_table = "batch_jobs_request"
         ordering = ["-requested_at"]
-        indexes = [models.Index(fields=["run", "action", "handled_at"])]
+        indexes = [
+            models.Index(fields=["run", "action", "handled_at"]),
+            models.Index(fields=["handled_at", "claimed_at", "requested_at"]),
+        ]
 
     def __str__(self):
         return f"{self.action} {self.job} by {self.requested_by}"

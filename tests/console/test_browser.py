@@ -1,10 +1,14 @@
 """The console in a real browser: headless Chromium (Debian's, in a test image) driven through
-WebDriver against compose's ``web`` service, while a job runs in compose's ``job`` service.
+WebDriver against compose's ``web`` service, while a job runs in compose's ``job`` service, and
+runs started from the Run form run in compose's ``worker`` service.
 
-Screenshots of the run list, the job page and the pending migration gates are saved in
-build/screenshots/."""
+Screenshots of the run list, the job page, the Run form, a run's output and the pending
+migration gates are saved in build/screenshots/."""
 
+import io
+import os
 import re
+import tarfile
 import threading
 import time
 
@@ -49,9 +53,13 @@ user.user_permissions.add(Permission.objects.get(codename="view_jobrun"))
 def stack(image):
     """The compose stack with its web service up and healthy, an admin created the README's
     way, and a user who may only view."""
-    compose = Compose(prefix="jobs-console", WEB_PORT="")
+    compose = Compose(
+        prefix="jobs-console",
+        WEB_PORT="",
+        COMPOSE_FILE=f"compose.yaml{os.pathsep}tests/console/browser.compose.yaml",
+    )
     try:
-        up = compose("up", "--detach", "--wait", "web")
+        up = compose("up", "--detach", "--wait", "web", "worker")
         assert up.returncode == 0, up.stderr[-3000:]
         admin = compose(
             "run", "--rm", "-T", "-e", f"DJANGO_SUPERUSER_PASSWORD={ADMIN_PASSWORD}", "web",
@@ -90,6 +98,7 @@ def browser(stack, browser_image):
         for flag in CHROMIUM_FLAGS:
             options.add_argument(flag)
         driver = connect(f"http://127.0.0.1:{port}", options)
+        driver.container = container  # for files to upload, which must be where Chromium is
         try:
             yield driver
         finally:
@@ -219,6 +228,124 @@ def test_an_operator_watches_a_run_advance_and_stops_it(stack, browser):
     assert stderr.splitlines()[-1] == "CommandError: stopped by admin"
 
 
+def put_file(driver, path, content):
+    """Write ``content`` at ``path`` in the browser's container, for a file input to upload."""
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+        info = tarfile.TarInfo(path.rsplit("/", 1)[1])
+        info.size, info.mode = len(content), 0o644
+        tar.addfile(info, io.BytesIO(content))
+    assert driver.container.put_archive(path.rsplit("/", 1)[0], data.getvalue())
+    return path
+
+
+def run_form(driver, job, values=(), dry_run=True, upload=None):
+    """Open ``job``'s page, fill its Run form and submit it; the request's id, from the message."""
+    driver.get(f"{WEB}/admin/batch_jobs/jobrun/jobs/{job}/")
+    form = driver.find_element(By.ID, "run-form")
+    box = form.find_element(By.NAME, "dry_run")
+    assert box.is_selected(), "--dry-run is on by default"
+    if not dry_run:
+        box.click()
+    for name, value in dict(values).items():
+        form.find_element(By.NAME, name).send_keys(value)
+    if upload:
+        form.find_element(By.NAME, upload[0]).send_keys(upload[1])
+    return form
+
+
+def submit(driver, form):
+    form.find_element(By.CSS_SELECTOR, '[data-action="run"]').click()
+    message = (
+        WebDriverWait(driver, 20)
+        .until(lambda d: d.find_elements(By.CSS_SELECTOR, ".messagelist"))[0]
+        .text
+    )
+    return int(re.search(r"Run requested: request (\d+)", message).group(1))
+
+
+def handled(driver, job, request_id, timeout=90):
+    """The request's row on the job page once the worker has run it: (run id, exit code)."""
+
+    def done(d):
+        d.get(f"{WEB}/admin/batch_jobs/jobrun/jobs/{job}/")
+        cells = d.find_elements(By.CSS_SELECTOR, f"#request-{request_id} td")
+        texts = [c.text for c in cells]
+        return texts and texts[-1] != "-" and texts
+
+    texts = WebDriverWait(driver, timeout, poll_frequency=0.5).until(done)
+    return int(texts[3]), int(texts[-1])
+
+
+def test_an_operator_starts_runs_from_the_form_and_sees_their_progress_and_output(stack, browser):
+    seeded = stack("run", "--rm", "-T", "job", "seed_demo_data", "--users", "20000")
+    assert seeded.returncode == 0, seeded.stderr[-3000:]
+    log_in(browser, "admin")
+
+    # A dry run with parameters: the worker picks it up; its page shows progress and output.
+    form = run_form(
+        browser, "normalize_emails", {"batch_size": "1000", "throttle": "0.25", "strategy": "set"}
+    )
+    screenshot(browser, "console-run-form.png")
+    request_id = submit(browser, form)
+    row = f"#request-{request_id}"
+
+    def started(d):
+        d.get(f"{WEB}/admin/batch_jobs/jobrun/jobs/normalize_emails/")
+        links = d.find_elements(By.CSS_SELECTOR, f"{row} td a")
+        return links and links[0].get_attribute("href")
+
+    browser.get(WebDriverWait(browser, 60, poll_frequency=0.5).until(started))
+
+    def live(d):
+        d.refresh()
+        bars = d.find_elements(By.CSS_SELECTOR, ".field-progress_bar progress")
+        lines = d.find_elements(By.CSS_SELECTOR, ".run-output pre span")
+        return bars and int(bars[0].get_attribute("value") or 0) > 0 and lines
+
+    lines = WebDriverWait(browser, 60, poll_frequency=0.5).until(live)
+    assert any('"event": "start"' in line.text for line in lines), [x.text for x in lines]
+    bar = browser.find_element(By.CSS_SELECTOR, ".field-progress_bar")
+    browser.execute_script("arguments[0].scrollIntoView()", bar)  # the bar, then the output
+    screenshot(browser, "console-run-output.png")
+    run_id, code = handled(browser, "normalize_emails", request_id)
+    assert code == 0
+    browser.get(f"{WEB}/admin/batch_jobs/jobrun/{run_id}/change/")
+    output = browser.find_element(By.CSS_SELECTOR, ".run-output").text
+    assert re.search(r"checked \d+ / changed \d+ \(dry\)", output), output  # its summary
+
+    # Then a real run.
+    request_id = submit(browser, run_form(browser, "normalize_emails", dry_run=False))
+    run_id, code = handled(browser, "normalize_emails", request_id)
+    assert code == 0
+    run = run_row(browser, run_id)
+    assert run.find_element(By.CSS_SELECTOR, ".status").text == "succeeded"
+
+    # import_orders with uploaded CSVs: a good one is imported, a bad one ends 65 with its
+    # line numbers on the page.
+    good = put_file(
+        browser, "/tmp/good.csv", b"external_id,amount,created_at\nB-1,5.00,2026-01-01T00:00Z\n"
+    )
+    form = run_form(browser, "import_orders", dry_run=False, upload=("path", good))
+    run_id, code = handled(browser, "import_orders", submit(browser, form))
+    assert code == 0
+    bad = put_file(
+        browser,
+        "/tmp/bad.csv",
+        b"external_id,amount,created_at\nB-2,ten,2026-01-01T00:00Z\nB-3,1.00,yesterday\n",
+    )
+    form = run_form(browser, "import_orders", dry_run=False, upload=("path", bad))
+    run_id, code = handled(browser, "import_orders", submit(browser, form))
+    assert code == 65
+    browser.get(f"{WEB}/admin/batch_jobs/jobrun/{run_id}/change/")
+    error = browser.find_element(By.CSS_SELECTOR, ".field-error_text .readonly").text
+    assert (
+        "nothing imported: line 2: amount 'ten' is not a number; "
+        "line 3: created_at 'yesterday' is not an ISO 8601 time"
+    ) in error, error
+    screenshot(browser, "console-import-65.png")
+
+
 def test_a_user_without_the_permission_sees_no_buttons_and_a_forged_post_gets_403(stack, browser):
     log_in(browser, VIEWER)
     browser.get(f"{WEB}/admin/batch_jobs/jobrun/jobs/normalize_emails/")
@@ -241,6 +368,24 @@ def test_a_user_without_the_permission_sees_no_buttons_and_a_forged_post_gets_40
     assert "403 Forbidden" in browser.page_source
     browser.get(f"{WEB}/admin/batch_jobs/jobrun/jobs/normalize_emails/")
     assert browser.find_element(By.ID, "paused").text.startswith("no")
+    # No Run form, and a forged one gets 403 too.
+    assert browser.find_elements(By.ID, "run-form") == []
+    browser.execute_script(
+        """
+        const form = document.createElement("form");
+        form.method = "post";
+        form.action = "/admin/batch_jobs/jobrun/jobs/normalize_emails/run/";
+        form.appendChild(document.querySelector("[name=csrfmiddlewaretoken]").cloneNode());
+        const box = document.createElement("input");
+        box.name = "dry_run";
+        box.value = "on";
+        form.appendChild(box);
+        document.body.appendChild(form);
+        form.submit();
+        """
+    )
+    WebDriverWait(browser, 10).until(lambda d: "403" in d.page_source)
+    assert "403 Forbidden" in browser.page_source
 
     # The pending migration gates, through the jobs page's link: viewing is enough. The
     # stack's database is migrated, so no gate is pending and the page says so.

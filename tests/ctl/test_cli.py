@@ -58,7 +58,8 @@ def test_list_json():
         "name": "prune_job_runs",
         "schedule": "0 4 * * 0",
         "timezone": None,
-        "help": "Delete run records that finished more than --older-than days ago.",
+        "help": "Delete run records that finished more than --older-than days ago, and uploads "
+        "older than JOB_UPLOAD_RETENTION days.",
     }
 
 
@@ -536,3 +537,33 @@ def test_history_without_the_tables_exits_78_with_one_line(unmigrated_database):
     assert result.stderr.startswith("Error: cannot read the run records: database error: ")
     assert result.stderr.rstrip().endswith("`python manage.py migrate` (or `job migrate`)")
     assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("kind", ["deployment", "cronjob"])
+def test_render_the_worker_with_the_longest_grace_period_of_its_jobs(kind):
+    result = jobctl(
+        "render", "kubernetes", "--image", "jobs:1", "--namespace", "ops", "--worker", kind
+    )
+    assert result.exit_code == 0, result.output
+    (manifest,) = documents(result.output)
+    kubernetes_validate.validate(manifest, "1.33", strict=True)
+    assert manifest["metadata"]["name"] == "django-jobs-worker"
+    pod = (
+        manifest["spec"]["template"]
+        if kind == "deployment"
+        else manifest["spec"]["jobTemplate"]["spec"]["template"]
+    )
+    longest = max(job.command._batch_job.stop_grace_seconds for job in catalog.jobs())
+    assert pod["spec"]["terminationGracePeriodSeconds"] == longest + 15
+    (container,) = pod["spec"]["containers"]
+    drain = ["--drain"] if kind == "cronjob" else []
+    assert container["args"] == ["jobctl", "worker", *drain]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert manifest["kind"] == {"deployment": "Deployment", "cronjob": "CronJob"}[kind]
+
+
+def test_render_the_worker_alone():
+    result = jobctl(
+        "render", "kubernetes", "--image", "jobs:1", "--worker", "deployment", "--job", "crash"
+    )
+    assert result.exit_code == 2 and "--worker renders the worker alone" in result.output

@@ -21,5 +21,14 @@ def test_checked_in_manifests_match_the_jobs(settings):
         "deploy/kubernetes/cronjobs.yaml differs from the jobs' schedules: "
         "run `make manifests` and commit deploy/kubernetes/cronjobs.yaml"
     )
+    worker = CliRunner().invoke(
+        cli,
+        ["render", "kubernetes", "--image", "django-jobs:latest", "--worker", "deployment"],
+        prog_name="jobctl",
+    )
+    assert worker.exit_code == 0, worker.output
+    assert (DEPLOY / "worker.yaml").read_text() == worker.output, (
+        "deploy/kubernetes/worker.yaml differs from the jobs: run `make manifests` and commit it"
+    )
     kustomization = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
-    assert kustomization["resources"] == ["cronjobs.yaml"]
+    assert kustomization["resources"] == ["cronjobs.yaml", "worker.yaml"]

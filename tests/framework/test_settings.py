@@ -87,6 +87,11 @@ CHECK_IDS = {
     "JOB_HEALTH_CHECKS": "batch_jobs.E017",
     "JOB_ALLOW_DESTRUCTIVE": "batch_jobs.E018",
     "JOB_REPLICA_DATABASES": "batch_jobs.E019",
+    "JOB_OUTPUT_LINES": "batch_jobs.E020",
+    "JOB_TASKS_BACKEND": "batch_jobs.E021",
+    "JOB_UPLOAD_STORAGE": "batch_jobs.E022",
+    "JOB_UPLOAD_RETENTION": "batch_jobs.E023",
+    "JOB_UPLOAD_MAX_SIZE": "batch_jobs.E024",
 }
 
 
@@ -108,6 +113,11 @@ def test_every_setting_keeps_its_own_fixed_check_id():
         ("JOB_LOCK_NAMESPACE", ""),
         ("JOB_HEALTH_CHECKS", ["no.such.check"]),
         ("JOB_REPLICA_DATABASES", ["default", "no-such-alias"]),
+        ("JOB_OUTPUT_LINES", -1),
+        ("JOB_TASKS_BACKEND", "no-such-backend"),
+        ("JOB_UPLOAD_STORAGE", "no-such-storage"),
+        ("JOB_UPLOAD_RETENTION", 0),
+        ("JOB_UPLOAD_MAX_SIZE", "50M"),
     ],
 )
 def test_a_bad_value_is_reported_under_its_settings_id(settings, name, value):

@@ -53,7 +53,10 @@ def record_text(run):
     if run is None:
         return ""
     fields = [run.job, run.error, run.host, run.lock_key, run.stopped_by or ""]
-    return "\n".join([*fields, json.dumps(run.arguments, ensure_ascii=False), json.dumps(run.argv)])
+    texts = [json.dumps(value, ensure_ascii=False) for value in (run.arguments, run.argv)]
+    # The last lines it printed (JobRun.output), as the console and `jobctl output` show them.
+    texts += [line for _, line in (run.output or {}).get("lines", [])]
+    return "\n".join([*fields, *texts])
 
 
 def channels(answer, job, **env):

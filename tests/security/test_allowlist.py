@@ -43,7 +43,7 @@ def applied(url):
 
 REFUSED = [
     (("migrate", "store", "zero"), "would unapply 2 migration(s) (store.0002_report_delivery"),
-    (("migrate", "batch_jobs", "zero"), "would unapply 4 migration(s) (batch_jobs.0004_"),
+    (("migrate", "batch_jobs", "zero"), "would unapply 5 migration(s) (batch_jobs.0005_"),
     (("migrate", "store", "0001"), "would unapply 1 migration(s) (store.0002_report_delivery)"),
     (("migrate", "--database", "default", "store", "zero"), "would unapply 2 migration(s)"),
     (("migrate", "--fake"), "with --fake would rewrite the migration history"),

@@ -75,6 +75,7 @@ PATHS = [
     JOBS + "{}/pause/",
     JOBS + "{}/resume/",
     "/admin/batch_jobs/jobrun/gates/{}/",
+    JOBS + "{}/run/",
     RUNS + "{}/",
     RUNS + "{}/change/",
     RUNS + "{}/history/",

@@ -94,6 +94,7 @@ def test_a_database_of_0_2_keeps_working(upgraded):
     assert migrated.returncode == 0, migrated.stderr
     shown = upgraded.run(BIN / "job", "showmigrations", "batch_jobs")
     assert "[ ]" not in shown.stdout and "[X] 0004_shard_plan" in shown.stdout, shown.stdout
+    assert "[X] 0005_start_requests_and_output" in shown.stdout, shown.stdout
 
     # The records 0.2 wrote, read by this version's jobctl.
     history = upgraded.run(BIN / "jobctl", "history")

@@ -59,6 +59,7 @@ class JobRunAdmin(JobPages, Buttons, ReadOnly):
         "error_text",
         "progress_bar",
         "eta",
+        "recorded_output",
         "run_pacing",
         "started_at",
         "finished_at",
@@ -85,6 +86,7 @@ class JobRunAdmin(JobPages, Buttons, ReadOnly):
         "error_text",
         "recorded_arguments",
         "recorded_argv",
+        "recorded_output",
         "stopped_by_text",
         "lock_key_text",
     ]
@@ -133,6 +135,10 @@ class JobRunAdmin(JobPages, Buttons, ReadOnly):
     def recorded_argv(self, run):
         return display.recorded(run.argv)
 
+    @admin.display(description="output")
+    def recorded_output(self, run):
+        return display.output(run)
+
     @admin.display(description="stopped by")
     def stopped_by_text(self, run):
         return display.recorded(run.stopped_by)
@@ -157,6 +163,7 @@ class JobRunAdmin(JobPages, Buttons, ReadOnly):
             path(
                 "jobs/<batch_jobs_job:name>/pause/", view(self.pause_view), name="batch_jobs_pause"
             ),
+            path("jobs/<batch_jobs_job:name>/run/", view(self.run_view), name="batch_jobs_run"),
             path(
                 "jobs/<batch_jobs_job:name>/resume/",
                 view(self.resume_view),
@@ -216,8 +223,37 @@ def not_found(request):
 
 
 class RunRequestAdmin(ReadOnly):
-    list_display = ["requested_at", "action", "job", "run", "requested_by", "handled_at"]
+    list_display = [
+        "requested_at",
+        "action",
+        "job",
+        "run",
+        "requested_by",
+        "handled_at",
+        "started_run",
+        "exit_code",
+    ]
     list_filter = ["action", "job"]
+    # Never `secrets`: a pending start's secret values, which nobody reads back.
+    fields = [
+        "action",
+        "job",
+        "recorded_argv",
+        "run",
+        "requested_by",
+        "requested_at",
+        "claimed_at",
+        "claimed_by",
+        "started_run",
+        "handled_at",
+        "exit_code",
+        "error",
+    ]
+    readonly_fields = ["recorded_argv"]
+
+    @admin.display(description="argv")
+    def recorded_argv(self, start):
+        return display.recorded(start.argv)
 
 
 class JobPauseAdmin(ReadOnly):

@@ -4,7 +4,7 @@ import datetime
 import json
 
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from batch_jobs.framework.redact import STORED_CHARS, shown
 from batch_jobs.models import JobRun
@@ -102,3 +102,35 @@ def recorded(value):
         return "-"
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return shown(text, STORED_CHARS)
+
+
+#: The streams a run's output lines come from, as ``JobRun.output`` records them.
+STREAMS = ("stdout", "stderr")
+
+
+def output(run):
+    """The last lines the run printed (``JobRun.output``), oldest first, stderr's marked:
+    each line redacted, its control characters escaped, bounded; ``-`` when none."""
+    recorded = run.output if isinstance(run.output, dict) else {}
+    lines = [
+        (stream if stream in STREAMS else "stdout", shown(line, STORED_CHARS))
+        for stream, line in (
+            item
+            for item in recorded.get("lines") or ()
+            if isinstance(item, list | tuple) and len(item) == 2
+        )
+    ]
+    if not lines:
+        return "-"
+    total = recorded.get("total")
+    total = total if isinstance(total, int) and total >= len(lines) else len(lines)
+    if total > len(lines):
+        head = f"the last {len(lines)} of {total:,} lines"
+    else:
+        head = "1 line" if total == 1 else f"{total} lines"
+    return format_html(
+        '<div class="run-output"><p class="help">{}{}</p><pre>{}</pre></div>',
+        head,
+        ", as it runs" if run.status == JobRun.Status.RUNNING else "",
+        format_html_join("", '<span class="output-{}">{}</span>\n', lines),
+    )

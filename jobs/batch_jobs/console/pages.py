@@ -3,11 +3,14 @@ checkpoint, pause, the migration gates that wait on it, a chart and its last run
 pending migration gates. Viewing takes ``view_jobrun``."""
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
 
 from batch_jobs.console import charts, display
+from batch_jobs.console.runform import RunForm
 from batch_jobs.framework import schedule
+from batch_jobs.framework.redact import shown
 from batch_jobs.models import JobCheckpoint, JobPause, JobRun, JobShardPlan, RunRequest
 from batch_jobs.operations import backfills, catalog, control
 
@@ -45,11 +48,14 @@ class JobPages:
         context = self.console_context(request, title="Jobs", rows=rows)
         return TemplateResponse(request, "batch_jobs/console/jobs.html", context)
 
-    def job_view(self, request, name):
-        """One job: schedule and next runs, checkpoint, pause, a chart and its last runs."""
+    def job_view(self, request, name, run_form=None):
+        """One job: schedule and next runs, checkpoint, pause, a chart, its last runs, and
+        the Run form for those who may operate."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         job = find_job(name)
+        if run_form is None and job is not None and self.can_operate(request):
+            run_form = RunForm(job)
         runs = self.get_queryset(request).filter(job=name).order_by("-started_at")
         if job is None and not runs.exists():
             raise Http404(f"no job {name!r}")
@@ -78,7 +84,11 @@ class JobPages:
                 for run in recent
             ],
             **gates_of(name),
-            requests=control.on_control(RunRequest).filter(job=name)[:10],
+            requests=[
+                (r, None if r.argv is None else command_line(r.argv))
+                for r in control.on_control(RunRequest).filter(job=name)[:10]
+            ],
+            run_form=run_form,
             refresh_seconds=REFRESH_SECONDS
             if any(run.status == JobRun.Status.RUNNING for run in recent)
             else None,
@@ -97,6 +107,31 @@ class JobPages:
         )
         return TemplateResponse(request, "batch_jobs/console/gates.html", context)
 
+    def run_view(self, request, name):
+        """POST only, ``operate_jobrun`` only (403 otherwise): the Run form. Accepted, it
+        records a start request (who and when) and goes back to the job's page with a
+        message linking it; refused, the job's page again with the parser's message."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.can_operate(request):
+            raise PermissionDenied
+        job = find_job(name)
+        if job is None:
+            raise Http404(f"no job {name!r} in this project")
+        form = RunForm(job, request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                start = form.start(by=request.user.get_username())
+            except control.Refused as e:
+                form.add_error(None, str(e))
+            else:
+                where = f"{self.job_url(name)}#request-{start.pk}"
+                self.message_user(request, started(start, where))
+                return HttpResponseRedirect(self.job_url(name))
+        response = self.job_view(request, name, run_form=form)
+        response.status_code = 400
+        return response
+
 
 def gates_of(job=None):
     """``{"gates": [...], "gates_error": None}``: the migration gates (of ``job``), or the line
@@ -105,6 +140,24 @@ def gates_of(job=None):
         return {"gates": backfills.gates(job=job), "gates_error": None}
     except backfills.BadGate as e:
         return {"gates": [], "gates_error": f"migration gate {e}"}
+
+
+def command_line(argv):
+    """A recorded command line as a page shows it: each word redacted, printable, bounded."""
+    return " ".join(shown(word) for word in argv) if isinstance(argv, list) else shown(argv)
+
+
+def started(start, url):
+    """The message after a start: which request, the command line as recorded (secrets as
+    ``***``), and who runs it."""
+    words = command_line([start.job, *(start.argv or [])])
+    return format_html(
+        'Run requested: <a href="{}">request {}</a>, <code>job {}</code>. A worker starts it '
+        "shortly: the request links its run once it has started.",
+        url,
+        start.pk,
+        words,
+    )
 
 
 def find_job(name):

@@ -5,8 +5,9 @@ import dataclasses
 import weakref
 from collections.abc import Callable
 
-from batch_jobs.conf import MAX_SECONDS
+from batch_jobs.conf import MAX_SECONDS, setting
 from batch_jobs.framework.pacing import DEFAULT_BATCH_TIME, DEFAULT_HEALTH_WAIT
+from batch_jobs.framework.redact import has_control
 from batch_jobs.framework.shards import Shard
 
 
@@ -25,6 +26,7 @@ def bounded(convert, what, minimum=0, inclusive=False, maximum=None):
             raise argparse.ArgumentTypeError(f"must be at most {maximum:.0f}, not {text!r}")
         return value
 
+    parse.what = what  # what a form says the value is
     return parse
 
 
@@ -256,3 +258,73 @@ _ADDED = weakref.WeakKeyDictionary()
 def framework_added(command, flag):
     """Whether the framework, not the command, gave ``command`` option ``flag``."""
     return flag in _ADDED.get(type(command), ())
+
+
+class StoredFile(str):
+    """An argparse type: a file the job reads, either a local path or a name in Django's
+    storage (``STORAGES``, the alias ``JOB_UPLOAD_STORAGE``), told apart by a prefix:
+
+    * ``storage:NAME``: ``NAME`` in the storage, read through the storage API (so S3 through
+      django-storages reads as a local file does). The console's Run form saves an upload
+      there and passes this;
+    * anything else: a local path, as before (``./storage:x`` for a local file whose name
+      starts with ``storage:``).
+
+    The value is the text given (what the run record shows); ``open(mode="rb")`` opens it
+    either way. Nothing is read when the command line is parsed: a file that cannot be read
+    is the job's to report (``OSError`` from ``open``), as with a path it opens itself. A
+    storage name that no storage could hold (empty, absolute, ``..``, a control character)
+    is refused with exit 2.
+    """
+
+    __slots__ = ()
+    PREFIX = "storage:"
+
+    def __new__(cls, text):
+        value = super().__new__(cls, text)
+        if value.stored:
+            problem = storage_name_problem(value.name)
+            if problem:
+                raise argparse.ArgumentTypeError(f"{text[:80]!r} is not a storage name: {problem}")
+        elif not text:
+            raise argparse.ArgumentTypeError("a file is needed, not an empty path")
+        return value
+
+    @property
+    def stored(self):
+        """Whether the file is in Django's storage, not a local path."""
+        return self.startswith(self.PREFIX)
+
+    @property
+    def name(self):
+        """The storage name, or the local path."""
+        return self[len(self.PREFIX) :] if self.stored else str(self)
+
+    @property
+    def storage(self):
+        return upload_storage()
+
+    def open(self, mode="rb"):
+        """The file, opened for reading (``OSError`` when it cannot be)."""
+        if not self.stored:
+            return open(self.name, mode)
+        return self.storage.open(self.name, mode)
+
+
+def upload_storage():
+    """The storage of ``storage:NAME`` arguments and uploads: ``JOB_UPLOAD_STORAGE``."""
+    from django.core.files.storage import storages
+
+    return storages[setting("JOB_UPLOAD_STORAGE")]
+
+
+def storage_name_problem(name):
+    """Why ``name`` cannot be a name in a storage, or ``""``: it must be relative, with no
+    empty, ``.`` or ``..`` part, no backslash and no control character."""
+    if not name:
+        return "it is empty"
+    if has_control(name) or "\\" in name:
+        return "it holds a control character or a backslash"
+    if name.startswith("/") or any(part in ("", ".", "..") for part in name.split("/")):
+        return "it must be a relative name without empty, '.' or '..' parts"
+    return ""

@@ -195,7 +195,7 @@ class JobCommand(BaseCommand):
         else:
             events = logs.INHERIT  # a nested run writes where its parent does; else nowhere
         try:
-            with logs.events_to(events):
+            with logs.events_to(events), run.capturing(options):
                 return run.execute(functools.partial(super().execute, *args, **options))
         except BaseException as exc:
             if argv is None or isinstance(exc, SystemExit | SystemCheckError):

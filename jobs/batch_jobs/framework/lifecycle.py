@@ -13,6 +13,7 @@ framework's own stops (a signal's, ``--max-runtime``, an operator's) leave as
 
 import contextlib
 import logging
+import sys
 import time
 from collections import Counter
 
@@ -21,7 +22,7 @@ from django.utils import timezone
 
 from batch_jobs.backends import backend_for, backends_in_use
 from batch_jobs.conf import setting
-from batch_jobs.framework import connection, dryrun, requests, runs
+from batch_jobs.framework import connection, dryrun, output, requests, runs
 from batch_jobs.framework.arguments import framework_added
 from batch_jobs.framework.database import wait_for_database
 from batch_jobs.framework.monitors import Monitors
@@ -86,6 +87,51 @@ class Run:
         max_runtime = options.get("max_runtime")
         self.stop_at = time.monotonic() + max_runtime if max_runtime else None
         self.lock_key = self.using = self.deadline = self.record = self.requests = None
+        self.capture = None  # the outermost run's: the last lines printed (framework.output)
+
+    @contextlib.contextmanager
+    def capturing(self, options):
+        """Keep the last ``JOB_OUTPUT_LINES`` lines of what the block prints, for the record
+        (the outermost run only: a nested run prints into its parent's). The streams are the
+        ones given to ``call_command`` (``options``), else the command's own, and, for a run
+        from the command line, the process's (``print``, log events)."""
+        lines = setting("JOB_OUTPUT_LINES")
+        if _runs or not lines:
+            yield
+            return
+        every = max(setting("JOB_PROGRESS_INTERVAL"), 1.0)
+        self.capture = output.Capture(lines, on_line=output.Saver(self.save_output, every))
+        restore = []
+
+        def tee(owner, attribute, name):
+            stream = getattr(owner, attribute, None)
+            if stream is not None and not isinstance(stream, output.Tee):
+                setattr(owner, attribute, output.Tee(stream, self.capture, name))
+                restore.append((owner, attribute, stream))
+
+        for name in ("stdout", "stderr"):
+            if options.get(name) is not None:
+                options[name] = output.Tee(options[name], self.capture, name)
+            else:
+                tee(getattr(self.command, name), "_out", name)
+            if self.argv is not None:
+                tee(sys, name, name)
+        try:
+            yield
+        finally:
+            for owner, attribute, stream in reversed(restore):
+                setattr(owner, attribute, stream)
+
+    def settle_output(self):
+        """Put the last lines printed on the record, for its next save."""
+        if self.capture is not None and self.record is not None:
+            self.record.output = self.capture.snapshot()
+
+    def save_output(self):
+        """Write the last lines printed to the record now (while the job prints)."""
+        if self.record is not None and self.record.finished_at is None:
+            self.settle_output()
+            runs.save_output(self.using, self.record)
 
     def execute(self, body):
         """Run ``body()`` (the job's own ``execute``) inside the whole lifecycle."""
@@ -192,6 +238,7 @@ class Run:
             STOP.work_ends()  # the work is over: a first signal must not cut the bookkeeping
             try:
                 outcome = outcome.ended(time.monotonic() - started, self.counters)
+                self.settle_output()
                 runs.finish(self.using, self.record, outcome)
                 monitors.finish(outcome)
                 self.log(
@@ -257,6 +304,7 @@ class Run:
     def save_counters(self):
         """Write the job's counters to the run record now (the finish writes them anyway)."""
         if self.record is not None:
+            self.settle_output()
             runs.save_counters(self.using, self.record, self.counters)
 
     def progress(self, snapshot):

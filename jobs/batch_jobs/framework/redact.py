@@ -315,11 +315,13 @@ def redact_options(options):
 
 def redact_argv(argv):
     """Command-line words with the values of secret options replaced by ``***``, every word
-    redacted and bounded, the list bounded to ``STORED_WORDS``."""
+    redacted and bounded, the list bounded to ``STORED_WORDS``. Those values are kept
+    (``keep_secret``): cut out of every later text of the process, as a secret option's."""
     clean, hide_next = [], False
     for word in argv[:STORED_WORDS]:
         if hide_next:
             clean.append(REDACTED)
+            keep_secret(word)  # and out of every later text: the run's output lines too
             hide_next = False
             continue
         name, eq, value = word.partition("=")
@@ -329,6 +331,7 @@ def redact_argv(argv):
         if word.startswith("-") and (SECRET_NAME.search(name.lstrip("-")) or value in _kept):
             if eq:
                 clean.append(f"{_stored_text(name)}={REDACTED}")
+                keep_secret(value)
             else:
                 clean.append(_stored_text(word))
                 hide_next = True

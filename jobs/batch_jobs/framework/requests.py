@@ -6,6 +6,7 @@ run looks for them in ``check_stop()``, at most once a second (or every
 ``JOB_PROGRESS_INTERVAL``, when that is shorter), so it sees one within a batch or a second.
 """
 
+import os
 import time
 
 from django.utils import timezone
@@ -13,6 +14,19 @@ from django.utils import timezone
 from batch_jobs.conf import setting
 from batch_jobs.framework.stop import OperatorStop
 from batch_jobs.models import JobPause, RunRequest
+
+#: The environment variable a dispatcher (``batch_jobs.operations.dispatch``) sets on the
+#: ``job`` process it starts: the id of the request it runs, which the run links to its record.
+REQUEST_ENV = "BATCH_JOBS_REQUEST"
+
+
+def link_request(using, record):
+    """Link run ``record`` to the request its dispatcher runs (``REQUEST_ENV``), once: the
+    variable is taken out of the environment, so that no run nested in it, or started by
+    it, links itself too."""
+    value = os.environ.pop(REQUEST_ENV, "")
+    if value.isascii() and value.isdigit():
+        RunRequest.objects.using(using).filter(pk=int(value)).update(started_run=record)
 
 
 def paused(using, job):

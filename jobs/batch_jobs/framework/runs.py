@@ -10,6 +10,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.utils import timezone
 
 from batch_jobs.exitcodes import ExitCode
+from batch_jobs.framework import requests
 from batch_jobs.framework.errors import database_remedy, first_line, one_line
 from batch_jobs.models import JobRun
 
@@ -25,7 +26,7 @@ def start(using, job, arguments, dry_run, lock_key, parent=None, **fields):
     """The run's record, written first thing. A database without the framework's tables, or
     one the job may not write to, is a configuration error (78), not a bug."""
     try:
-        return JobRun.objects.using(using).create(
+        record = JobRun.objects.using(using).create(
             job=job,
             arguments=arguments,
             dry_run=dry_run,
@@ -35,6 +36,9 @@ def start(using, job, arguments, dry_run, lock_key, parent=None, **fields):
             parent=parent,
             **fields,
         )
+        if parent is None:
+            requests.link_request(using, record)  # started by a dispatcher: its request's run
+        return record
     except DatabaseError as e:
         remedy = database_remedy(e, tables="the batch_jobs_* tables", connection=connections[using])
         if remedy is None:
@@ -83,6 +87,7 @@ def finish(using, run, outcome):
         "counters",
         "walk",
         "progress",
+        "output",
         "stopped_by",
         "error",
     ]
@@ -105,7 +110,11 @@ def finish(using, run, outcome):
 
 def save_counters(using, run, counters):
     run.counters = dict(counters)
-    run.save(using=using, update_fields=["counters", "walk", "progress"])
+    run.save(using=using, update_fields=["counters", "walk", "progress", "output"])
+
+
+def save_output(using, run):
+    run.save(using=using, update_fields=["output"])
 
 
 def mark_abandoned(using, lock_key, by_run):

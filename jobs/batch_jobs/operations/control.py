@@ -1,14 +1,26 @@
-"""Operators' actions (stop, pause, resume, retry): requests to runs and jobs, written where
-every run looks: the database. ``jobctl`` and the console both call these."""
+"""Operators' actions (stop, pause, resume, retry, start): requests to runs and jobs, written
+where every run looks: the database. ``jobctl`` and the console both call these; a dispatcher
+(``batch_jobs.operations.dispatch``) runs the starts and retries."""
 
+import contextlib
 import getpass
+import io
 
+from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
 
 from batch_jobs.conf import setting
 from batch_jobs.framework import requests
-from batch_jobs.framework.redact import intact
+from batch_jobs.framework.lifecycle import secret_words
+from batch_jobs.framework.redact import (
+    REDACTED,
+    STORED_CHARS,
+    STORED_WORDS,
+    intact,
+    is_text,
+    safe_line,
+)
 from batch_jobs.framework.runs import host_name
 from batch_jobs.models import JobPause, JobRun, RunRequest
 
@@ -136,3 +148,93 @@ def request(action, job, by, run=None, handled=False):
         requested_by=by[:150],
         handled_at=timezone.now() if handled else None,
     )
+
+
+def request_start(job, argv, by):
+    """Record a request to run ``job ARGV`` (a list of strings: the command line after the
+    job's name), for a dispatcher to run as its own ``job`` process. The command line is
+    checked as the runner would check it, with the job's own parser: what the runner would
+    refuse is refused here (``Refused``, with the parser's message), and nothing is stored."""
+    command = startable(job)
+    words = checked_argv(job, command, argv)
+    hidden = secret_words(command, words)
+    shown = [hide(word) if n in hidden else word for n, word in enumerate(words)]
+    secrets = {str(n): words[n] for n in sorted(hidden) if n < len(words)}
+    start = on_control(RunRequest).create(
+        action=RunRequest.Action.START,
+        job=job,
+        argv=shown,
+        secrets=secrets,
+        requested_by=by[:150],
+    )
+    enqueue(start)
+    return start
+
+
+def startable(job):
+    """The command of ``job``, if it is a job of the catalog."""
+    from batch_jobs.operations.catalog import UnknownJob, get
+
+    if not isinstance(job, str):
+        raise Refused("a job's name must be text")
+    try:
+        return get(job).command
+    except UnknownJob as e:
+        raise Refused(safe_line(e)) from None
+
+
+def checked_argv(job, command, argv):
+    """``argv`` as a list, if the runner would run ``job`` with it; else ``Refused``."""
+    from batch_jobs.operations import allowlist
+
+    if isinstance(argv, str | bytes) or not isinstance(argv, list | tuple):
+        raise Refused("the command line must be a list of words")
+    words = list(argv)
+    if not all(isinstance(word, str) for word in words):
+        raise Refused("every word of the command line must be text")
+    if len(words) > STORED_WORDS:
+        raise Refused(f"the command line has {len(words)} words: {STORED_WORDS} at most")
+    for n, word in enumerate(words, 1):
+        if not is_text(word) or "\x00" in word:
+            raise Refused(f"argument {n} is not text (it holds a NUL or undecodable bytes)")
+        if len(word) > STORED_CHARS:
+            raise Refused(f"argument {n} has {len(word)} characters: {STORED_CHARS} at most")
+    try:
+        allowlist.check_options(words)
+        allowlist.check_destructive(job, command, words)
+    except allowlist.Refused as e:
+        raise Refused(safe_line(e)) from None
+    parse(job, command, words)
+    return words
+
+
+def parse(job, command, words):
+    """Parse ``words`` with ``job``'s own parser, as ``job`` would; ``Refused`` with the
+    parser's message. ``--help`` and ``--version`` (which print and exit) are refused: they
+    are not runs."""
+    parser = command.create_parser("job", job)
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+            parser.parse_args(words)
+    except CommandError as e:
+        raise Refused(safe_line(str(e).removeprefix("Error: "))) from None
+    except SystemExit:
+        raise Refused("--help and --version print and exit: they are not runs") from None
+
+
+def hide(word):
+    """A secret word as a start request shows it: ``***``, or ``--name=***``."""
+    name, eq, _ = word.partition("=")
+    return f"{name}={REDACTED}" if eq and word.startswith("-") else REDACTED
+
+
+def enqueue(start):
+    """Hand a start to ``django.tasks`` when ``JOB_TASKS_BACKEND`` is set (after the
+    request's commit); otherwise a ``jobctl worker`` claims it from the table."""
+    if setting("JOB_TASKS_BACKEND") is None:
+        return
+    from batch_jobs.operations import dispatch
+
+    alias = on_control(RunRequest).db
+    transaction.on_commit(lambda: dispatch.enqueue(start.pk), using=alias)

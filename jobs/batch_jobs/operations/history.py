@@ -85,3 +85,16 @@ def progress(run, eta=True):
 
 def pairs(values):
     return " ".join(f"{k}={v}" for k, v in sorted(values.items()))
+
+
+def output_since(output, shown):
+    """The lines of a record's ``output`` printed after its first ``shown`` lines, as
+    ``[(stream, line)]``, and the number printed now. Lines the record no longer keeps (it
+    keeps the last ``JOB_OUTPUT_LINES``) are one line saying how many, of stream ``None``."""
+    lines = (output or {}).get("lines") or []
+    total = (output or {}).get("total") or 0
+    new = max(total - shown, 0)
+    kept = lines[len(lines) - min(new, len(lines)) :] if new else []
+    gap = new - len(kept)
+    found = [(None, f"… {gap} earlier line(s) not kept (JOB_OUTPUT_LINES)")] if gap else []
+    return found + [(stream, line) for stream, line in kept], max(total, shown)

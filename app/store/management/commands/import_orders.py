@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from app.store.models import Order
-from batch_jobs import ExitCode, JobCommand, positive_int
+from batch_jobs import ExitCode, JobCommand, StoredFile, positive_int
 
 COLUMNS = ("external_id", "amount", "created_at")
 # How many bad lines the error message names.
@@ -51,7 +51,12 @@ class Command(JobCommand):
     help = "Import orders from a CSV file (external_id,amount,created_at), idempotently."
 
     def add_arguments(self, parser):
-        parser.add_argument("path", help="CSV file with a header line: " + ",".join(COLUMNS))
+        parser.add_argument(
+            "path",
+            type=StoredFile,
+            help="CSV file with a header line: " + ",".join(COLUMNS) + " (a local path, or "
+            "storage:NAME for a file in the project's storage, such as a console upload)",
+        )
         parser.add_argument(
             "--batch-size",
             type=positive_int,
@@ -97,7 +102,7 @@ class Command(JobCommand):
         and the line number."""
         lines = None
         try:
-            with open(path, "rb") as f:
+            with path.open("rb") as f:
                 lines = DecodedLines(f, path)
                 reader = csv.DictReader(lines)
                 missing = set(COLUMNS) - set(reader.fieldnames or ())

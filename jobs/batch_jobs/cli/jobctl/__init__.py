@@ -1,6 +1,7 @@
 """The ``jobctl`` command line: the click group, its set-up and ``main``. The commands are in
 ``listing`` (list, describe, history), ``rendering`` (render kubernetes|crontab|systemd),
-``control`` (stop, pause, resume, retry) and ``backfills``, thin shells over
+``control`` (stop, pause, resume, retry, start), ``backfills`` and ``worker`` (worker, output),
+thin shells over
 ``batch_jobs.operations``."""
 
 import contextlib
@@ -137,7 +138,17 @@ def run_records(*aliases, what="the run records"):
         raise error from None
 
 
-NEEDS_DATABASE = {"history", "stop", "pause", "resume", "retry", "backfills"}
+NEEDS_DATABASE = {
+    "history",
+    "stop",
+    "pause",
+    "resume",
+    "retry",
+    "start",
+    "worker",
+    "output",
+    "backfills",
+}
 
 
 def main():
@@ -155,4 +166,4 @@ def main():
 
 
 # The commands register themselves on ``cli`` when their modules are imported.
-from batch_jobs.cli.jobctl import backfills, control, listing, rendering  # noqa: E402, F401
+from batch_jobs.cli.jobctl import backfills, control, listing, rendering, worker  # noqa: E402, F401

@@ -1,5 +1,5 @@
-"""``jobctl stop``, ``pause``, ``resume`` and ``retry``: operators' requests, written by
-``batch_jobs.operations.control``."""
+"""``jobctl stop``, ``pause``, ``resume``, ``retry`` and ``start``: operators' requests,
+written by ``batch_jobs.operations.control``."""
 
 import contextlib
 import subprocess
@@ -8,7 +8,15 @@ from pathlib import Path
 
 import click
 
-from batch_jobs.cli.jobctl import ConfigExit, UsageExit, cli, get_job, run_records, say
+from batch_jobs.cli.jobctl import (
+    CONTEXT,
+    ConfigExit,
+    UsageExit,
+    cli,
+    get_job,
+    run_records,
+    say,
+)
 from batch_jobs.framework.redact import has_control
 
 
@@ -128,7 +136,9 @@ def retry(run_id, pending, by):
         raise click.UsageError("give a RUN or --pending, not both")
     if pending:
         with run_records():
-            requested = [(r.run_id, r.requested_by) for r in pending_retries() if r.run_id]
+            # Not those a worker has claimed: it runs them.
+            waiting = pending_retries().filter(claimed_at=None)
+            requested = [(r.run_id, r.requested_by) for r in waiting if r.run_id]
         if not requested:
             click.echo("no retry is pending", err=True)
         code = 0
@@ -142,6 +152,24 @@ def retry(run_id, pending, by):
         words = retry_words(run_id, by)
     say(f"retrying run {run_id}: job {' '.join(words)}", err=True)
     raise SystemExit(run_job(words))
+
+
+@cli.command(context_settings={**CONTEXT, "ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@by_option
+def start(name, args, by):
+    """Ask a worker (`jobctl worker`, or the JOB_TASKS_BACKEND task worker) to run job NAME
+    with ARGS, as the console's Run form does; put -- before ARGS that start with a dash.
+    The arguments are checked with the job's own parser first: what `job` would refuse is
+    refused here (exit 64, the parser's message) and nothing is recorded."""
+    from batch_jobs.operations.control import request_start
+
+    get_job(name)
+    with refusals():
+        requested = request_start(name, list(args), by)
+    shown_argv = " ".join(requested.argv)
+    say(f"requested {name} {shown_argv}".rstrip() + f" (request {requested.pk}); a worker runs it")
 
 
 def run_job(words):

@@ -119,10 +119,18 @@ def default(value, fallback):
     "of a pending migration whose job has not finished (reads the database).",
 )
 @database_option(help_prefix="With --backfills: ", default=None)
+@click.option(
+    "--worker",
+    type=click.Choice(["deployment", "cronjob"]),
+    help="Render the worker that runs the requested runs instead: a Deployment of `jobctl "
+    "worker`, or a CronJob of `jobctl worker --drain` every minute.",
+)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def kubernetes(image, namespace, app_name, secret, uid, one_off, shards, backfills, database, args):
-    """Render CronJobs for every scheduled job (or a one-off Job, or the pending backfills'
-    Jobs) as YAML on stdout."""
+def kubernetes(
+    image, namespace, app_name, secret, uid, one_off, shards, backfills, database, worker, args
+):
+    """Render CronJobs for every scheduled job (or a one-off Job, the pending backfills' Jobs,
+    or the worker) as YAML on stdout."""
     from batch_jobs.conf import setting
     from batch_jobs.operations.render import kubernetes as k8s
     from batch_jobs.operations.render import values
@@ -136,6 +144,10 @@ def kubernetes(image, namespace, app_name, secret, uid, one_off, shards, backfil
         raise click.UsageError("--database goes with --backfills")
     if args and one_off is None:
         raise click.UsageError("arguments after -- go with --job NAME")
+    if worker is not None and (one_off is not None or args or backfills):
+        raise click.UsageError(
+            "--worker renders the worker alone: leave --job, --backfills and -- out"
+        )
     if shards is not None and one_off is None:
         raise click.UsageError(
             "--shards goes with --job NAME; a scheduled job declares `shards` for its CronJob"
@@ -161,6 +173,10 @@ def kubernetes(image, namespace, app_name, secret, uid, one_off, shards, backfil
             manifests = [k8s.one_off_job(job, args, target, shards)]
         elif backfills:
             manifests = backfill_jobs(database, target)
+        elif worker is not None:
+            from batch_jobs.operations import catalog
+
+            manifests = [k8s.worker(catalog.jobs(), target, worker)]
         else:
             manifests = [k8s.cron_job(job, target) for job in scheduled()]
     words = ["jobctl", "render", "kubernetes", "--image", target.image]
@@ -170,6 +186,8 @@ def kubernetes(image, namespace, app_name, secret, uid, one_off, shards, backfil
         words += ["--backfills", *(["--database", database] if database else [])]
         if not manifests:
             say("no pending backfills: every gate of a pending migration has finished", err=True)
+    if worker is not None:
+        words += ["--worker", worker]
     click.echo(k8s.dump(manifests, words), nl=False)
 
 

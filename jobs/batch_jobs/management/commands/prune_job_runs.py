@@ -1,4 +1,4 @@
-"""Delete old run records so that the table stays bounded."""
+"""Delete old run records so that the table stays bounded, and uploads past their retention."""
 
 from datetime import timedelta
 
@@ -7,10 +7,14 @@ from django.utils import timezone
 
 from batch_jobs import JobCommand
 from batch_jobs.models import JobRun
+from batch_jobs.operations import uploads
 
 
 class Command(JobCommand):
-    help = "Delete run records that finished more than --older-than days ago."
+    help = (
+        "Delete run records that finished more than --older-than days ago, and uploads older "
+        "than JOB_UPLOAD_RETENTION days."
+    )
 
     class Job:
         schedule = "0 4 * * 0"
@@ -36,11 +40,16 @@ class Command(JobCommand):
         old = records.filter(finished_at__lt=cutoff).exclude(status=JobRun.Status.RUNNING)
         if self.dry_run:
             self.counters["candidates"] = count = old.count()
-            self.stdout.write(self.style.NOTICE(f"[dry-run] {count} run records to delete"))
+            self.counters["upload_candidates"] = files = uploads.prune(dry_run=True)
+            self.stdout.write(
+                self.style.NOTICE(f"[dry-run] {count} run records and {files} uploads to delete")
+            )
             return
+        self.counters["uploads_deleted"] = uploads.prune()
         self.counters["deleted"], _ = old.delete()
         self.stdout.write(
             self.style.SUCCESS(
-                f"Deleted {self.counters['deleted']} run records (cutoff={cutoff:%Y-%m-%d})"
+                f"Deleted {self.counters['deleted']} run records (cutoff={cutoff:%Y-%m-%d}) "
+                f"and {self.counters['uploads_deleted']} expired uploads"
             )
         )

@@ -78,14 +78,58 @@ def pod_failure_policy(action="FailJob"):
     }
 
 
+def hardened(container):
+    """``container`` with the security context every rendered container gets."""
+    container["securityContext"] = {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    return container
+
+
+def pod_security(target):
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": target.uid,
+        "runAsGroup": target.uid,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def pod_volumes(target):
+    return [
+        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+        {
+            "name": "secrets",
+            "secret": {
+                "secretName": target.secret,
+                "items": [{"key": "database-url", "path": "database-url"}],
+            },
+        },
+    ]
+
+
+def volume_mounts(target):
+    return [
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "secrets", "mountPath": target.secrets_dir, "readOnly": True},
+    ]
+
+
+def database_env(target):
+    return [
+        {"name": "DATABASE_URL_FILE", "value": f"{target.secrets_dir}/database-url"},
+        {"name": "JOB_LOG_FORMAT", "value": "json"},
+    ]
+
+
 def job_spec(job, args, target, shards=None):
     """A Job's spec; with ``shards``, an Indexed Job whose pod I walks shard I of N (the
     framework reads ``JOB_COMPLETION_INDEX``, which Kubernetes sets, and ``JOB_SHARDS``)."""
     command = job.command
-    env = [
-        {"name": "DATABASE_URL_FILE", "value": f"{target.secrets_dir}/database-url"},
-        {"name": "JOB_LOG_FORMAT", "value": "json"},
-    ]
+    env = database_env(target)
     if shards:
         env.append({"name": "JOB_SHARDS", "value": str(shards)})
     container = {
@@ -93,17 +137,9 @@ def job_spec(job, args, target, shards=None):
         "image": target.image,
         "args": ["job", job.name, *args],
         "env": env,
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
-        "volumeMounts": [
-            {"name": "tmp", "mountPath": "/tmp"},
-            {"name": "secrets", "mountPath": target.secrets_dir, "readOnly": True},
-        ],
     }
+    hardened(container)
+    container["volumeMounts"] = volume_mounts(target)
     if command._batch_job.resources:
         container["resources"] = {"requests": dict(command._batch_job.resources)}
     if shards:
@@ -130,23 +166,9 @@ def job_spec(job, args, target, shards=None):
             "spec": {
                 "restartPolicy": "Never",
                 "terminationGracePeriodSeconds": command._batch_job.stop_grace_seconds,
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "runAsUser": target.uid,
-                    "runAsGroup": target.uid,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
+                "securityContext": pod_security(target),
                 "containers": [container],
-                "volumes": [
-                    {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
-                    {
-                        "name": "secrets",
-                        "secret": {
-                            "secretName": target.secret,
-                            "items": [{"key": "database-url", "path": "database-url"}],
-                        },
-                    },
-                ],
+                "volumes": pod_volumes(target),
             },
         },
     }
@@ -230,6 +252,74 @@ def backfill_job(job, args, target, migrations, shards=None):
     manifest = one_off_job(job, args, target, shards)
     manifest["metadata"]["annotations"] = {"batch-jobs/gates": " ".join(migrations)}
     return manifest
+
+
+#: Seconds the worker takes on top of its job's stop grace period: to see its job end and
+#: hand the request back.
+WORKER_MARGIN_SECONDS = 15
+#: The worker CronJob's schedule: every minute, `jobctl worker --drain`.
+WORKER_SCHEDULE = "* * * * *"
+
+
+def worker_grace(jobs):
+    """The worker's termination grace period: the longest stop grace period of the jobs it
+    may run (its job gets the SIGTERM and that long to stop), and a margin."""
+    longest = max((job.command._batch_job.stop_grace_seconds for job in jobs), default=60)
+    return longest + WORKER_MARGIN_SECONDS
+
+
+def worker_labels(target):
+    return {"app.kubernetes.io/name": target.app, "app.kubernetes.io/component": "worker"}
+
+
+def worker_pod(args, target, grace, restart):
+    container = {"name": "worker", "image": target.image, "args": args}
+    container["env"] = database_env(target)
+    hardened(container)
+    container["volumeMounts"] = volume_mounts(target)
+    return {
+        "metadata": {"labels": worker_labels(target)},
+        "spec": {
+            "restartPolicy": restart,
+            "terminationGracePeriodSeconds": grace,
+            "securityContext": pod_security(target),
+            "containers": [container],
+            "volumes": pod_volumes(target),
+        },
+    }
+
+
+def worker(jobs, target, kind="deployment"):
+    """The dispatcher of requested runs (``jobctl worker``): a Deployment that waits for
+    requests, or a CronJob that drains them every minute (``--drain``). Its grace period
+    lets the job it runs stop at a batch boundary (``worker_grace``)."""
+    grace = worker_grace(jobs)
+    meta = metadata(f"{target.app}-worker", "worker", target)
+    meta["labels"] = worker_labels(target)
+    if kind == "deployment":
+        spec = {
+            "replicas": 1,
+            "selector": {"matchLabels": worker_labels(target)},
+            "template": worker_pod(["jobctl", "worker"], target, grace, "Always"),
+        }
+        return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta, "spec": spec}
+    spec = {
+        "schedule": WORKER_SCHEDULE,
+        # Two drains at once are safe (a request goes to one worker), and a long run
+        # should not hold back the next minute's requests.
+        "concurrencyPolicy": "Allow",
+        "startingDeadlineSeconds": 60,
+        "successfulJobsHistoryLimit": 1,
+        "failedJobsHistoryLimit": 3,
+        "jobTemplate": {
+            "metadata": {"labels": worker_labels(target)},
+            "spec": {
+                "backoffLimit": 0,
+                "template": worker_pod(["jobctl", "worker", "--drain"], target, grace, "Never"),
+            },
+        },
+    }
+    return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": meta, "spec": spec}
 
 
 class _Dumper(yaml.SafeDumper):

@@ -1,0 +1,54 @@
+"""``jobctl output RUN``: the last lines a run printed, from its record."""
+
+import pytest
+from click.testing import CliRunner
+
+from batch_jobs.cli.jobctl import cli
+from batch_jobs.models import JobRun
+
+pytestmark = pytest.mark.django_db
+
+
+def jobctl(*args):
+    return CliRunner().invoke(cli, list(args), prog_name="jobctl")
+
+
+def record(lines, total, status="succeeded"):
+    return JobRun.objects.create(
+        job="print_lines", status=status, output={"lines": lines, "total": total}
+    )
+
+
+def test_output_prints_stdout_and_stderr_and_says_what_was_not_kept():
+    run = record([["stdout", "line 8"], ["stderr", "note 9"], ["stdout", "line 9"]], 12)
+    result = jobctl("output", str(run.pk))
+    assert result.exit_code == 0
+    assert result.stdout == "line 8\nline 9\n"
+    assert result.stderr == "… 9 earlier line(s) not kept (JOB_OUTPUT_LINES)\nnote 9\n"
+    only = jobctl("output", str(run.pk), "--stream", "stdout")
+    assert (only.stdout, only.stderr) == (
+        "line 8\nline 9\n",
+        "… 9 earlier line(s) not kept (JOB_OUTPUT_LINES)\n",
+    )
+
+
+def test_output_of_a_run_that_printed_nothing_or_of_no_run():
+    assert jobctl("output", str(record([], 0).pk)).output == ""
+    missing = jobctl("output", "999999")
+    assert missing.exit_code == 64 and "no run 999999" in missing.stderr
+
+
+def test_follow_prints_only_new_lines_until_the_run_ends(monkeypatch):
+    run = record([["stdout", "a"]], 1, status="running")
+    seen = []
+
+    def later(seconds):  # the next look: two more lines, and the run ends
+        seen.append(seconds)
+        JobRun.objects.filter(pk=run.pk).update(
+            status="succeeded",
+            output={"lines": [["stdout", "a"], ["stdout", "b"], ["stdout", "c"]], "total": 3},
+        )
+
+    monkeypatch.setattr("batch_jobs.cli.jobctl.worker.time.sleep", later)
+    result = jobctl("output", str(run.pk), "--follow")
+    assert (result.exit_code, result.stdout, seen) == (0, "a\nb\nc\n", [1.0])
