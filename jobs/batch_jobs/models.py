@@ -129,8 +129,9 @@ class RunRequest(models.Model):
 
     A start's secret option values (options secret by name or typed ``Secret``) are not in
     ``argv``, which holds ``***`` in their place: they wait in ``secrets`` while the request is
-    pending, and are removed from the row when it is claimed (held in the dispatcher's memory
-    only, for the process it starts, and written back if the request goes back to pending).
+    pending, and their values are removed from the row when it is claimed (held in the
+    dispatcher's memory only, for the process it starts, and written back if the request goes
+    back to pending); their positions stay, with null values.
     """
 
     class Action(models.TextChoices):
@@ -163,7 +164,7 @@ class RunRequest(models.Model):
         default=dict,
         blank=True,
         help_text='A pending start\'s secret values by position in argv ({"3": value}); '
-        "emptied when the request is claimed.",
+        "the values are removed when the request is claimed (the positions stay, null).",
     )
     claimed_at = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(

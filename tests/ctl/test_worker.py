@@ -85,7 +85,7 @@ def test_a_starts_secret_waits_apart_and_leaves_the_row_once_claimed():
     assert result.returncode == 0 and "hunter2" not in result.stderr
     start.refresh_from_db()
     run = start.started_run
-    assert start.secrets == {} and start.exit_code == 65 == run.exit_code  # it got the DSN
+    assert start.secrets == {"1": None} and start.exit_code == 65 == run.exit_code  # got it
     assert run.argv == ["--dsn", "***", "--label", "orders"]
     stored = json.dumps([run.output, run.error, run.arguments, start.argv])
     assert "cannot read orders from ***" in stored and "hunter2" not in stored

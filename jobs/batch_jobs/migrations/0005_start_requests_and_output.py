@@ -58,7 +58,7 @@ class Migration(migrations.Migration):
             field=models.JSONField(
                 blank=True,
                 default=dict,
-                help_text='A pending start\'s secret values by position in argv ({"3": value}); emptied when the request is claimed.',
+                help_text='A pending start\'s secret values by position in argv ({"3": value}); the values are removed when the request is claimed (the positions stay, null).',
             ),
         ),
         migrations.AddField(

@@ -37,7 +37,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from batch_jobs.exitcodes import ExitCode
-from batch_jobs.framework.redact import REDACTED, safe_line
+from batch_jobs.framework.redact import safe_line
 from batch_jobs.framework.requests import REQUEST_ENV
 from batch_jobs.framework.runs import host_name
 from batch_jobs.models import RunRequest
@@ -90,8 +90,14 @@ def claim(by=None, pk=None):
             if found is None:
                 return None
             candidate, secrets = found
+            # The secret values leave the row; their positions stay, to tell a start whose
+            # secrets are gone (its dispatcher was killed) from one that had none.
             claimed = requests.filter(pk=candidate).update(
-                claimed_at=timezone.now(), claimed_by=by, secrets={}, exit_code=None, error=""
+                claimed_at=timezone.now(),
+                claimed_by=by,
+                secrets=dict.fromkeys(secrets or {}),
+                exit_code=None,
+                error="",
             )
         if claimed:
             request = on_control(RunRequest).select_related("run").get(pk=candidate)
@@ -111,11 +117,13 @@ def words(claimed):
         return [run.job, *run.argv]
     argv = list(request.argv or [])
     for position, value in claimed.secrets.items():
+        if value is None:
+            raise Refused(
+                "its secret values are gone (its dispatcher was killed): request it again"
+            )
         if not (str(position).isdigit() and int(position) < len(argv) and isinstance(value, str)):
             raise Refused(f"its secret values do not fit its command line ({position!r})")
         argv[int(position)] = value
-    if any(REDACTED in word for word in argv):
-        raise Refused("its secret values are gone (its dispatcher was killed): request it again")
     return [request.job, *argv]
 
 
