@@ -42,10 +42,10 @@ def applied(url):
 
 
 REFUSED = [
-    (("migrate", "store", "zero"), "would unapply 2 migration(s) (store.0002_report_delivery"),
+    (("migrate", "store", "zero"), "would unapply 4 migration(s) (store.0004_require_backfill"),
     (("migrate", "batch_jobs", "zero"), "would unapply 5 migration(s) (batch_jobs.0005_"),
-    (("migrate", "store", "0001"), "would unapply 1 migration(s) (store.0002_report_delivery)"),
-    (("migrate", "--database", "default", "store", "zero"), "would unapply 2 migration(s)"),
+    (("migrate", "store", "0001"), "would unapply 3 migration(s) (store.0004_require_backfill"),
+    (("migrate", "--database", "default", "store", "zero"), "would unapply 4 migration(s)"),
     (("migrate", "--fake"), "with --fake would rewrite the migration history"),
     (("migrate", "store", "zero", "--fake"), "with --fake would rewrite"),
     (("migrate", "--fake-initial"), "with --fake-initial would rewrite"),
@@ -73,7 +73,7 @@ def test_job_migrate_store_zero_and_every_destructive_migrate_is_refused_with_64
     [
         ("migrate",),
         ("migrate", "store"),
-        ("migrate", "store", "0002"),  # where it is: no step at all
+        ("migrate", "store", "0004"),  # where it is: no step at all
         ("migrate", "--plan", "store", "zero"),  # shows the plan, changes nothing
         ("migrate", "--check"),
         ("showmigrations", "store"),

@@ -29,12 +29,13 @@ import json
 import django
 django.setup()
 from django.contrib.auth.models import User
+from django.conf import settings
 from django.test import Client, override_settings
 operator = User.objects.get(username="operator")
 client = Client()
 client.force_login(operator)
 plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
-with override_settings(STORAGES={"staticfiles": plain}):  # no collectstatic here
+with override_settings(STORAGES={**settings.STORAGES, "staticfiles": plain}):  # no collectstatic
     page = client.get("/admin/batch_jobs/jobrun/")
 print(json.dumps({
     "status": page.status_code,
