@@ -163,3 +163,19 @@ def test_enforce_stops_with_one_line_and_75_or_walks_inline():
         RequireJob("upper_items", ["--strategy", "set"], 1000), "testjobs", "default"
     )
     assert state.finished and uppered() == 80
+
+
+@in_db
+def test_a_sharded_backfill_finishes_the_gate_once_every_shard_has_walked():
+    """The rendered Indexed Job of a sharded backfill runs ``--shard I/N`` in each pod: the
+    walk the gate names is finished once every shard of one plan has finished its range."""
+    seed(30)
+    run_job("upper_items", "--strategy", "set", "--shard", "0/2")
+    state = gates.gate_state(GATE)
+    assert state.state != "finished", state  # one shard of two: half the rows
+    assert gates.gate_state(GATE).run.arguments["shard"] == "0/2"
+    run_job("upper_items", "--strategy", "set", "--shard", "0/3")  # another plan's part
+    assert gates.gate_state(GATE).state != "finished"
+    run_job("upper_items", "--strategy", "set", "--shard", "1/2", "--batch-size", "4")
+    state = gates.gate_state(GATE)
+    assert (state.state, state.done) == ("finished", 30) and uppered() == 30

@@ -38,6 +38,7 @@ from batch_jobs.exitcodes import ExitCode
 from batch_jobs.framework.connection import OWN_ALIAS
 from batch_jobs.framework.outcome import TooMuchLeft
 from batch_jobs.framework.redact import redact_options, safe_line
+from batch_jobs.framework.shards import Shard
 from batch_jobs.framework.walk import INLINE_LIMIT, arguments_hash
 from batch_jobs.models import JobCheckpoint, JobPause, JobRun
 
@@ -214,11 +215,11 @@ def parsed_options(gate):
 
 def walk_hashes(gate):
     """``(run_hash, checkpoint_hash)``: what identifies the gate's walk in run records
-    (``arguments``, as ``lifecycle.Run`` stores them) and in the checkpoint."""
+    (``arguments``, as ``lifecycle.Run`` stores them; any shard of it) and in the checkpoint."""
     options, args = parsed_options(gate)
     stored = redact_options({**options, "args": args} if args else options)
     stored = json.loads(json.dumps(stored, default=str))  # as the JSON column gives it back
-    return arguments_hash(stored), arguments_hash(options)
+    return arguments_hash(stored, shard=False), arguments_hash(options)
 
 
 # -- the state -------------------------------------------------------------------------------
@@ -234,7 +235,7 @@ def gate_state(gate, *, using=DEFAULT_DB_ALIAS, since=None):
     relevant = [
         run
         for run in runs.filter(status__in=list(_WALKED)).order_by("-started_at", "-pk")[:RUNS_READ]
-        if arguments_hash(run.arguments) == run_hash
+        if arguments_hash(run.arguments, shard=False) == run_hash
     ]
     paused = JobPause.objects.using(using).filter(job=gate.job).exists()
     checkpoint = (
@@ -242,7 +243,7 @@ def gate_state(gate, *, using=DEFAULT_DB_ALIAS, since=None):
         .filter(job=gate.job, arguments_hash=checkpoint_hash)
         .first()
     )
-    finishing = next((run for run in relevant if complete(run)), None)
+    finishing, parts = finishing_runs(relevant)
     latest = relevant[0] if relevant else None
     if finishing is not None:
         decided, state = finishing, FINISHED
@@ -257,16 +258,44 @@ def gate_state(gate, *, using=DEFAULT_DB_ALIAS, since=None):
             state = INTERRUPTED
     progress = (decided.progress or {}) if decided is not None else {}
     if state == FINISHED:
-        done = progress.get("before", 0) + progress.get("done", 0) if progress else None
+        walked = [walked_rows(run) for run in parts]
+        done = None if None in walked else sum(walked)
     elif checkpoint is not None:
         done = checkpoint.rows
-    elif progress:
-        done = progress.get("before", 0) + progress.get("done", 0)
     else:
-        done = None
+        done = walked_rows(decided) if decided is not None else None
     total = progress.get("total")
     eta = progress.get("eta_s") if state == RUNNING else None
     return GateState(gate, state, decided, done, total, eta, paused)
+
+
+def walked_rows(run):
+    """The rows ``run``'s walk had walked when it ended (earlier runs' included), or ``None``."""
+    progress = run.progress or {}
+    return progress.get("before", 0) + progress.get("done", 0) if progress else None
+
+
+def finishing_runs(relevant):
+    """``(run, parts)``: the run that finished the gate's walk and the runs that walked it, or
+    ``(None, [])``. The newest complete run of the whole walk; or, of a sharded walk (a
+    rendered Indexed Job runs ``--shard I/N`` in each pod), complete runs of every shard of
+    one N, the newest of them deciding. ``relevant`` is newest first."""
+    shards = {}  # N: {I: the newest complete run of shard I/N}
+    for run in relevant:
+        if not complete(run):
+            continue
+        shard = (run.arguments or {}).get("shard")
+        if shard is None:
+            return run, [run]
+        try:
+            shard = Shard.parse(shard)
+        except ValueError:
+            continue
+        parts = shards.setdefault(shard.count, {})
+        parts.setdefault(shard.index, run)
+        if len(parts) == shard.count:
+            return relevant[min(map(relevant.index, parts.values()))], list(parts.values())
+    return None, []
 
 
 def complete(run):
