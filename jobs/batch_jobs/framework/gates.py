@@ -32,7 +32,6 @@ from django.core.management import call_command, get_commands, load_command_clas
 from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.operations.base import Operation, OperationCategory
-from django.db.models import Max
 
 from batch_jobs.exitcodes import ExitCode
 from batch_jobs.framework.connection import OWN_ALIAS
@@ -350,25 +349,32 @@ def project_gates(using=None):
     return found
 
 
-def dependencies_applied_at(dependencies, using):
-    """The latest ``applied`` time of ``dependencies`` in ``django_migrations``, or ``None``."""
+def applied_migrations(using):
+    """``{(app, name): applied}`` of ``django_migrations`` on ``using`` (empty before the first
+    ``migrate``)."""
     from django.db.migrations.recorder import MigrationRecorder
 
     recorder = MigrationRecorder(connections[using])
     if not recorder.has_table():
-        return None
-    names = [(app, name) for app, name in dependencies if not name.startswith("__")]
-    applied = None
-    for app, name in names:
-        at = recorder.migration_qs.filter(app=app, name=name).aggregate(at=Max("applied"))["at"]
-        if at is not None and (applied is None or at > applied):
-            applied = at
-    return applied
+        return {}
+    return {(row.app, row.name): row.applied for row in recorder.migration_qs}
 
 
-def since_for(project_gate, using):
-    """When a finishing run of ``project_gate``'s backfill must have started after."""
-    return dependencies_applied_at(project_gate.dependencies, using)
+def _named(dependencies):
+    return [(app, name) for app, name in dependencies if not name.startswith("__")]
+
+
+def dependencies_applied(dependencies, applied):
+    """Whether every one of a gate's migration's ``dependencies`` is in ``applied``
+    (``applied_migrations``); ``__first__`` and ``__latest__`` left out."""
+    return all(key in applied for key in _named(dependencies))
+
+
+def dependencies_applied_at(dependencies, applied):
+    """When the last of a gate's migration's ``dependencies`` was applied, as ``applied``
+    (``applied_migrations``) says: what a finishing run must have started after (``None``:
+    none of them is named, any run counts)."""
+    return max((applied[key] for key in _named(dependencies) if key in applied), default=None)
 
 
 def _found(gate, app_label):
@@ -392,7 +398,9 @@ def enforce(gate, app_label, using):
             "operation of its migration (see `manage.py check`, batch_jobs.E101)",
             returncode=ExitCode.CONFIG,
         )
-    since = dependencies_applied_at(found.dependencies, using) if found else None
+    since = (
+        dependencies_applied_at(found.dependencies, applied_migrations(using)) if found else None
+    )
     state = gate_state(gate, using=using, since=since)
     if state.finished:
         return state

@@ -14,8 +14,7 @@ import datetime
 import json
 
 from django.core.management.base import CommandError
-from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.migrations.recorder import MigrationRecorder
+from django.db import DEFAULT_DB_ALIAS
 
 from batch_jobs.framework import gates as framework
 from batch_jobs.framework.gates import GateState, RequireJob
@@ -101,22 +100,18 @@ def gates(using=DEFAULT_DB_ALIAS, job=None):
     """Every gate in the project's migrations (``framework.gates.project_gates``), in
     (app, migration) order, with the state of each on database ``using``; with ``job``,
     only the gates that wait on that job. ``BadGate`` for a gate whose job cannot be read."""
-    recorder = MigrationRecorder(connections[using])
-    applied = (
-        {(row.app, row.name): row.applied for row in recorder.migration_qs}
-        if recorder.has_table()
-        else {}
-    )
+    applied = framework.applied_migrations(using)
     found = []
     for place in framework.project_gates(using):
         if job is not None and place.gate.job != job:
             continue
-        since = applied_at(applied, place.dependencies)
-        if since is None and place.dependencies:
+        since = None
+        if not framework.dependencies_applied(place.dependencies, applied):
             # The migrations it depends on are not applied: no run so far can count (the
             # column it fills may not be there yet).
             state = GateState(place.gate, framework.NEVER_RUN)
         else:
+            since = framework.dependencies_applied_at(place.dependencies, applied)
             try:
                 state = framework.gate_state(place.gate, using=using, since=since)
             except CommandError as e:
@@ -132,15 +127,6 @@ def gates(using=DEFAULT_DB_ALIAS, job=None):
             )
         )
     return found
-
-
-def applied_at(applied, dependencies):
-    """When the last of ``dependencies`` was applied (as ``migrate`` reads it for the gate:
-    ``__first__`` and ``__latest__`` left out), or ``None`` when one of them is not."""
-    named = [(app, name) for app, name in dependencies if not name.startswith("__")]
-    if any(key not in applied for key in named):
-        return None
-    return max((applied[key] for key in named), default=None)
 
 
 def pending_backfills(found):
