@@ -139,7 +139,9 @@ def test_a_rest_within_inline_below_does_not_block_where_it_is_known():
     (gate,) = [g for g in gates() if g.key == GATE]
     assert gate.blocks  # the migration's gate walks nothing inline (inline_below=0)
     for inline_below, blocks in [(5, False), (4, True)]:
-        lenient = dataclasses.replace(gate, operation=RequireJob("fill_slugs", [], inline_below))
+        operation = RequireJob("fill_slugs", [], inline_below)
+        state = dataclasses.replace(gate.state, gate=operation)
+        lenient = dataclasses.replace(gate, operation=operation, state=state)
         # migrate would walk the 5 rows left itself; SQLite reports no total: not known there.
         assert lenient.blocks is (blocks if estimated(1) else True)
 

@@ -160,6 +160,22 @@ class GateState:
     def finished(self):
         return self.state == FINISHED
 
+    @property
+    def stops_migrate(self):
+        """Whether ``migrate`` stops at this gate (``enforce``), as the records tell it without
+        running anything: it does not when the backfill has finished, or when a stopped or
+        failed walk reported its rows and left at most ``inline_below`` (``enforce`` walks
+        those inline). A running or paused backfill stops it. Where the rows left are unknown
+        (never run; SQLite, which estimates nothing) it counts as stopping, the safe side for
+        a pipeline that waits: only an inline run counts them, and may pass a small rest."""
+        if self.finished:
+            return False
+        if self.state not in (INTERRUPTED, FAILED) or self.paused:
+            return True
+        if self.total is None or self.done is None:
+            return True
+        return self.total - self.done > self.gate.inline_below
+
     def line(self):
         """One line: which job, how far (done of ~total), the run, paused or not."""
         parts = [f"{shlex.join([self.gate.job, *self.gate.args])}: {self.state}"]

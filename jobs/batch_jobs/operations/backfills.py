@@ -53,20 +53,10 @@ class Gate:
 
     @property
     def blocks(self):
-        """Whether ``migrate`` would stop at this gate now: its migration is pending and its
-        backfill has not finished, unless what a stopped or failed run left is known and at
-        most the gate's ``inline_below`` (``migrate`` then walks the rest itself). A backfill
-        that never ran blocks: how many rows it has is known only to a run."""
-        return self.pending and not self.finished and not self.inline
-
-    @property
-    def inline(self):
-        state = self.state
-        if state.state not in (framework.INTERRUPTED, framework.FAILED) or state.paused:
-            return False  # running: migrate would find the lock held; paused: it waits
-        if state.total is None or state.done is None:
-            return False
-        return max(state.total - state.done, 0) <= self.operation.inline_below
+        """Whether ``migrate`` would stop at this gate now: its migration is pending and the
+        gate's state says it stops ``migrate`` (``GateState.stops_migrate``, beside the gate's
+        own rule)."""
+        return self.pending and self.state.stops_migrate
 
     @property
     def line(self):
