@@ -58,7 +58,8 @@ def backfills(database, as_json):
     the state of the job: finished, running (with progress and ETA), paused, failed,
     interrupted, or never run. Exits 0 when no pending migration waits on a backfill, and 75
     (try again later) when one does, so that a deploy pipeline can wait on it:
-    `until jobctl backfills; do sleep 60; done`.
+    `until jobctl backfills; do test $? -eq 75 || exit 1; sleep 60; done`. Run it with the
+    code of the release whose migrations carry the gates, before its migrate.
     """
     from batch_jobs.operations import backfills as operations
 
