@@ -226,6 +226,22 @@ def test_running_with_progress_and_eta():
     assert reported(jobctl("backfills", "--json"))["state"] == "finished"
 
 
+class KeepsGatedOff:
+    """A router that migrates ``gated`` on no database: ``migrate`` passes its gate there."""
+
+    def allow_migrate(self, db, app_label, **hints):
+        return False if app_label == "gated" else None
+
+
+@pytest.mark.django_db
+def test_a_gate_of_an_app_the_router_migrates_elsewhere_blocks_nothing(settings):
+    assert jobctl("backfills").exit_code == 75
+    settings.DATABASE_ROUTERS = [f"{__name__}.KeepsGatedOff"]
+    result = jobctl("backfills", "--json")
+    assert result.exit_code == 0, result.output
+    assert [g for g in json.loads(result.stdout) if g["migration"] == GATE] == []
+
+
 @pytest.mark.django_db
 def test_no_gates():
     from django.conf import settings

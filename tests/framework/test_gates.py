@@ -4,9 +4,11 @@ surface (deconstruct, describe, the refusals of its arguments) and its system ch
 gate's migrations run as processes in tests/gates/test_migrate.py."""
 
 import datetime
+import types
 
 import pytest
 from django.core.management.base import CommandError
+from django.db import connections
 from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -179,3 +181,25 @@ def test_a_sharded_backfill_finishes_the_gate_once_every_shard_has_walked():
     run_job("upper_items", "--strategy", "set", "--shard", "1/2", "--batch-size", "4")
     state = gates.gate_state(GATE)
     assert (state.state, state.done) == ("finished", 30) and uppered() == 30
+
+
+class KeepsTestjobsOff:
+    """A router that migrates ``testjobs`` on no database: ``migrate --database replica`` of a
+    project whose gated app lives elsewhere."""
+
+    def allow_migrate(self, db, app_label, **hints):
+        return False if app_label == "testjobs" else None
+
+
+@in_db
+def test_a_gate_passes_without_running_where_the_router_keeps_its_app_off(settings):
+    """As ``RunPython``: a database the router does not migrate the app on has neither the
+    table nor its backfill; the gate neither runs the job there nor stops ``migrate``."""
+    seed(80)  # more than the gate walks inline: it would stop migrate
+    settings.DATABASE_ROUTERS = [f"{__name__}.KeepsTestjobsOff"]
+    editor = types.SimpleNamespace(connection=connections["default"], collect_sql=False)
+    GATE.database_forwards("testjobs", editor, None, None)
+    assert uppered() == 0 and not JobRun.objects.exists()
+    settings.DATABASE_ROUTERS = []
+    with pytest.raises(gates.BackfillPending):
+        GATE.database_forwards("testjobs", editor, None, None)
