@@ -30,7 +30,7 @@ import shlex
 from django.core import checks
 from django.core.management import call_command, get_commands, load_command_class
 from django.core.management.base import CommandError
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.migrations.operations.base import Operation, OperationCategory
 
 from batch_jobs.exitcodes import ExitCode
@@ -129,7 +129,9 @@ class RequireJob(Operation):
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
         if getattr(schema_editor, "collect_sql", False):
             return  # sqlmigrate: named (describe), never run
-        enforce(self, app_label, schema_editor.connection.alias)
+        alias = schema_editor.connection.alias
+        if gates_on(alias, app_label):
+            enforce(self, app_label, alias)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         pass  # reversing the migration passes through the gate
@@ -189,6 +191,12 @@ class GateState:
         if self.paused and self.state != PAUSED:
             parts.append("paused")
         return safe_line(", ".join(parts))
+
+
+def gates_on(alias, app_label):
+    """Whether ``app_label``'s gates act on database ``alias``: as ``RunPython``, not where the
+    router migrates the app on another database (its tables, and its backfill, are there)."""
+    return router.allow_migrate(alias, app_label)
 
 
 # -- the job and its arguments ---------------------------------------------------------------

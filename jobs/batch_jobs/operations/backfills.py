@@ -89,12 +89,16 @@ class BadGate(Exception):
 def gates(using=DEFAULT_DB_ALIAS, job=None):
     """Every gate in the project's migrations (``framework.gates.project_gates``), in
     (app, migration) order, with the state of each on database ``using``; with ``job``,
-    only the gates that wait on that job. ``BadGate`` for a gate whose job cannot be read."""
+    only the gates that wait on that job; not those of an app the router does not migrate on
+    ``using`` (``migrate`` passes them there). ``BadGate`` for a gate whose job cannot be
+    read."""
     applied = framework.applied_migrations(using)
     found = []
     for place in framework.project_gates(using):
         if job is not None and place.gate.job != job:
             continue
+        if not framework.gates_on(using, place.app_label):
+            continue  # migrate passes it there: the router migrates its app elsewhere
         since = None
         if not framework.dependencies_applied(place.dependencies, applied):
             # The migrations it depends on are not applied: no run so far can count (the
