@@ -154,6 +154,10 @@ def test_paused_blocks_with_75():
     result = jobctl("backfills")
     assert result.exit_code == 75
     assert "fill_slugs: paused (blocks migrate)" in listed(result)
+    # What to do, as migrate's line says it: running the job would do nothing.
+    assert "resume it (`jobctl resume fill_slugs`) and let `job fill_slugs` finish" in (
+        result.stderr
+    )
 
 
 @pytest.mark.django_db
