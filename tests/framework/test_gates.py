@@ -203,3 +203,28 @@ def test_a_gate_passes_without_running_where_the_router_keeps_its_app_off(settin
     settings.DATABASE_ROUTERS = []
     with pytest.raises(gates.BackfillPending):
         GATE.database_forwards("testjobs", editor, None, None)
+
+
+@in_db
+def test_an_inline_run_that_did_not_finish_the_walk_does_not_pass_the_gate():
+    """A job paused between the gate's reading and its inline run is skipped: nothing walked,
+    so ``migrate`` stops rather than apply the constraint on rows not filled."""
+    seed(30)
+    JobPause.objects.create(job="upper_items", paused_by="ops")
+    with pytest.raises(gates.NotWalkedInline):  # enforce stops migrate with 75 on it
+        gates.run_inline(GATE, "default")
+    assert uppered() == 0
+
+
+@in_db
+def test_a_gate_that_names_a_dry_run_is_refused():
+    """A dry run finishes no backfill: a gate with ``--dry-run`` would walk every row inline
+    (the size check skips dry runs) and pass with nothing filled."""
+    seed(30)
+    dry = RequireJob("upper_items", ["--strategy", "set", "--dry-run"], inline_below=10)
+    with pytest.raises(CommandError) as refused:
+        gates.enforce(dry, "testjobs", "default")
+    assert refused.value.returncode == ExitCode.CONFIG and "--dry-run" in str(refused.value)
+    assert uppered() == 0
+    (problem,) = gates.gate_problems(gates.ProjectGate("a", "0002_x", dry, 0, True, (), None))
+    assert problem.id == "batch_jobs.E102"
