@@ -232,6 +232,12 @@ def parsed_options(gate):
             returncode=ExitCode.CONFIG,
         ) from e
     options = dict(vars(namespace))
+    if options.get("dry_run"):
+        raise CommandError(
+            f"migration gate: RequireJob({gate.job!r}) names a dry run, which finishes no "
+            "backfill; leave --dry-run out of its arguments",
+            returncode=ExitCode.CONFIG,
+        )
     args = options.pop("args", ())
     return options, list(args)
 
@@ -434,7 +440,7 @@ def enforce(gate, app_label, using):
             return run_inline(gate, using)
         except TooMuchLeft as e:
             left = e
-        except _Held:
+        except NotWalkedInline:
             pass
         state = gate_state(gate, using=using, since=since)  # the probe may have read more
         if state.finished:
@@ -460,13 +466,15 @@ def what_to_run(state):
     return f"run `{gate.command_line}`"
 
 
-class _Held(Exception):
-    """The inline run found another run holding the job's lock."""
+class NotWalkedInline(Exception):
+    """The inline run did not walk to the end: another run holds the job's lock, or the run
+    was skipped (the job paused meanwhile, ``--skip-if-running``)."""
 
 
 def run_inline(gate, using):
     """Run the job inline with at most ``gate.inline_below`` rows left to walk; raise
-    ``TooMuchLeft`` when more are left (the walk checks before its first batch). A run that
+    ``TooMuchLeft`` when more are left (the walk checks before its first batch),
+    ``NotWalkedInline`` when it did not walk to the end for another reason. A run that
     walked nothing (an empty table: a fresh database) leaves no record, so that a test
     database starts with no runs."""
     command = job_command(gate.job)
@@ -478,7 +486,7 @@ def run_inline(gate, using):
         if isinstance(e, TooMuchLeft):
             raise
         if e.returncode == ExitCode.TEMPORARY:  # another run holds the lock
-            raise _Held(str(e)) from e
+            raise NotWalkedInline(str(e)) from e
         raise CommandError(
             f"migration gate: the inline run of `{gate.command_line}` failed: {e}",
             returncode=e.returncode,
@@ -491,6 +499,8 @@ def run_inline(gate, using):
         # database through the default alias, rather than open it again and leave it open.
         alias = DEFAULT_DB_ALIAS if run._state.db == OWN_ALIAS else run._state.db
         JobRun.objects.using(alias).filter(pk=run.pk).delete()
+    elif run is not None and not complete(run):
+        raise NotWalkedInline(f"run {run.pk} {run.status}")
     return gate_state(gate, using=using)
 
 
