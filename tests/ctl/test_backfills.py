@@ -139,7 +139,9 @@ def test_a_rest_within_inline_below_does_not_block_where_it_is_known():
     (gate,) = [g for g in gates() if g.key == GATE]
     assert gate.blocks  # the migration's gate walks nothing inline (inline_below=0)
     for inline_below, blocks in [(5, False), (4, True)]:
-        lenient = dataclasses.replace(gate, operation=RequireJob("fill_slugs", [], inline_below))
+        operation = RequireJob("fill_slugs", [], inline_below)
+        state = dataclasses.replace(gate.state, gate=operation)
+        lenient = dataclasses.replace(gate, operation=operation, state=state)
         # migrate would walk the 5 rows left itself; SQLite reports no total: not known there.
         assert lenient.blocks is (blocks if estimated(1) else True)
 
@@ -152,6 +154,10 @@ def test_paused_blocks_with_75():
     result = jobctl("backfills")
     assert result.exit_code == 75
     assert "fill_slugs: paused (blocks migrate)" in listed(result)
+    # What to do, as migrate's line says it: running the job would do nothing.
+    assert "resume it (`jobctl resume fill_slugs`) and let `job fill_slugs` finish" in (
+        result.stderr
+    )
 
 
 @pytest.mark.django_db
@@ -222,6 +228,22 @@ def test_running_with_progress_and_eta():
     finally:
         assert job.wait(timeout=60) == 0
     assert reported(jobctl("backfills", "--json"))["state"] == "finished"
+
+
+class KeepsGatedOff:
+    """A router that migrates ``gated`` on no database: ``migrate`` passes its gate there."""
+
+    def allow_migrate(self, db, app_label, **hints):
+        return False if app_label == "gated" else None
+
+
+@pytest.mark.django_db
+def test_a_gate_of_an_app_the_router_migrates_elsewhere_blocks_nothing(settings):
+    assert jobctl("backfills").exit_code == 75
+    settings.DATABASE_ROUTERS = [f"{__name__}.KeepsGatedOff"]
+    result = jobctl("backfills", "--json")
+    assert result.exit_code == 0, result.output
+    assert [g for g in json.loads(result.stdout) if g["migration"] == GATE] == []
 
 
 @pytest.mark.django_db

@@ -4,9 +4,11 @@ surface (deconstruct, describe, the refusals of its arguments) and its system ch
 gate's migrations run as processes in tests/gates/test_migrate.py."""
 
 import datetime
+import types
 
 import pytest
 from django.core.management.base import CommandError
+from django.db import connections
 from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -163,3 +165,66 @@ def test_enforce_stops_with_one_line_and_75_or_walks_inline():
         RequireJob("upper_items", ["--strategy", "set"], 1000), "testjobs", "default"
     )
     assert state.finished and uppered() == 80
+
+
+@in_db
+def test_a_sharded_backfill_finishes_the_gate_once_every_shard_has_walked():
+    """The rendered Indexed Job of a sharded backfill runs ``--shard I/N`` in each pod: the
+    walk the gate names is finished once every shard of one plan has finished its range."""
+    seed(30)
+    run_job("upper_items", "--strategy", "set", "--shard", "0/2")
+    state = gates.gate_state(GATE)
+    assert state.state != "finished", state  # one shard of two: half the rows
+    assert gates.gate_state(GATE).run.arguments["shard"] == "0/2"
+    run_job("upper_items", "--strategy", "set", "--shard", "0/3")  # another plan's part
+    assert gates.gate_state(GATE).state != "finished"
+    run_job("upper_items", "--strategy", "set", "--shard", "1/2", "--batch-size", "4")
+    state = gates.gate_state(GATE)
+    assert (state.state, state.done) == ("finished", 30) and uppered() == 30
+
+
+class KeepsTestjobsOff:
+    """A router that migrates ``testjobs`` on no database: ``migrate --database replica`` of a
+    project whose gated app lives elsewhere."""
+
+    def allow_migrate(self, db, app_label, **hints):
+        return False if app_label == "testjobs" else None
+
+
+@in_db
+def test_a_gate_passes_without_running_where_the_router_keeps_its_app_off(settings):
+    """As ``RunPython``: a database the router does not migrate the app on has neither the
+    table nor its backfill; the gate neither runs the job there nor stops ``migrate``."""
+    seed(80)  # more than the gate walks inline: it would stop migrate
+    settings.DATABASE_ROUTERS = [f"{__name__}.KeepsTestjobsOff"]
+    editor = types.SimpleNamespace(connection=connections["default"], collect_sql=False)
+    GATE.database_forwards("testjobs", editor, None, None)
+    assert uppered() == 0 and not JobRun.objects.exists()
+    settings.DATABASE_ROUTERS = []
+    with pytest.raises(gates.BackfillPending):
+        GATE.database_forwards("testjobs", editor, None, None)
+
+
+@in_db
+def test_an_inline_run_that_did_not_finish_the_walk_does_not_pass_the_gate():
+    """A job paused between the gate's reading and its inline run is skipped: nothing walked,
+    so ``migrate`` stops rather than apply the constraint on rows not filled."""
+    seed(30)
+    JobPause.objects.create(job="upper_items", paused_by="ops")
+    with pytest.raises(gates.NotWalkedInline):  # enforce stops migrate with 75 on it
+        gates.run_inline(GATE, "default")
+    assert uppered() == 0
+
+
+@in_db
+def test_a_gate_that_names_a_dry_run_is_refused():
+    """A dry run finishes no backfill: a gate with ``--dry-run`` would walk every row inline
+    (the size check skips dry runs) and pass with nothing filled."""
+    seed(30)
+    dry = RequireJob("upper_items", ["--strategy", "set", "--dry-run"], inline_below=10)
+    with pytest.raises(CommandError) as refused:
+        gates.enforce(dry, "testjobs", "default")
+    assert refused.value.returncode == ExitCode.CONFIG and "--dry-run" in str(refused.value)
+    assert uppered() == 0
+    (problem,) = gates.gate_problems(gates.ProjectGate("a", "0002_x", dry, 0, True, (), None))
+    assert problem.id == "batch_jobs.E102"

@@ -1,6 +1,8 @@
-"""App config of the migration gates' test app (tests/framework/test_gates.py): a table, a
-backfill job, and a migration that waits for it (``RequireJob``). Only the processes of
-those tests install it (``DJANGO_EXTRA_APPS``)."""
+"""App config of the migration gates' test app of ``migrate`` run as a process
+(tests/gates/test_migrate.py, tests/reliability/test_mariadb.py): a table, a backfill job,
+and a migration that waits for it (``RequireJob``). Only those processes install it
+(``DJANGO_EXTRA_APPS``); the in-process tests of ``jobctl backfills`` and the console use
+tests/gated, whose gate stays pending in the test database."""
 
 from django.apps import AppConfig
 

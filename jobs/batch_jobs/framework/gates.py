@@ -30,14 +30,14 @@ import shlex
 from django.core import checks
 from django.core.management import call_command, get_commands, load_command_class
 from django.core.management.base import CommandError
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.migrations.operations.base import Operation, OperationCategory
-from django.db.models import Max
 
 from batch_jobs.exitcodes import ExitCode
 from batch_jobs.framework.connection import OWN_ALIAS
 from batch_jobs.framework.outcome import TooMuchLeft
 from batch_jobs.framework.redact import redact_options, safe_line
+from batch_jobs.framework.shards import Shard
 from batch_jobs.framework.walk import INLINE_LIMIT, arguments_hash
 from batch_jobs.models import JobCheckpoint, JobPause, JobRun
 
@@ -129,7 +129,9 @@ class RequireJob(Operation):
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
         if getattr(schema_editor, "collect_sql", False):
             return  # sqlmigrate: named (describe), never run
-        enforce(self, app_label, schema_editor.connection.alias)
+        alias = schema_editor.connection.alias
+        if gates_on(alias, app_label):
+            enforce(self, app_label, alias)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         pass  # reversing the migration passes through the gate
@@ -160,6 +162,22 @@ class GateState:
     def finished(self):
         return self.state == FINISHED
 
+    @property
+    def stops_migrate(self):
+        """Whether ``migrate`` stops at this gate (``enforce``), as the records tell it without
+        running anything: it does not when the backfill has finished, or when a stopped or
+        failed walk reported its rows and left at most ``inline_below`` (``enforce`` walks
+        those inline). A running or paused backfill stops it. Where the rows left are unknown
+        (never run; SQLite, which estimates nothing) it counts as stopping, the safe side for
+        a pipeline that waits: only an inline run counts them, and may pass a small rest."""
+        if self.finished:
+            return False
+        if self.state not in (INTERRUPTED, FAILED) or self.paused:
+            return True
+        if self.total is None or self.done is None:
+            return True
+        return self.total - self.done > self.gate.inline_below
+
     def line(self):
         """One line: which job, how far (done of ~total), the run, paused or not."""
         parts = [f"{shlex.join([self.gate.job, *self.gate.args])}: {self.state}"]
@@ -173,6 +191,12 @@ class GateState:
         if self.paused and self.state != PAUSED:
             parts.append("paused")
         return safe_line(", ".join(parts))
+
+
+def gates_on(alias, app_label):
+    """Whether ``app_label``'s gates act on database ``alias``: as ``RunPython``, not where the
+    router migrates the app on another database (its tables, and its backfill, are there)."""
+    return router.allow_migrate(alias, app_label)
 
 
 # -- the job and its arguments ---------------------------------------------------------------
@@ -208,17 +232,23 @@ def parsed_options(gate):
             returncode=ExitCode.CONFIG,
         ) from e
     options = dict(vars(namespace))
+    if options.get("dry_run"):
+        raise CommandError(
+            f"migration gate: RequireJob({gate.job!r}) names a dry run, which finishes no "
+            "backfill; leave --dry-run out of its arguments",
+            returncode=ExitCode.CONFIG,
+        )
     args = options.pop("args", ())
     return options, list(args)
 
 
 def walk_hashes(gate):
     """``(run_hash, checkpoint_hash)``: what identifies the gate's walk in run records
-    (``arguments``, as ``lifecycle.Run`` stores them) and in the checkpoint."""
+    (``arguments``, as ``lifecycle.Run`` stores them; any shard of it) and in the checkpoint."""
     options, args = parsed_options(gate)
     stored = redact_options({**options, "args": args} if args else options)
     stored = json.loads(json.dumps(stored, default=str))  # as the JSON column gives it back
-    return arguments_hash(stored), arguments_hash(options)
+    return arguments_hash(stored, shard=False), arguments_hash(options)
 
 
 # -- the state -------------------------------------------------------------------------------
@@ -234,7 +264,7 @@ def gate_state(gate, *, using=DEFAULT_DB_ALIAS, since=None):
     relevant = [
         run
         for run in runs.filter(status__in=list(_WALKED)).order_by("-started_at", "-pk")[:RUNS_READ]
-        if arguments_hash(run.arguments) == run_hash
+        if arguments_hash(run.arguments, shard=False) == run_hash
     ]
     paused = JobPause.objects.using(using).filter(job=gate.job).exists()
     checkpoint = (
@@ -242,7 +272,7 @@ def gate_state(gate, *, using=DEFAULT_DB_ALIAS, since=None):
         .filter(job=gate.job, arguments_hash=checkpoint_hash)
         .first()
     )
-    finishing = next((run for run in relevant if complete(run)), None)
+    finishing, parts = finishing_runs(relevant)
     latest = relevant[0] if relevant else None
     if finishing is not None:
         decided, state = finishing, FINISHED
@@ -257,16 +287,44 @@ def gate_state(gate, *, using=DEFAULT_DB_ALIAS, since=None):
             state = INTERRUPTED
     progress = (decided.progress or {}) if decided is not None else {}
     if state == FINISHED:
-        done = progress.get("before", 0) + progress.get("done", 0) if progress else None
+        walked = [walked_rows(run) for run in parts]
+        done = None if None in walked else sum(walked)
     elif checkpoint is not None:
         done = checkpoint.rows
-    elif progress:
-        done = progress.get("before", 0) + progress.get("done", 0)
     else:
-        done = None
+        done = walked_rows(decided) if decided is not None else None
     total = progress.get("total")
     eta = progress.get("eta_s") if state == RUNNING else None
     return GateState(gate, state, decided, done, total, eta, paused)
+
+
+def walked_rows(run):
+    """The rows ``run``'s walk had walked when it ended (earlier runs' included), or ``None``."""
+    progress = run.progress or {}
+    return progress.get("before", 0) + progress.get("done", 0) if progress else None
+
+
+def finishing_runs(relevant):
+    """``(run, parts)``: the run that finished the gate's walk and the runs that walked it, or
+    ``(None, [])``. The newest complete run of the whole walk; or, of a sharded walk (a
+    rendered Indexed Job runs ``--shard I/N`` in each pod), complete runs of every shard of
+    one N, the newest of them deciding. ``relevant`` is newest first."""
+    shards = {}  # N: {I: the newest complete run of shard I/N}
+    for run in relevant:
+        if not complete(run):
+            continue
+        shard = (run.arguments or {}).get("shard")
+        if shard is None:
+            return run, [run]
+        try:
+            shard = Shard.parse(shard)
+        except ValueError:
+            continue
+        parts = shards.setdefault(shard.count, {})
+        parts.setdefault(shard.index, run)
+        if len(parts) == shard.count:
+            return relevant[min(map(relevant.index, parts.values()))], list(parts.values())
+    return None, []
 
 
 def complete(run):
@@ -321,25 +379,32 @@ def project_gates(using=None):
     return found
 
 
-def dependencies_applied_at(dependencies, using):
-    """The latest ``applied`` time of ``dependencies`` in ``django_migrations``, or ``None``."""
+def applied_migrations(using):
+    """``{(app, name): applied}`` of ``django_migrations`` on ``using`` (empty before the first
+    ``migrate``)."""
     from django.db.migrations.recorder import MigrationRecorder
 
     recorder = MigrationRecorder(connections[using])
     if not recorder.has_table():
-        return None
-    names = [(app, name) for app, name in dependencies if not name.startswith("__")]
-    applied = None
-    for app, name in names:
-        at = recorder.migration_qs.filter(app=app, name=name).aggregate(at=Max("applied"))["at"]
-        if at is not None and (applied is None or at > applied):
-            applied = at
-    return applied
+        return {}
+    return {(row.app, row.name): row.applied for row in recorder.migration_qs}
 
 
-def since_for(project_gate, using):
-    """When a finishing run of ``project_gate``'s backfill must have started after."""
-    return dependencies_applied_at(project_gate.dependencies, using)
+def _named(dependencies):
+    return [(app, name) for app, name in dependencies if not name.startswith("__")]
+
+
+def dependencies_applied(dependencies, applied):
+    """Whether every one of a gate's migration's ``dependencies`` is in ``applied``
+    (``applied_migrations``); ``__first__`` and ``__latest__`` left out."""
+    return all(key in applied for key in _named(dependencies))
+
+
+def dependencies_applied_at(dependencies, applied):
+    """When the last of a gate's migration's ``dependencies`` was applied, as ``applied``
+    (``applied_migrations``) says: what a finishing run must have started after (``None``:
+    none of them is named, any run counts)."""
+    return max((applied[key] for key in _named(dependencies) if key in applied), default=None)
 
 
 def _found(gate, app_label):
@@ -363,7 +428,9 @@ def enforce(gate, app_label, using):
             "operation of its migration (see `manage.py check`, batch_jobs.E101)",
             returncode=ExitCode.CONFIG,
         )
-    since = dependencies_applied_at(found.dependencies, using) if found else None
+    since = (
+        dependencies_applied_at(found.dependencies, applied_migrations(using)) if found else None
+    )
     state = gate_state(gate, using=using, since=since)
     if state.finished:
         return state
@@ -373,7 +440,7 @@ def enforce(gate, app_label, using):
             return run_inline(gate, using)
         except TooMuchLeft as e:
             left = e
-        except _Held:
+        except NotWalkedInline:
             pass
         state = gate_state(gate, using=using, since=since)  # the probe may have read more
         if state.finished:
@@ -399,13 +466,15 @@ def what_to_run(state):
     return f"run `{gate.command_line}`"
 
 
-class _Held(Exception):
-    """The inline run found another run holding the job's lock."""
+class NotWalkedInline(Exception):
+    """The inline run did not walk to the end: another run holds the job's lock, or the run
+    was skipped (the job paused meanwhile, ``--skip-if-running``)."""
 
 
 def run_inline(gate, using):
     """Run the job inline with at most ``gate.inline_below`` rows left to walk; raise
-    ``TooMuchLeft`` when more are left (the walk checks before its first batch). A run that
+    ``TooMuchLeft`` when more are left (the walk checks before its first batch),
+    ``NotWalkedInline`` when it did not walk to the end for another reason. A run that
     walked nothing (an empty table: a fresh database) leaves no record, so that a test
     database starts with no runs."""
     command = job_command(gate.job)
@@ -417,7 +486,7 @@ def run_inline(gate, using):
         if isinstance(e, TooMuchLeft):
             raise
         if e.returncode == ExitCode.TEMPORARY:  # another run holds the lock
-            raise _Held(str(e)) from e
+            raise NotWalkedInline(str(e)) from e
         raise CommandError(
             f"migration gate: the inline run of `{gate.command_line}` failed: {e}",
             returncode=e.returncode,
@@ -430,6 +499,8 @@ def run_inline(gate, using):
         # database through the default alias, rather than open it again and leave it open.
         alias = DEFAULT_DB_ALIAS if run._state.db == OWN_ALIAS else run._state.db
         JobRun.objects.using(alias).filter(pk=run.pk).delete()
+    elif run is not None and not complete(run):
+        raise NotWalkedInline(f"run {run.pk} {run.status}")
     return gate_state(gate, using=using)
 
 

@@ -14,8 +14,7 @@ import datetime
 import json
 
 from django.core.management.base import CommandError
-from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.migrations.recorder import MigrationRecorder
+from django.db import DEFAULT_DB_ALIAS
 
 from batch_jobs.framework import gates as framework
 from batch_jobs.framework.gates import GateState, RequireJob
@@ -54,20 +53,10 @@ class Gate:
 
     @property
     def blocks(self):
-        """Whether ``migrate`` would stop at this gate now: its migration is pending and its
-        backfill has not finished, unless what a stopped or failed run left is known and at
-        most the gate's ``inline_below`` (``migrate`` then walks the rest itself). A backfill
-        that never ran blocks: how many rows it has is known only to a run."""
-        return self.pending and not self.finished and not self.inline
-
-    @property
-    def inline(self):
-        state = self.state
-        if state.state not in (framework.INTERRUPTED, framework.FAILED) or state.paused:
-            return False  # running: migrate would find the lock held; paused: it waits
-        if state.total is None or state.done is None:
-            return False
-        return max(state.total - state.done, 0) <= self.operation.inline_below
+        """Whether ``migrate`` would stop at this gate now: its migration is pending and the
+        gate's state says it stops ``migrate`` (``GateState.stops_migrate``, beside the gate's
+        own rule)."""
+        return self.pending and self.state.stops_migrate
 
     @property
     def line(self):
@@ -100,23 +89,23 @@ class BadGate(Exception):
 def gates(using=DEFAULT_DB_ALIAS, job=None):
     """Every gate in the project's migrations (``framework.gates.project_gates``), in
     (app, migration) order, with the state of each on database ``using``; with ``job``,
-    only the gates that wait on that job. ``BadGate`` for a gate whose job cannot be read."""
-    recorder = MigrationRecorder(connections[using])
-    applied = (
-        {(row.app, row.name): row.applied for row in recorder.migration_qs}
-        if recorder.has_table()
-        else {}
-    )
+    only the gates that wait on that job; not those of an app the router does not migrate on
+    ``using`` (``migrate`` passes them there). ``BadGate`` for a gate whose job cannot be
+    read."""
+    applied = framework.applied_migrations(using)
     found = []
     for place in framework.project_gates(using):
         if job is not None and place.gate.job != job:
             continue
-        since = applied_at(applied, place.dependencies)
-        if since is None and place.dependencies:
+        if not framework.gates_on(using, place.app_label):
+            continue  # migrate passes it there: the router migrates its app elsewhere
+        since = None
+        if not framework.dependencies_applied(place.dependencies, applied):
             # The migrations it depends on are not applied: no run so far can count (the
             # column it fills may not be there yet).
             state = GateState(place.gate, framework.NEVER_RUN)
         else:
+            since = framework.dependencies_applied_at(place.dependencies, applied)
             try:
                 state = framework.gate_state(place.gate, using=using, since=since)
             except CommandError as e:
@@ -132,15 +121,6 @@ def gates(using=DEFAULT_DB_ALIAS, job=None):
             )
         )
     return found
-
-
-def applied_at(applied, dependencies):
-    """When the last of ``dependencies`` was applied (as ``migrate`` reads it for the gate:
-    ``__first__`` and ``__latest__`` left out), or ``None`` when one of them is not."""
-    named = [(app, name) for app, name in dependencies if not name.startswith("__")]
-    if any(key not in applied for key in named):
-        return None
-    return max((applied[key] for key in named), default=None)
 
 
 def pending_backfills(found):

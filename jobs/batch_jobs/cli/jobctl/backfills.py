@@ -1,8 +1,6 @@
 """``jobctl backfills``: every migration gate and its backfill's state, with an exit code a
 deploy pipeline can wait on (0: nothing blocks ``migrate``; 75: try again later)."""
 
-import shlex
-
 import click
 
 from batch_jobs.cli.jobctl import OneLine, cli, run_records, say, table
@@ -58,8 +56,10 @@ def backfills(database, as_json):
     the state of the job: finished, running (with progress and ETA), paused, failed,
     interrupted, or never run. Exits 0 when no pending migration waits on a backfill, and 75
     (try again later) when one does, so that a deploy pipeline can wait on it:
-    `until jobctl backfills; do sleep 60; done`.
+    `until jobctl backfills; do test $? -eq 75 || exit 1; sleep 60; done`. Run it with the
+    code of the release whose migrations carry the gates, before its migrate.
     """
+    from batch_jobs.framework.gates import what_to_run
     from batch_jobs.operations import backfills as operations
 
     found = read_gates(database)
@@ -75,7 +75,7 @@ def backfills(database, as_json):
         more = f" (and {len(blocked) - 1} more)" if len(blocked) > 1 else ""
         raise Blocked(
             f"migration {first.key} waits on backfill {first.job}: {first.line}{more}; "
-            f"run `{shlex.join(['job', first.job, *first.args])}`, then try again"
+            f"{what_to_run(first.state)}, then try again"
         )
     if found and not as_json:
         say("no pending migration waits on a backfill")
