@@ -519,12 +519,13 @@ def unmigrated_database():
 
     db = connection.settings_dict
     server = f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}"
+    name = f"{db['NAME']}_unmigrated"  # the lanes share the server: one each
     with open_session(connection) as admin:
-        admin.execute("DROP DATABASE IF EXISTS history_unmigrated WITH (FORCE)")
-        admin.execute("CREATE DATABASE history_unmigrated")
-    yield f"{server}/history_unmigrated".replace("postgresql://", "postgres://")
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield f"{server}/{name}".replace("postgresql://", "postgres://")
     with open_session(connection) as admin:
-        admin.execute("DROP DATABASE IF EXISTS history_unmigrated WITH (FORCE)")
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.postgresql

@@ -110,6 +110,7 @@ def test_jobctl_start_records_a_start_that_the_worker_runs():
 UNREACHABLE = "postgres://jobs:pw@127.0.0.1:9/jobs"  # the discard port: nothing answers
 
 
+@pytest.mark.postgresql  # the unreachable database is a PostgreSQL one
 def test_without_a_database_drain_exits_69_and_the_loop_waits_until_stopped():
     drained = jobctl("worker", "--drain", DATABASE_URL=UNREACHABLE)
     assert drained.returncode == 69, drained.stderr
@@ -126,4 +127,4 @@ def test_without_a_database_drain_exits_69_and_the_loop_waits_until_stopped():
             break
     looping.send_signal(signal.SIGTERM)
     _, said = looping.communicate(timeout=60)
-    assert looping.returncode == 143 and "Traceback" not in said
+    assert looping.returncode == 143 and "Traceback" not in said, said

@@ -135,6 +135,7 @@ def new_database(request, name):
     """The URL of a new, empty database on the test server: the session's container, or
     TEST_DATABASE_URL's server in the Django lanes (which have no Docker)."""
     if url := os.environ.get("TEST_DATABASE_URL"):
+        name = f"{name}_{urlsplit(url).path.lstrip('/')}"  # the lanes share the server
         with Session(connection.Database.connect(url)) as server:  # the lane's driver
             server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             server.execute(f'CREATE DATABASE "{name}"')

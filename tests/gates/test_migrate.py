@@ -12,10 +12,9 @@ import pytest
 
 from tests.reliability.test_faults import signal_unless_done, wait_for_log
 from tests.support.docker import JobImage, create_database, finish
-from tests.support.reliability import FULL
+from tests.support.reliability import full_only
 from tests.support.scripts import run
 
-full_only = pytest.mark.skipif(not FULL, reason="the full set runs under make reliability")
 GATED = "gates.0002_require_lower_account_emails"
 LINE = f"migration {GATED} waits for a backfill: lower_account_emails --batch-size 50: never run"
 

@@ -12,7 +12,7 @@ import pytest
 from batch_jobs.models import JobCheckpoint, JobRun, RunRequest
 from batch_jobs.operations.control import request_start
 from tests.ctl.test_worker import jobctl, worker
-from tests.support.reliability import FULL, cases
+from tests.support.reliability import cases, full_only
 from tests.support.waits import wait_for
 from tests.testjobs.models import Item
 
@@ -20,7 +20,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, databases="__all__"),
     pytest.mark.server,  # two writers at once: SQLite has one at a time
 ]
-full_only = pytest.mark.skipif(not FULL, reason="the full set runs under make reliability")
 
 
 def test_two_workers_run_each_of_the_pending_requests_exactly_once(report):

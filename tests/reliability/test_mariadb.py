@@ -20,10 +20,9 @@ import pytest
 from tests.reliability.test_faults import signal_unless_done, wait_for_log
 from tests.support import mariadb
 from tests.support.docker import JobImage, finish
-from tests.support.reliability import FULL, cases, rng
+from tests.support.reliability import cases, full_only, rng
 
 pytestmark = pytest.mark.image
-full_only = pytest.mark.skipif(not FULL, reason="the full set runs under make reliability")
 
 ROWS = 2000
 BATCH = 100

@@ -5,8 +5,12 @@ import dataclasses
 import os
 import random
 
+import pytest
+
 #: ``make reliability`` sets RELIABILITY=full; ``make test`` runs a seeded, bounded sample.
 FULL = os.environ.get("RELIABILITY") == "full"
+#: A case (or a parameter) that runs only in the full set, under `make reliability`.
+full_only = pytest.mark.skipif(not FULL, reason="the full set runs under make reliability")
 SEED = int(os.environ.get("RELIABILITY_SEED", "20261122"))
 
 

@@ -127,6 +127,16 @@ def words(claimed):
     return [request.job, *argv]
 
 
+def alert_stderr(prefix):
+    """A writer of whole lines straight to stderr's file descriptor, safe in a signal handler."""
+
+    def write(line):
+        with contextlib.suppress(OSError):
+            os.write(sys.stderr.fileno(), f"{prefix}{line}\n".encode(errors="replace"))
+
+    return write
+
+
 def runner():
     """The ``job`` console script beside this Python."""
     return str(Path(sys.executable).parent / "job")
@@ -136,9 +146,13 @@ class Dispatcher:
     """Claims and runs requests one at a time; ``stop(signum)`` (the signal handler) passes a
     stop to the process it runs and ends the loop after it."""
 
-    def __init__(self, by=None, out=None):
+    def __init__(self, by=None, out=None, alert=None):
         self.by = by or worker_name()
         self.out = out or (lambda line: None)  # one line per event, for the operator
+        # The signal handler's line: written with no buffer (``alert_stderr``), since the
+        # signal may come while ``out`` is in the middle of a buffered write, which Python
+        # refuses to reenter ("reentrant call inside <_io.BufferedWriter>").
+        self.alert = alert or (lambda line: None)
         self.child = None
         self.stopping = None  # the signal that stops the dispatcher
         self.handled = 0
@@ -148,7 +162,7 @@ class Dispatcher:
     def stop(self, signum, frame=None):
         if self.stopping is None:
             self.stopping = signum
-            self.out(f"{signal.Signals(signum).name}: stopping after the run in progress")
+            self.alert(f"{signal.Signals(signum).name}: stopping after the run in progress")
         child = self.child
         if child is not None and child.poll() is None:
             with contextlib.suppress(ProcessLookupError):

@@ -7,7 +7,7 @@ import unicodedata
 from decimal import Decimal, InvalidOperation
 
 from django.core.management.base import CommandError
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from app.store.models import Order
@@ -161,10 +161,14 @@ class Command(JobCommand):
             writes.append(Order(**row))
         if self.dry_run or not writes:
             return
+        # PostgreSQL and SQLite upsert on a conflict target; MariaDB and MySQL take none (ON
+        # DUPLICATE KEY UPDATE: external_id is the table's only other unique key).
+        features = connections[router.db_for_write(Order)].features
+        target = ["external_id"] if features.supports_update_conflicts_with_target else None
         Order.objects.bulk_create(
             writes,
             update_conflicts=True,
-            unique_fields=["external_id"],
+            unique_fields=target,
             update_fields=["amount", "created_at"],
         )
 

@@ -37,9 +37,12 @@ def worker(drain, poll):
     each is in its run record and its request), 143 or 130 when stopped by SIGTERM or
     SIGINT, 69, 75 or 78 when the database cannot be used (without --drain, a database that
     goes away is waited for), 78 when the `job` script cannot be started."""
-    from batch_jobs.operations.dispatch import Dispatcher, RunnerMissing
+    from batch_jobs.operations.dispatch import Dispatcher, RunnerMissing, alert_stderr
 
-    dispatcher = Dispatcher(out=lambda line: say(f"jobctl worker: {line}", err=True))
+    dispatcher = Dispatcher(
+        out=lambda line: say(f"jobctl worker: {line}", err=True),
+        alert=alert_stderr("jobctl worker: "),
+    )
     dispatcher.listening()
     say(
         f"jobctl worker: {dispatcher.by}: " + ("draining" if drain else "waiting for requests"),
