@@ -2,6 +2,7 @@
 
 import pytest
 from click.testing import CliRunner
+from django.core.management import CommandError, call_command
 
 from batch_jobs.cli.jobctl import cli
 from batch_jobs.models import JobRun
@@ -52,3 +53,20 @@ def test_follow_prints_only_new_lines_until_the_run_ends(monkeypatch):
     monkeypatch.setattr("batch_jobs.cli.jobctl.worker.time.sleep", later)
     result = jobctl("output", str(run.pk), "--follow")
     assert (result.exit_code, result.stdout, seen) == (0, "a\nb\nc\n", [1.0])
+
+
+def test_a_failed_runs_error_ends_its_output_on_stderr_redacted_and_escaped():
+    # The record is finished before the job logs its end and `job` prints the error, so the
+    # lines kept stop short of why it failed: jobctl output says it from the record.
+    message = "cannot read orders.csv\x1b[31m password=hunter2hunter2"
+    with pytest.raises(CommandError):
+        call_command("fail_with", "65", "--message", message)
+    run = JobRun.objects.filter(job="fail_with").latest("pk")
+    assert (run.status, run.exit_code) == ("failed", 65)
+    result = jobctl("output", str(run.pk))
+    assert result.exit_code == 0
+    *_, last = result.stderr.splitlines()
+    assert last.startswith("error: cannot read orders.csv\\x1b[31m password=")
+    assert "hunter2hunter2" not in result.stderr and "\x1b" not in result.stderr
+    assert jobctl("output", str(run.pk), "--stream", "stdout").output == ""
+    assert "error:" not in jobctl("output", str(record([["stdout", "ok"]], 1).pk)).output

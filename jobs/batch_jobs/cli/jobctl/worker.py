@@ -96,7 +96,9 @@ def worker(drain, poll):
 )
 def output(run_id, follow, stream):
     """Print the last lines run RUN printed (its record keeps JOB_OUTPUT_LINES of them),
-    stdout on stdout and stderr on stderr, redacted as recorded."""
+    stdout on stdout and stderr on stderr, redacted as recorded; then, for a run that ended
+    with an error, that error (the record is finished before the job logs it)."""
+    from batch_jobs.framework.redact import shown as cell
     from batch_jobs.operations.control import Refused, get_run
     from batch_jobs.operations.history import output_since
 
@@ -114,6 +116,8 @@ def output(run_id, follow, stream):
             if name is None or stream in ("both", name):
                 click.echo(line, err=name != "stdout")
         sys.stdout.flush()
+        if run.status != run.Status.RUNNING and run.error and stream != "stdout":
+            click.echo(f"error: {cell(run.error)}", err=True)
         if not follow or run.status != run.Status.RUNNING:
             return
         time.sleep(1.0)
