@@ -61,6 +61,11 @@ def test_drain_runs_each_pending_start_as_a_job_process_linked_to_its_record():
     assert events[0] == "start"  # the log events, on stderr, are output too
     failed = second.started_run
     assert (failed.status, failed.exit_code) == ("failed", 65)
+    # A failed run's output ends with its finish event, which says what went wrong.
+    stream, last = failed.output["lines"][-1]
+    finish = json.loads(last)
+    assert (stream, finish["event"], finish["exit_code"]) == ("stderr", "finish", 65)
+    assert finish["error"] == "bad row 3"
     assert jobctl("worker", "--drain").stderr.count("ran 0 request(s)") == 1  # none twice
 
 

@@ -238,9 +238,9 @@ class Run:
             STOP.work_ends()  # the work is over: a first signal must not cut the bookkeeping
             try:
                 outcome = outcome.ended(time.monotonic() - started, self.counters)
-                self.settle_output()
-                runs.finish(self.using, self.record, outcome)
-                monitors.finish(outcome)
+                # The finish event first: it is the last line of the output the record keeps,
+                # and says what went wrong (the process's own last line, from Django, comes
+                # after the run).
                 self.log(
                     "finish",
                     "%s with exit code %s in %.2fs",
@@ -255,6 +255,9 @@ class Run:
                     error=outcome.reason or None,
                     level=outcome.level,
                 )
+                self.settle_output()
+                runs.finish(self.using, self.record, outcome)
+                monitors.finish(outcome)
             finally:
                 STOP.work_ends(caller)
 
