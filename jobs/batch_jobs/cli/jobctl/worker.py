@@ -109,7 +109,7 @@ def output(run_id, follow, stream):
         lines, shown = output_since(run.output, shown)
         for name, line in lines:
             if name is None or stream in ("both", name):
-                click.echo(line, err=name != "stdout")
+                say(line, err=name != "stdout")  # printable whatever the record holds
         sys.stdout.flush()
         if not follow or run.status != run.Status.RUNNING:
             return
