@@ -39,16 +39,6 @@ def jobs_and_media(settings, tmp_path):
     return tmp_path / "media"
 
 
-@pytest.fixture
-def viewer(django_user_model):
-    return staff(django_user_model, "vera", "view_jobrun")
-
-
-@pytest.fixture
-def operator(django_user_model):
-    return staff(django_user_model, "otto", "view_jobrun", "operate_jobrun")
-
-
 def fields(html):
     """``{name: (tag, type)}`` of the Run form's fields, in order."""
     form = re.search(r'<form id="run-form".*?</form>', html, re.S).group()
