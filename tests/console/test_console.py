@@ -33,16 +33,6 @@ def staff(django_user_model, username, *codenames):
     return client
 
 
-@pytest.fixture
-def viewer(django_user_model):
-    return staff(django_user_model, "vera", "view_jobrun")
-
-
-@pytest.fixture
-def operator(django_user_model):
-    return staff(django_user_model, "otto", "view_jobrun", "operate_jobrun")
-
-
 def record(job="slow_batches", **fields):
     now = timezone.now()
     fields.setdefault("started_at", now - datetime.timedelta(seconds=30))

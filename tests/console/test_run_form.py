@@ -11,6 +11,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -36,16 +37,6 @@ def jobs_and_media(settings, tmp_path):
         },
     }
     return tmp_path / "media"
-
-
-@pytest.fixture
-def viewer(django_user_model):
-    return staff(django_user_model, "vera", "view_jobrun")
-
-
-@pytest.fixture
-def operator(django_user_model):
-    return staff(django_user_model, "otto", "view_jobrun", "operate_jobrun")
 
 
 def fields(html):
@@ -125,6 +116,37 @@ def test_a_start_records_who_when_and_the_command_line(operator):
     assert f"request {start.pk}</a>, <code>job normalize_emails --dry-run --batch-size=200" in html
     assert f'href="/admin/batch_jobs/jobrun/jobs/normalize_emails/#request-{start.pk}"' in html
     assert f'id="request-{start.pk}"' in html and "pending" in html
+
+
+def test_a_claim_whose_worker_was_lost_says_so_and_what_to_do(operator):
+    """A worker killed with SIGKILL leaves its request claimed and not handled: the page says
+    who claimed it, and, once its run has ended without the worker recording it, how to run
+    it again, instead of "running" for ever."""
+    gone = "node-7 pid 41"
+    run = JobRun.objects.create(job="normalize_emails", status="abandoned")
+    lost = RunRequest.objects.create(
+        action="start",
+        job="normalize_emails",
+        argv=[],
+        requested_by="otto",
+        claimed_at=timezone.now(),
+        claimed_by=gone,
+        started_run=run,
+    )
+    waiting = RunRequest.objects.create(
+        action="start",
+        job="normalize_emails",
+        argv=[],
+        requested_by="otto",
+        claimed_at=timezone.now(),
+        claimed_by="node-8 pid 42",
+    )
+    html = page(operator, f"{JOBS}normalize_emails/")
+    row = re.search(rf'<tr id="request-{lost.pk}".*?</tr>', html, re.S).group()
+    assert f"claimed by {gone}" in row and "run abandoned" in row
+    assert f"its worker is gone: start it again, or retry run {run.pk}" in row
+    row = re.search(rf'<tr id="request-{waiting.pk}".*?</tr>', html, re.S).group()
+    assert "running, claimed by node-8 pid 42" in row and "gone" not in row
 
 
 def test_dry_run_is_on_unless_unticked(operator):

@@ -33,6 +33,15 @@ def test_output_prints_stdout_and_stderr_and_says_what_was_not_kept():
     )
 
 
+def test_output_prints_a_recorded_line_printable_whatever_the_record_holds():
+    """The record's lines were escaped when saved; a row written otherwise (by hand, an older
+    version) still cannot reach the terminal with an escape or fake a line."""
+    run = record([["stdout", "\x1b]0;owned\x07 clear\nfake line"]], 1)
+    printed = jobctl("output", str(run.pk)).stdout
+    assert "\x1b" not in printed and "\x07" not in printed
+    assert printed.count("\n") == 1 and "clear" in printed
+
+
 def test_output_of_a_run_that_printed_nothing_or_of_no_run():
     assert jobctl("output", str(record([], 0).pk)).output == ""
     missing = jobctl("output", "999999")

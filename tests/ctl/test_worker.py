@@ -12,6 +12,7 @@ import pytest
 
 from batch_jobs.models import JobRun
 from batch_jobs.operations.control import request_retry, request_start
+from tests.conftest import ON_SQLITE
 from tests.support.sessions import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -61,7 +62,26 @@ def test_drain_runs_each_pending_start_as_a_job_process_linked_to_its_record():
     assert events[0] == "start"  # the log events, on stderr, are output too
     failed = second.started_run
     assert (failed.status, failed.exit_code) == ("failed", 65)
+    # A failed run's output ends with its finish event, which says what went wrong.
+    stream, last = failed.output["lines"][-1]
+    finish = json.loads(last)
+    assert (stream, finish["event"], finish["exit_code"]) == ("stderr", "finish", 65)
+    assert finish["error"] == "bad row 3"
     assert jobctl("worker", "--drain").stderr.count("ran 0 request(s)") == 1  # none twice
+
+
+@pytest.mark.skipif(not ON_SQLITE, reason="tests/reliability/test_dispatch.py on a server")
+def test_three_workers_on_sqlite_share_the_requests_without_a_lock_error():
+    """SQLite has no row locks: each claim's read and conditional UPDATE are statements of
+    their own (in one transaction, the UPDATE after another worker's write failed at once
+    with "database is locked", and that worker's --drain with it)."""
+    starts = [request_start("echo_args", [f"word-{n}"], "eve") for n in range(15)]
+    workers = [worker("--drain") for _ in range(3)]
+    said = [w.communicate(timeout=300)[1] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0, 0], said
+    assert sum(int(s.split("ran ")[1].split(" ")[0]) for s in said) == len(starts)
+    runs = sorted(tuple(r.argv) for r in JobRun.objects.filter(job="echo_args"))
+    assert runs == sorted((f"word-{n}",) for n in range(15))  # each once, none lost
 
 
 def test_a_retry_request_reruns_its_run_with_the_same_command_line():

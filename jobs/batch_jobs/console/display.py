@@ -134,3 +134,18 @@ def output(run):
         ", as it runs" if run.status == JobRun.Status.RUNNING else "",
         format_html_join("", '<span class="output-{}">{}</span>\n', lines),
     )
+
+
+def request_state(request):
+    """Where a request not handled yet stands, for the requests table: ``pending``,
+    ``running, claimed by W``, or, when its run has ended and its worker never recorded it
+    (a worker killed with SIGKILL: its claim stays), what the operator can do."""
+    if request.claimed_at is None:
+        return "pending"
+    run = request.started_run
+    if run is None or run.status == JobRun.Status.RUNNING:
+        return f"running, claimed by {request.claimed_by}"
+    return (
+        f"claimed by {request.claimed_by}, run {run.status}: its worker is gone: start it "
+        f"again, or retry run {run.pk}"
+    )

@@ -85,8 +85,10 @@ class JobPages:
             ],
             **gates_of(name),
             requests=[
-                (r, None if r.argv is None else command_line(r.argv))
-                for r in control.on_control(RunRequest).filter(job=name)[:10]
+                (r, None if r.argv is None else command_line(r.argv), display.request_state(r))
+                for r in control.on_control(RunRequest)
+                .filter(job=name)
+                .select_related("started_run")[:10]
             ],
             run_form=run_form,
             refresh_seconds=REFRESH_SECONDS

@@ -238,23 +238,28 @@ class Run:
             STOP.work_ends()  # the work is over: a first signal must not cut the bookkeeping
             try:
                 outcome = outcome.ended(time.monotonic() - started, self.counters)
-                self.settle_output()
-                runs.finish(self.using, self.record, outcome)
-                monitors.finish(outcome)
-                self.log(
-                    "finish",
-                    "%s with exit code %s in %.2fs",
-                    outcome.status,
-                    int(outcome.exit_code),
-                    outcome.duration,
-                    status=str(outcome.status),
-                    exit_code=int(outcome.exit_code),
-                    duration_s=round(outcome.duration, 3),
-                    counters=outcome.counters,
-                    walk=self.record.walk or None,
-                    error=outcome.reason or None,
-                    level=outcome.level,
-                )
+                # The finish event first: it is the last line of the output the record keeps,
+                # and says what went wrong (the process's own last line, from Django, comes
+                # after the run). The record is closed whatever the logging does.
+                try:
+                    self.log(
+                        "finish",
+                        "%s with exit code %s in %.2fs",
+                        outcome.status,
+                        int(outcome.exit_code),
+                        outcome.duration,
+                        status=str(outcome.status),
+                        exit_code=int(outcome.exit_code),
+                        duration_s=round(outcome.duration, 3),
+                        counters=outcome.counters,
+                        walk=self.record.walk or None,
+                        error=outcome.reason or None,
+                        level=outcome.level,
+                    )
+                finally:
+                    self.settle_output()
+                    runs.finish(self.using, self.record, outcome)
+                    monitors.finish(outcome)
             finally:
                 STOP.work_ends(caller)
 

@@ -11,15 +11,15 @@ same way.
 The record gets the lines (``JobRun.output``: ``{"lines": [[stream, line], ...], "total": N}``)
 with the progress saves and at the finish, and every ``JOB_PROGRESS_INTERVAL`` while the job
 prints (for the console's live view of a job without batches). Each line is redacted there,
-when it is saved (``redact.redact_text``: the run's secrets and every secret-shaped pair),
-control characters escaped, and cut to ``LINE_CHARS``.
+when it is saved (``redact.shown``: the run's secrets and every secret-shaped pair redacted,
+control characters escaped, cut to ``LINE_CHARS``).
 """
 
 import collections
 import threading
 import time
 
-from batch_jobs.framework.redact import escape_controls, redact_text, truncated
+from batch_jobs.framework.redact import shown
 
 #: The most characters of one line a record keeps.
 LINE_CHARS = 500
@@ -74,12 +74,8 @@ class Capture:
         kept = kept[-self.lines.maxlen :] if self.lines.maxlen else []
         for line in kept:  # each kept line is redacted once, at its first save
             if line[2] is None:
-                line[2] = shown(line[1])
+                line[2] = shown(line[1], LINE_CHARS)
         return {"lines": [[stream, text] for stream, _, text in kept], "total": total}
-
-
-def shown(line):
-    return truncated(escape_controls(redact_text(line)), LINE_CHARS)
 
 
 class Tee:

@@ -238,3 +238,21 @@ def enqueue(start):
 
     alias = on_control(RunRequest).db
     transaction.on_commit(lambda: dispatch.enqueue(start.pk), using=alias)
+
+
+def drop_secrets(before, dry_run=False):
+    """Take the secret values off start requests requested before ``before`` and still
+    pending (no worker ever claimed them), as a lost worker's claim does: such a request is
+    refused when claimed, saying so, rather than run without them. How many there were."""
+    stale = on_control(RunRequest).filter(
+        action=RunRequest.Action.START, handled_at=None, claimed_at=None, requested_at__lt=before
+    )
+    dropped = 0
+    for start in stale.only("pk", "secrets"):
+        if any(value is not None for value in (start.secrets or {}).values()):
+            if not dry_run:
+                on_control(RunRequest).filter(pk=start.pk, claimed_at=None).update(
+                    secrets=dict.fromkeys(start.secrets)
+                )
+            dropped += 1
+    return dropped

@@ -80,12 +80,13 @@ def claim(by=None, pk=None):
     by = by or worker_name()
     requests = pending() if pk is None else pending().filter(pk=pk)
     alias = requests.db
+    # SQLite (no row locks): the read and the conditional UPDATE each in autocommit, where
+    # the UPDATE waits for the write lock (the busy timeout). In one transaction, a read that
+    # turns into a write fails at once ("database is locked") when another worker wrote since.
+    locking = connections[alias].features.has_select_for_update_skip_locked
+    candidates = requests.select_for_update(skip_locked=True) if locking else requests
     while True:
-        with transaction.atomic(using=alias):
-            if connections[alias].features.has_select_for_update_skip_locked:
-                candidates = requests.select_for_update(skip_locked=True)
-            else:
-                candidates = requests  # SQLite: the conditional UPDATE below decides
+        with transaction.atomic(using=alias) if locking else contextlib.nullcontext():
             found = candidates.values_list("pk", "secrets").first()
             if found is None:
                 return None

@@ -114,7 +114,7 @@ def output(run_id, follow, stream):
         lines, shown = output_since(run.output, shown)
         for name, line in lines:
             if name is None or stream in ("both", name):
-                click.echo(line, err=name != "stdout")
+                say(line, err=name != "stdout")  # printable whatever the record holds
         sys.stdout.flush()
         if run.status != run.Status.RUNNING and run.error and stream != "stdout":
             click.echo(f"error: {cell(run.error)}", err=True)

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from batch_jobs import JobCommand
 from batch_jobs.models import JobRun
-from batch_jobs.operations import uploads
+from batch_jobs.operations import control, uploads
 
 
 class Command(JobCommand):
@@ -27,7 +27,8 @@ class Command(JobCommand):
             type=int,
             required=True,
             metavar="DAYS",
-            help="Delete records of runs that finished more than this many days ago.",
+            help="Delete records of runs that finished more than this many days ago, and drop "
+            "the secret values of start requests no worker claimed in that time.",
         )
 
     def handle(self, *args, **options):
@@ -41,15 +42,22 @@ class Command(JobCommand):
         if self.dry_run:
             self.counters["candidates"] = count = old.count()
             self.counters["upload_candidates"] = files = uploads.prune(dry_run=True)
+            self.counters["secret_candidates"] = kept = control.drop_secrets(cutoff, dry_run=True)
             self.stdout.write(
-                self.style.NOTICE(f"[dry-run] {count} run records and {files} uploads to delete")
+                self.style.NOTICE(
+                    f"[dry-run] {count} run records and {files} uploads to delete, "
+                    f"{kept} unclaimed starts' secrets to drop"
+                )
             )
             return
         self.counters["uploads_deleted"] = uploads.prune()
+        # A start no worker claimed in all that time keeps no secret for ever.
+        self.counters["secrets_dropped"] = control.drop_secrets(cutoff)
         self.counters["deleted"], _ = old.delete()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Deleted {self.counters['deleted']} run records (cutoff={cutoff:%Y-%m-%d}) "
-                f"and {self.counters['uploads_deleted']} expired uploads"
+                f"and {self.counters['uploads_deleted']} expired uploads; dropped the secrets "
+                f"of {self.counters['secrets_dropped']} start(s) no worker claimed"
             )
         )
