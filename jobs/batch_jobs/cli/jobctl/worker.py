@@ -97,7 +97,7 @@ def worker(drain, poll):
 def output(run_id, follow, stream):
     """Print the last lines run RUN printed (its record keeps JOB_OUTPUT_LINES of them),
     stdout on stdout and stderr on stderr, redacted as recorded; then, for a run that ended
-    with an error, that error (the record is finished before the job logs it)."""
+    with an error, that error, as its record keeps it."""
     from batch_jobs.framework.redact import shown as cell
     from batch_jobs.operations.control import Refused, get_run
     from batch_jobs.operations.history import output_since
