@@ -8,6 +8,9 @@ VENV ?= .venv
 NAME ?=
 ARGS ?=
 PYTEST_ARGS ?=
+# What `make test-fast` runs: the development loop. `make test` runs these too, and the
+# security, reliability, upgrade, monitoring and seed suites, the image, the lanes and the rest.
+FAST_TESTS ?= tests/framework tests/ctl tests/console tests/example tests/gates
 
 export PG_IMAGE
 
@@ -38,8 +41,8 @@ down: ## Stop the compose stack and delete its database volume.
 test: $(VENV)/.synced ## Run the whole test suite: PostgreSQL and the image through Docker.
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-test-fast: $(VENV)/.synced ## Run the in-process tests only (no image, lanes, adoption, topologies, browser); print the time.
-	@start=$$(date +%s); status=0; $(VENV)/bin/pytest -m "not image" $(PYTEST_ARGS) || status=$$?; \
+test-fast: $(VENV)/.synced ## Run the framework's and the example's in-process tests (no image, no slow ones); print the time.
+	@start=$$(date +%s); status=0; $(VENV)/bin/pytest -m "not image and not slow" $(FAST_TESTS) $(PYTEST_ARGS) || status=$$?; \
 	echo "test-fast: $$(( $$(date +%s) - start )) s"; exit $$status
 
 lint: $(VENV)/.synced docs ## Lint Python (ruff), the entrypoint (shellcheck) and the docs (strict build).

@@ -144,6 +144,7 @@ def test_the_iterator_strategy_streams_on_a_server_side_cursor(monkeypatch):
     assert set(open_cursors) == {1}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_peak_memory_does_not_grow_with_the_table(strategy):
     # Holding 30,000 rows would take over 4 MB of Python objects; streaming in batches of 200

@@ -314,6 +314,7 @@ def test_a_nested_run_leaves_its_caller_stopping_at_once():
     assert (outer.status, outer.exit_code) == ("interrupted", 143)
 
 
+@pytest.mark.slow
 def test_a_signal_during_the_bookkeeping_is_recorded_before_the_work_begins():
     """SIGTERM while the start ping hangs (a monitor that does not answer): the run stops
     before the job's code runs, and its record says so instead of staying `running`."""
