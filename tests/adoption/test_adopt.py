@@ -319,9 +319,10 @@ def create_mariadb_database(container, name):
     return f"mysql://{mariadb.USER}:{mariadb.PASSWORD}@adoptmaria:3306/{name}"
 
 
-#: Cells only `make reliability` runs (RELIABILITY=full): each compiles mysqlclient twice, in
-#: the virtualenv and in the docs' Dockerfile, minutes that `make test` cannot spare.
-FULL_ONLY = {"django6.1-mariadb-mysqlclient"}
+#: Cells only `make reliability` runs (RELIABILITY=full), minutes that `make test` cannot
+#: spare: MariaDB compiles mysqlclient twice (in the virtualenv and in the docs' Dockerfile);
+#: psycopg 2 and a project's own `jobs` app repeat what the other cells and the lanes prove.
+FULL_ONLY = {"django6.1-mariadb-mysqlclient", "django5.2-postgresql-psycopg2", "own-jobs-app"}
 
 
 @pytest.mark.parametrize(

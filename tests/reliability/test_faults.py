@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.docker import client, finish
 from tests.support.locks import lock_is_free
-from tests.support.reliability import cases, rng
+from tests.support.reliability import cases, full_only, rng
 
 pytestmark = pytest.mark.image
 
@@ -133,7 +133,7 @@ def slow_commits(db):
     db.execute("DROP FUNCTION slow_commit()")
 
 
-@pytest.mark.parametrize("point", range(cases(full=24, sample=4)))
+@pytest.mark.parametrize("point", range(cases(full=24, sample=2)))
 def test_sigterm_at_seeded_points(job_image, db, slow_commits, report, point):
     original = emails(db)
     container = start_walk(job_image, 0.1, rng(f"sigterm{point}").uniform(0, 2.0))
@@ -190,7 +190,7 @@ def wait_for_log(container, text, timeout=60):
     raise AssertionError(f"{text!r} never logged:\n{container.logs().decode()}")
 
 
-@pytest.mark.parametrize("n", [2, 10])
+@pytest.mark.parametrize("n", [2, pytest.param(10, marks=full_only)])
 def test_concurrent_runs_do_the_work_exactly_once(job_image, image_database, report, n):
     with psycopg.connect(image_database[1], autocommit=True) as db:
         db.execute("TRUNCATE testjobs_item, batch_jobs_run RESTART IDENTITY CASCADE")
@@ -275,7 +275,7 @@ def test_backend_terminated_mid_run(job_image, db, report):
     assert result.exit_code == 75, result.stderr
 
 
-@pytest.mark.parametrize("fault", ["stopped", "paused"])
+@pytest.mark.parametrize("fault", ["stopped", pytest.param("paused", marks=full_only)])
 def test_postgres_stopped_or_paused_mid_run(image, docker_network, report, fault):
     """A server of its own, stopped (fast shutdown) or frozen (``docker pause``: its kernel
     still acknowledges TCP, so only the job's own deadline notices) during a walk, then

@@ -44,9 +44,9 @@ CASES = [
         ["--older-than", "30"],
         ["deleted"],
         "INSERT INTO batch_jobs_run (job, arguments, status, exit_code, started_at, finished_at, "
-        "host, dry_run, counters, walk, progress, stopped_by, error, lock_key) "
+        "host, dry_run, counters, walk, progress, output, stopped_by, error, lock_key) "
         "SELECT 'old', '{}', 'succeeded', 0, now() - interval '90 days', "
-        "now() - interval '90 days', '', false, '{}', '{}', '{}', '', '', '' "
+        "now() - interval '90 days', '', false, '{}', '{}', '{}', '{}', '', '', '' "
         "FROM generate_series(1, 5)",
     ),
 ]
