@@ -348,7 +348,8 @@ def test_a_signal_stops_a_command_waiting_on_a_statement_at_once():
                     process.poll() is not None
                     or session.execute(
                         "SELECT count(*) FROM pg_stat_activity "
-                        "WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'"
+                        "WHERE query = 'SELECT pg_sleep(60)' AND state = 'active' "
+                        "AND datname = current_database()"  # the lanes share the server
                     ).fetchone()[0]
                 ),
                 "the minute-long statement",

@@ -1,6 +1,7 @@
 """Throttling on database health: a walk waits between batches while the database is busy,
 resumes when it is not, and gives up with 75 after --max-health-wait."""
 
+import re
 import threading
 
 import pytest
@@ -87,7 +88,11 @@ def test_max_active_waits_while_other_backends_are_busy(items, caplog):
         for sleeper in sleepers:
             sleeper.join()
     events = [(r.event, r.getMessage()) for r in caplog.records if hasattr(r, "event")]
-    assert ("throttled", "waiting: 2 active backends, over --max-active 1") in events
+    # At least the two sleepers: the server may be shared (the lanes run side by side on it).
+    throttled = [m for e, m in events if e == "throttled"]
+    assert throttled, events
+    assert re.fullmatch(r"waiting: (\d+) active backends, over --max-active 1", throttled[0])
+    assert int(re.search(r"\d+", throttled[0]).group()) >= 2, throttled
     assert "unthrottled" in [event for event, _ in events]
     assert not Item.objects.exclude(name__startswith="ITEM").exists()
 
